@@ -1,0 +1,60 @@
+//! Wiring: settings in, a running server out. [`App::serve`] takes a bound
+//! listener, so tests run the real app on `127.0.0.1:0`.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+
+use crate::auth::Tokens;
+use crate::config::Settings;
+use crate::http::{self, AppState};
+use crate::store::Store;
+
+pub struct App {
+    state: AppState,
+}
+
+impl App {
+    /// Connects to the database, applies migrations, loads the signing key.
+    pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
+        let store = Store::open(settings.database_url.expose(), settings.db_max_connections)
+            .await
+            .context("opening the database")?;
+        let secret = settings.resolve_jwt_secret()?;
+        let tokens = Arc::new(Tokens::new(
+            secret.expose().as_bytes(),
+            settings.access_token_expire_minutes,
+        ));
+        let state = AppState {
+            store,
+            tokens,
+            cookie_secure: settings.cookie_secure,
+        };
+        Ok(Self { state })
+    }
+
+    pub fn router(&self) -> axum::Router {
+        http::router(self.state.clone())
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.state.store
+    }
+
+    /// Serves until `shutdown` resolves, then stops accepting and lets the
+    /// requests in flight finish.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let router = self.router();
+        axum::serve(listener, router)
+            .with_graceful_shutdown(shutdown)
+            .await?;
+        self.state.store.close().await;
+        Ok(())
+    }
+}

@@ -1,0 +1,130 @@
+//! Session tokens: HS256 JWTs with the seed's claims (`sub` = user id,
+//! `email`, `exp`) plus `iat` and a `jti` that logout revokes server-side.
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::domain::UserId;
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    sub: Uuid,
+    email: String,
+    exp: i64,
+    iat: i64,
+    jti: Uuid,
+}
+
+/// A verified session: who, and which token (for revocation).
+#[derive(Debug, Clone)]
+pub struct Session {
+    pub user_id: UserId,
+    pub email: String,
+    pub jti: Uuid,
+    pub expires_at: DateTime<Utc>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("session expired")]
+    Expired,
+    #[error("invalid session token")]
+    Invalid,
+}
+
+/// Issues and verifies tokens with one key.
+pub struct Tokens {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    ttl: Duration,
+}
+
+impl Tokens {
+    pub fn new(secret: &[u8], ttl_minutes: u32) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = 0;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+            ttl: Duration::minutes(i64::from(ttl_minutes)),
+        }
+    }
+
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    pub fn issue(&self, user_id: UserId, email: &str) -> anyhow::Result<(String, Session)> {
+        let now = Utc::now();
+        let expires_at = now + self.ttl;
+        let claims = Claims {
+            sub: user_id.0,
+            email: email.to_owned(),
+            exp: expires_at.timestamp(),
+            iat: now.timestamp(),
+            jti: Uuid::new_v4(),
+        };
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?;
+        Ok((
+            token,
+            Session {
+                user_id,
+                email: claims.email,
+                jti: claims.jti,
+                expires_at,
+            },
+        ))
+    }
+
+    pub fn verify(&self, token: &str) -> Result<Session, TokenError> {
+        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
+                _ => TokenError::Invalid,
+            })?;
+        let c = data.claims;
+        Ok(Session {
+            user_id: c.sub.into(),
+            email: c.email,
+            jti: c.jti,
+            expires_at: Utc
+                .timestamp_opt(c.exp, 0)
+                .single()
+                .ok_or(TokenError::Invalid)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_tamper() {
+        let tokens = Tokens::new(b"k1", 60);
+        let (token, session) = tokens.issue(UserId::new(), "a@b.co").unwrap();
+        let back = tokens.verify(&token).unwrap();
+        assert_eq!(back.user_id, session.user_id);
+        assert_eq!(back.jti, session.jti);
+        assert!(matches!(
+            Tokens::new(b"k2", 60).verify(&token),
+            Err(TokenError::Invalid)
+        ));
+        assert!(matches!(tokens.verify("garbage"), Err(TokenError::Invalid)));
+    }
+
+    #[test]
+    fn expired_tokens_are_refused() {
+        let tokens = Tokens {
+            ttl: Duration::seconds(-10),
+            ..Tokens::new(b"k", 1)
+        };
+        let (token, _) = tokens.issue(UserId::new(), "a@b.co").unwrap();
+        assert!(matches!(tokens.verify(&token), Err(TokenError::Expired)));
+    }
+}

@@ -1,0 +1,218 @@
+//! Settings: command-line flags, the environment and a `.env` file, in that
+//! order of precedence. Secrets are never printed (see [`Secret`]).
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use anyhow::Context;
+use base64::Engine;
+use clap::builder::BoolishValueParser;
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+use rand::RngCore;
+
+/// Aswan: a self-hostable, multi-tenant task manager with AI time estimates.
+#[derive(Debug, Parser)]
+#[command(name = "aswan", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub settings: Settings,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server (the default when no command is given).
+    Serve,
+    /// Apply pending database migrations, then exit.
+    Migrate,
+}
+
+/// Everything the server can be configured with. Each flag also reads the
+/// environment variable of the same name (upper case) and `.env`.
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    /// Database: `sqlite://PATH` (the default) or `postgres://…`.
+    #[arg(
+        long,
+        global = true,
+        env = "DATABASE_URL",
+        value_name = "DATABASE_URL",
+        default_value = "sqlite://data/aswan.db"
+    )]
+    pub database_url: Secret,
+
+    /// Address to listen on.
+    #[arg(
+        long,
+        global = true,
+        env = "BIND",
+        value_name = "BIND",
+        default_value = "127.0.0.1:8080"
+    )]
+    pub bind: SocketAddr,
+
+    /// Folder for local state: the SQLite file (by default) and a generated JWT secret.
+    #[arg(
+        long,
+        global = true,
+        env = "DATA_DIR",
+        value_name = "DATA_DIR",
+        default_value = "data"
+    )]
+    pub data_dir: PathBuf,
+
+    /// Key that signs session tokens (HS256). Generated under DATA_DIR when unset.
+    #[arg(
+        long,
+        global = true,
+        env = "JWT_SECRET",
+        value_name = "JWT_SECRET",
+        hide_env_values = true
+    )]
+    pub jwt_secret: Option<Secret>,
+
+    /// How long a session token is valid, in minutes.
+    #[arg(long, global = true, env = "ACCESS_TOKEN_EXPIRE_MINUTES", value_name = "ACCESS_TOKEN_EXPIRE_MINUTES", default_value_t = 10_080, value_parser = clap::value_parser!(u32).range(1..=525_600))]
+    pub access_token_expire_minutes: u32,
+
+    /// Mark cookies `Secure` (set when served over https).
+    #[arg(long, global = true, env = "COOKIE_SECURE", value_name = "COOKIE_SECURE", default_value_t = false, action = ArgAction::Set, value_parser = BoolishValueParser::new())]
+    pub cookie_secure: bool,
+
+    /// Maximum database connections in the pool.
+    #[arg(long, global = true, env = "DB_MAX_CONNECTIONS", value_name = "DB_MAX_CONNECTIONS", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub db_max_connections: u32,
+
+    /// Log filter (`info`, `debug`, `aswan=debug,sqlx=warn` …); RUST_LOG wins when set.
+    #[arg(
+        long,
+        global = true,
+        env = "LOG_LEVEL",
+        value_name = "LOG_LEVEL",
+        default_value = "info"
+    )]
+    pub log_level: String,
+
+    /// Log format.
+    #[arg(long, global = true, env = "LOG_FORMAT", value_name = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Settings {
+    /// Settings for tests and embedding: defaults, with the given database.
+    pub fn for_database(database_url: &str, data_dir: &Path) -> Self {
+        let mut s = Cli::parse_from(["aswan"]).settings;
+        s.database_url = Secret(database_url.to_owned());
+        s.data_dir = data_dir.to_owned();
+        s
+    }
+
+    /// The JWT signing key: JWT_SECRET if set, else the one kept under
+    /// DATA_DIR, generated on first start so restarts keep sessions valid.
+    pub fn resolve_jwt_secret(&self) -> anyhow::Result<Secret> {
+        if let Some(secret) = &self.jwt_secret {
+            return Ok(secret.clone());
+        }
+        let path = self.data_dir.join("jwt_secret");
+        if let Ok(existing) = std::fs::read_to_string(&path) {
+            let existing = existing.trim();
+            if !existing.is_empty() {
+                return Ok(Secret(existing.to_owned()));
+            }
+        }
+        std::fs::create_dir_all(&self.data_dir)
+            .with_context(|| format!("creating {}", self.data_dir.display()))?;
+        let mut bytes = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        let secret = base64::engine::general_purpose::STANDARD_NO_PAD.encode(bytes);
+        write_private(&path, &secret).with_context(|| format!("writing {}", path.display()))?;
+        tracing::info!(path = %path.display(), "no JWT_SECRET set: generated one and saved it");
+        Ok(Secret(secret))
+    }
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(contents.as_bytes())
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    std::fs::write(path, contents)
+}
+
+/// A value that must never reach a log: `Debug` and `Display` print `***`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl FromStr for Secret {
+    type Err = std::convert::Infallible;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self(s.to_owned()))
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_do_not_print() {
+        let s = Settings::for_database("postgres://u:hunter2@h/db", Path::new("x"));
+        assert!(!format!("{s:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn flags_parse() {
+        let cli = Cli::parse_from([
+            "aswan",
+            "migrate",
+            "--bind",
+            "0.0.0.0:9000",
+            "--cookie-secure",
+            "true",
+        ]);
+        assert!(matches!(cli.command, Some(Command::Migrate)));
+        assert_eq!(cli.settings.bind.port(), 9000);
+        assert!(cli.settings.cookie_secure);
+    }
+}

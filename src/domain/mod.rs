@@ -1,0 +1,55 @@
+//! Domain types: identifiers and validated values. No I/O, no dependencies on
+//! the rest of the crate; everything else imports from here.
+//!
+//! Each type is parsed once at the edge (`parse`/`FromStr`) and is valid from
+//! then on ("parse, don't validate").
+
+mod email;
+mod ids;
+mod password;
+mod role;
+mod tenant_name;
+mod todo;
+
+pub use email::Email;
+pub use ids::{TenantId, TodoId, UserId};
+pub use password::Password;
+pub use role::Role;
+pub use tenant_name::TenantName;
+pub use todo::{TodoFilter, TodoTitle};
+
+/// A value that failed validation: which field, and why (safe to show users).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct Invalid {
+    pub field: &'static str,
+    pub message: String,
+}
+
+impl Invalid {
+    pub fn new(field: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            field,
+            message: message.into(),
+        }
+    }
+}
+
+/// Trims `raw` and checks its length in characters (not bytes).
+fn bounded_text(field: &'static str, raw: &str, min: usize, max: usize) -> Result<String, Invalid> {
+    let text = raw.trim();
+    let len = text.chars().count();
+    if len < min {
+        return Err(Invalid::new(field, "must not be empty"));
+    }
+    if len > max {
+        return Err(Invalid::new(
+            field,
+            format!("must be at most {max} characters"),
+        ));
+    }
+    if text.chars().any(|c| c.is_control()) {
+        return Err(Invalid::new(field, "must not contain control characters"));
+    }
+    Ok(text.to_owned())
+}

@@ -1,0 +1,68 @@
+//! The signed-in user: a valid, unrevoked session token from the
+//! `Authorization: Bearer` header or the `access_token` cookie.
+
+use axum::extract::{FromRequestParts, OptionalFromRequestParts};
+use axum::http::header::{AUTHORIZATION, COOKIE};
+use axum::http::request::Parts;
+
+use super::{ApiError, AppState};
+use crate::auth::{Session, TokenError};
+
+/// A request's verified session. Extracting it answers 401 when absent.
+#[derive(Debug, Clone)]
+pub struct CurrentUser(pub Session);
+
+impl FromRequestParts<AppState> for CurrentUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let token = token_from(parts).ok_or(ApiError::Unauthorized("not signed in"))?;
+        let session = state.tokens.verify(token).map_err(|e| match e {
+            TokenError::Expired => ApiError::Unauthorized("session expired: sign in again"),
+            TokenError::Invalid => ApiError::Unauthorized("invalid session: sign in again"),
+        })?;
+        if state.store.is_token_revoked(session.jti).await? {
+            return Err(ApiError::Unauthorized("session ended: sign in again"));
+        }
+        Ok(Self(session))
+    }
+}
+
+/// `Option<CurrentUser>`: `None` for anonymous or stale sessions; database
+/// errors still fail the request.
+impl OptionalFromRequestParts<AppState> for CurrentUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Option<Self>, ApiError> {
+        match <Self as FromRequestParts<AppState>>::from_request_parts(parts, state).await {
+            Ok(user) => Ok(Some(user)),
+            Err(ApiError::Unauthorized(_)) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// The bearer token if one is given, else the `access_token` cookie.
+pub fn token_from(parts: &Parts) -> Option<&str> {
+    if let Some(auth) = parts
+        .headers
+        .get(AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
+        let (scheme, token) = auth.trim().split_once(' ')?;
+        return scheme.eq_ignore_ascii_case("bearer").then(|| token.trim());
+    }
+    parts
+        .headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(name, _)| *name == "access_token")
+        .map(|(_, value)| value.trim_matches('"'))
+        .filter(|v| !v.is_empty())
+}

@@ -1,0 +1,84 @@
+//! A tenant's members: any member may list them; owners add, re-role and
+//! remove; any member may remove themselves (leave). A tenant always keeps
+//! at least one owner.
+
+use axum::extract::RawPathParams;
+use axum::http::StatusCode;
+use axum::Json;
+use serde::Deserialize;
+
+use super::{path_param, ApiError, JsonBody, TenantCtx};
+use crate::domain::{Email, Role};
+use crate::store::{Member, StoreError};
+
+#[derive(Deserialize)]
+pub struct AddMember {
+    email: String,
+    #[serde(default = "member_role")]
+    role: Role,
+}
+
+fn member_role() -> Role {
+    Role::Member
+}
+
+#[derive(Deserialize)]
+pub struct SetRole {
+    role: Role,
+}
+
+pub async fn list(ctx: TenantCtx) -> Result<Json<Vec<Member>>, ApiError> {
+    Ok(Json(ctx.tenant.members().await?))
+}
+
+pub async fn add(
+    ctx: TenantCtx,
+    JsonBody(body): JsonBody<AddMember>,
+) -> Result<(StatusCode, Json<Member>), ApiError> {
+    ctx.require_owner()?;
+    let email = Email::parse(&body.email)?;
+    let member = ctx
+        .tenant
+        .add_member(&email, body.role)
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => {
+                ApiError::NotFound("no account with this email: ask them to sign up first")
+            }
+            StoreError::Conflict => ApiError::Conflict("already a member of this tenant"),
+            e => e.into(),
+        })?;
+    Ok((StatusCode::CREATED, Json(member)))
+}
+
+pub async fn set_role(
+    ctx: TenantCtx,
+    params: RawPathParams,
+    JsonBody(body): JsonBody<SetRole>,
+) -> Result<Json<Member>, ApiError> {
+    ctx.require_owner()?;
+    let user = path_param(&params, "user_id")?;
+    let member = ctx
+        .tenant
+        .set_member_role(user, body.role)
+        .await
+        .map_err(member_error)?;
+    Ok(Json(member))
+}
+
+pub async fn remove(ctx: TenantCtx, params: RawPathParams) -> Result<StatusCode, ApiError> {
+    let user = path_param(&params, "user_id")?;
+    if user != ctx.user.0.user_id {
+        ctx.require_owner()?;
+    }
+    ctx.tenant.remove_member(user).await.map_err(member_error)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+fn member_error(e: StoreError) -> ApiError {
+    match e {
+        StoreError::NotFound => ApiError::NotFound("member not found"),
+        StoreError::LastOwner => ApiError::Conflict("a tenant must keep at least one owner"),
+        e => e.into(),
+    }
+}

@@ -1,0 +1,105 @@
+//! The HTTP layer: routes, extractors, errors. Handlers stay thin: parse the
+//! request into domain types, call the store, shape the answer.
+
+mod accounts;
+mod current_user;
+mod error;
+mod extract;
+mod health;
+mod members;
+mod state;
+mod tenant_ctx;
+mod tenants;
+mod todos;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderName, Request, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::{get, patch, post};
+use axum::{Json, Router};
+use serde_json::json;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
+
+pub use current_user::CurrentUser;
+pub use error::ApiError;
+pub use extract::{path_param, JsonBody, QueryParams};
+pub use state::AppState;
+pub use tenant_ctx::{TenantCtx, TENANT_HEADER};
+
+/// Request bodies larger than this are refused with 413.
+pub const BODY_LIMIT: usize = 64 * 1024;
+
+const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+pub fn router(state: AppState) -> Router {
+    let todos = get(todos::list).post(todos::create).put(todos::put);
+    let todo = get(todos::get).patch(todos::patch).delete(todos::delete);
+    let api = Router::new()
+        .route("/sign-up", post(accounts::sign_up))
+        .route("/login", post(accounts::login))
+        .route("/logout", post(accounts::logout))
+        .route("/me", get(accounts::me))
+        .route("/tenants", get(tenants::list).post(tenants::create))
+        .route(
+            "/tenants/{tenant_id}",
+            get(tenants::get)
+                .patch(tenants::rename)
+                .put(tenants::rename),
+        )
+        .route(
+            "/tenants/{tenant_id}/members",
+            get(members::list).post(members::add),
+        )
+        .route(
+            "/tenants/{tenant_id}/members/{user_id}",
+            patch(members::set_role).delete(members::remove),
+        )
+        .route("/tenants/{tenant_id}/todos", todos.clone())
+        .route("/tenants/{tenant_id}/todos/{todo_id}", todo.clone())
+        .route("/todos", todos)
+        .route("/todos/{todo_id}", todo)
+        .fallback(not_found);
+
+    Router::new()
+        .nest("/api", api)
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+                .layer(
+                    TraceLayer::new_for_http()
+                        .make_span_with(|req: &Request<_>| {
+                            let id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
+                            tracing::info_span!("request", method = %req.method(), uri = %req.uri().path(), request_id = %id)
+                        })
+                        .on_response(DefaultOnResponse::new().level(Level::INFO).latency_unit(tower_http::LatencyUnit::Micros)),
+                )
+                .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+                .layer(CatchPanicLayer::custom(|_| {
+                    ApiError::Internal(anyhow::anyhow!("handler panicked")).into_response()
+                })),
+        )
+}
+
+async fn not_found() -> impl IntoResponse {
+    (
+        StatusCode::NOT_FOUND,
+        Json(json!({ "detail": "Not Found" })),
+    )
+}
+
+async fn method_not_allowed() -> impl IntoResponse {
+    (
+        StatusCode::METHOD_NOT_ALLOWED,
+        Json(json!({ "detail": "Method Not Allowed" })),
+    )
+}

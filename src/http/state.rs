@@ -1,0 +1,13 @@
+use std::sync::Arc;
+
+use crate::auth::Tokens;
+use crate::store::Store;
+
+/// What every handler can reach. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub tokens: Arc<Tokens>,
+    /// Mark cookies `Secure` (https deployments).
+    pub cookie_secure: bool,
+}

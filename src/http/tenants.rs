@@ -1,0 +1,53 @@
+//! Tenants: create and list one's own (global context); read and rename one
+//! (tenant context: members only, renaming by owners).
+
+use axum::extract::State;
+use axum::Json;
+use serde::Deserialize;
+
+use super::{ApiError, AppState, CurrentUser, JsonBody, TenantCtx};
+use crate::domain::{Role, TenantName};
+use crate::store::Membership;
+
+#[derive(Deserialize)]
+pub struct TenantBody {
+    name: String,
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    CurrentUser(session): CurrentUser,
+    JsonBody(body): JsonBody<TenantBody>,
+) -> Result<Json<Membership>, ApiError> {
+    let name = TenantName::parse(&body.name)?;
+    let tenant = state.store.create_tenant(&name, session.user_id).await?;
+    // 200, not 201: the seed answers 200 and its clients expect it.
+    Ok(Json(Membership {
+        tenant,
+        role: Role::Owner,
+    }))
+}
+
+pub async fn list(
+    State(state): State<AppState>,
+    CurrentUser(session): CurrentUser,
+) -> Result<Json<Vec<Membership>>, ApiError> {
+    Ok(Json(state.store.tenants_of(session.user_id).await?))
+}
+
+pub async fn get(ctx: TenantCtx) -> Json<Membership> {
+    Json(ctx.membership)
+}
+
+pub async fn rename(
+    ctx: TenantCtx,
+    JsonBody(body): JsonBody<TenantBody>,
+) -> Result<Json<Membership>, ApiError> {
+    ctx.require_owner()?;
+    let name = TenantName::parse(&body.name)?;
+    let tenant = ctx.tenant.rename(&name).await?;
+    Ok(Json(Membership {
+        tenant,
+        role: ctx.membership.role,
+    }))
+}

@@ -1,0 +1,13 @@
+//! Aswan: a self-hostable, multi-tenant task manager with AI time estimates.
+//! See DESIGN.md for the picture of the house; each module owns one room.
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod domain;
+pub mod http;
+pub mod store;
+pub mod telemetry;
+
+pub use app::App;
+pub use config::Settings;

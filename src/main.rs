@@ -1,0 +1,92 @@
+use std::process::ExitCode;
+
+use anyhow::Context;
+use aswan::config::{Cli, Command};
+use aswan::{telemetry, App};
+use clap::error::ErrorKind;
+use clap::Parser;
+use tokio::net::TcpListener;
+
+fn main() -> ExitCode {
+    // `.env` fills in what the environment lacks; a missing file is fine.
+    let _ = dotenvy::dotenv();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e)
+            if matches!(
+                e.kind(),
+                ErrorKind::DisplayHelp
+                    | ErrorKind::DisplayVersion
+                    | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+            ) =>
+        {
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            // One line naming the setting, exit code 2.
+            let rendered = e.to_string();
+            eprintln!(
+                "{}",
+                rendered
+                    .lines()
+                    .next()
+                    .unwrap_or("error: invalid configuration")
+            );
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(&cli.settings.log_level, cli.settings.log_format);
+    let runtime = tokio::runtime::Runtime::new().expect("starting the async runtime");
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    let settings = cli.settings;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => {
+            let app = App::build(&settings).await?;
+            let listener = TcpListener::bind(settings.bind)
+                .await
+                .with_context(|| format!("binding {}", settings.bind))?;
+            tracing::info!(address = %listener.local_addr()?, database = app.store().backend(), "aswan is listening");
+            app.serve(listener, shutdown_signal()).await?;
+            tracing::info!("stopped");
+        }
+        Command::Migrate => {
+            let store = aswan::store::Store::open(settings.database_url.expose(), 1).await?;
+            store.close().await;
+            tracing::info!("migrations applied");
+        }
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: finishing requests in flight");
+}

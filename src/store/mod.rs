@@ -1,0 +1,207 @@
+//! The persistence seam. Two handles, one per context (DESIGN.md §3):
+//!
+//! * [`Store`]: the global context — accounts, tenants, memberships. It has no
+//!   method that reads or writes a tenant-aware table.
+//! * [`TenantStore`]: one tenant's data. It can only be obtained through a
+//!   membership check ([`Store::tenant_for_member`]) or, for background work
+//!   that acts for the system, [`Store::tenant_for_system`]. Every query it
+//!   runs is scoped to that tenant.
+//!
+//! Each backend implements the same contract; one contract test suite
+//! (`tests/api`) runs against both.
+
+mod error;
+mod models;
+pub mod sqlite;
+
+pub use error::StoreError;
+pub use models::{Member, Membership, NewTodo, Tenant, Todo, TodoPatch, User, UserWithHash};
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::domain::{Email, Role, TenantId, TenantName, TodoFilter, TodoId, UserId};
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// The global handle. Cheap to clone (pools inside).
+#[derive(Clone)]
+pub enum Store {
+    Sqlite(sqlite::SqliteStore),
+}
+
+/// Calls the same method on whichever backend this is.
+macro_rules! dispatch {
+    ($store:expr, $s:ident => $call:expr) => {
+        match $store {
+            Store::Sqlite($s) => $call,
+        }
+    };
+}
+
+impl Store {
+    /// Connects to `database_url` (`sqlite://…`) and applies migrations.
+    pub async fn open(database_url: &str, max_connections: u32) -> Result<Self> {
+        let store = Self::connect(database_url, max_connections).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Connects without migrating.
+    pub async fn connect(database_url: &str, max_connections: u32) -> Result<Self> {
+        if database_url.starts_with("sqlite:") {
+            return Ok(Self::Sqlite(
+                sqlite::SqliteStore::connect(database_url, max_connections).await?,
+            ));
+        }
+        Err(StoreError::Config(
+            "DATABASE_URL must start with sqlite: or postgres://".into(),
+        ))
+    }
+
+    /// Applies pending migrations; a no-op when the schema is current.
+    pub async fn migrate(&self) -> Result<()> {
+        dispatch!(self, s => s.migrate().await)
+    }
+
+    pub fn backend(&self) -> &'static str {
+        dispatch!(self, _s => "sqlite")
+    }
+
+    /// Is the database answering?
+    pub async fn ping(&self) -> Result<()> {
+        dispatch!(self, s => s.ping().await)
+    }
+
+    pub async fn close(&self) {
+        dispatch!(self, s => s.close().await)
+    }
+
+    // ---- accounts ----
+
+    /// Creates a user and its password credential atomically.
+    /// [`StoreError::Conflict`] when the email is taken.
+    pub async fn create_user(
+        &self,
+        email: &Email,
+        name: Option<&str>,
+        password_hash: &str,
+    ) -> Result<User> {
+        dispatch!(self, s => s.create_user(email, name, password_hash).await)
+    }
+
+    /// The user with this email and its password hash, if any.
+    pub async fn user_with_password(&self, email: &Email) -> Result<Option<UserWithHash>> {
+        dispatch!(self, s => s.user_with_password(email).await)
+    }
+
+    pub async fn user(&self, id: UserId) -> Result<Option<User>> {
+        dispatch!(self, s => s.user(id).await)
+    }
+
+    /// Revokes a session token until it would have expired anyway.
+    pub async fn revoke_token(&self, jti: Uuid, expires_at: DateTime<Utc>) -> Result<()> {
+        dispatch!(self, s => s.revoke_token(jti, expires_at).await)
+    }
+
+    pub async fn is_token_revoked(&self, jti: Uuid) -> Result<bool> {
+        dispatch!(self, s => s.is_token_revoked(jti).await)
+    }
+
+    // ---- tenants ----
+
+    /// Creates a tenant with `owner` as its first owner, atomically.
+    pub async fn create_tenant(&self, name: &TenantName, owner: UserId) -> Result<Tenant> {
+        dispatch!(self, s => s.create_tenant(name, owner).await)
+    }
+
+    /// The tenants `user` belongs to, oldest membership first.
+    pub async fn tenants_of(&self, user: UserId) -> Result<Vec<Membership>> {
+        dispatch!(self, s => s.tenants_of(user).await)
+    }
+
+    /// The one door to a tenant's data for a request: `None` unless `user`
+    /// is a member of `tenant`.
+    pub async fn tenant_for_member(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+    ) -> Result<Option<(TenantStore, Membership)>> {
+        let membership = dispatch!(self, s => s.membership(tenant, user).await)?;
+        Ok(membership.map(|m| (TenantStore::new(self.clone(), tenant), m)))
+    }
+
+    /// A tenant handle for work the system does on its own behalf (background
+    /// jobs, maintenance commands), never for a user's request.
+    pub fn tenant_for_system(&self, tenant: TenantId) -> TenantStore {
+        TenantStore::new(self.clone(), tenant)
+    }
+}
+
+/// One tenant's data. Every method runs in that tenant's context only.
+#[derive(Clone)]
+pub struct TenantStore {
+    store: Store,
+    tenant: TenantId,
+}
+
+impl TenantStore {
+    fn new(store: Store, tenant: TenantId) -> Self {
+        Self { store, tenant }
+    }
+
+    pub fn tenant_id(&self) -> TenantId {
+        self.tenant
+    }
+
+    // ---- the tenant itself and its members ----
+
+    pub async fn rename(&self, name: &TenantName) -> Result<Tenant> {
+        dispatch!(&self.store, s => s.rename_tenant(self.tenant, name).await)
+    }
+
+    pub async fn members(&self) -> Result<Vec<Member>> {
+        dispatch!(&self.store, s => s.members(self.tenant).await)
+    }
+
+    /// Adds the user with this email. [`StoreError::NotFound`] if there is no
+    /// such user, [`StoreError::Conflict`] if already a member.
+    pub async fn add_member(&self, email: &Email, role: Role) -> Result<Member> {
+        dispatch!(&self.store, s => s.add_member(self.tenant, email, role).await)
+    }
+
+    /// [`StoreError::LastOwner`] if this would leave the tenant without owners.
+    pub async fn set_member_role(&self, user: UserId, role: Role) -> Result<Member> {
+        dispatch!(&self.store, s => s.set_member_role(self.tenant, user, role).await)
+    }
+
+    /// [`StoreError::LastOwner`] if this would leave the tenant without owners.
+    pub async fn remove_member(&self, user: UserId) -> Result<()> {
+        dispatch!(&self.store, s => s.remove_member(self.tenant, user).await)
+    }
+
+    // ---- todos (tenant-aware) ----
+
+    /// Newest first.
+    pub async fn list_todos(&self, filter: TodoFilter) -> Result<Vec<Todo>> {
+        dispatch!(&self.store, s => s.list_todos(self.tenant, filter).await)
+    }
+
+    pub async fn todo(&self, id: TodoId) -> Result<Option<Todo>> {
+        dispatch!(&self.store, s => s.todo(self.tenant, id).await)
+    }
+
+    pub async fn create_todo(&self, new: &NewTodo) -> Result<Todo> {
+        dispatch!(&self.store, s => s.create_todo(self.tenant, new).await)
+    }
+
+    /// `None` if the tenant has no such todo.
+    pub async fn update_todo(&self, id: TodoId, patch: &TodoPatch) -> Result<Option<Todo>> {
+        dispatch!(&self.store, s => s.update_todo(self.tenant, id, patch).await)
+    }
+
+    /// `false` if the tenant has no such todo.
+    pub async fn delete_todo(&self, id: TodoId) -> Result<bool> {
+        dispatch!(&self.store, s => s.delete_todo(self.tenant, id).await)
+    }
+}

@@ -1,0 +1,206 @@
+//! The SQLite backend: the embedded default.
+//!
+//! SQLite has no row-level security, so isolation rests on the store contract:
+//! every tenant query below binds `tenant_id` explicitly. Writes go through a
+//! one-connection pool: SQLite allows one writer at a time anyway, and queuing
+//! in-process is fairer and faster than busy-waiting on the file lock. Reads
+//! use their own pool and never block on writers (WAL).
+
+mod tenant;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use uuid::Uuid;
+
+use super::{Membership, Result, StoreError, Tenant, User, UserWithHash};
+use crate::domain::{Email, Role, TenantId, TenantName, UserId};
+
+static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    read: SqlitePool,
+    write: SqlitePool,
+}
+
+impl SqliteStore {
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(5));
+        if let Some(dir) = options.get_filename().parent() {
+            if !dir.as_os_str().is_empty() {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    StoreError::Config(format!("cannot create {}: {e}", dir.display()))
+                })?;
+            }
+        }
+        let write = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await?;
+        let read = SqlitePoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .connect_with(options)
+            .await?;
+        Ok(Self { read, write })
+    }
+
+    pub async fn migrate(&self) -> Result<()> {
+        MIGRATIONS.run(&self.write).await?;
+        Ok(())
+    }
+
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.read).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.read.close().await;
+        self.write.close().await;
+    }
+
+    pub async fn create_user(
+        &self,
+        email: &Email,
+        name: Option<&str>,
+        password_hash: &str,
+    ) -> Result<User> {
+        let id = UserId::new();
+        let now = Utc::now();
+        let mut tx = self.write.begin().await?;
+        sqlx::query("INSERT INTO users (id, email, name, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(id.0)
+            .bind(email.as_str())
+            .bind(name)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::conflict_on_unique)?;
+        sqlx::query("INSERT INTO credentials (user_id, method, payload, created_at) VALUES ($1, 'PASSWORD', $2, $3)")
+            .bind(id.0)
+            .bind(password_hash)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(User {
+            id,
+            email: email.as_str().to_owned(),
+            name: name.map(str::to_owned),
+        })
+    }
+
+    pub async fn user_with_password(&self, email: &Email) -> Result<Option<UserWithHash>> {
+        Ok(sqlx::query_as(
+            "SELECT u.id, u.email, u.name, c.payload AS password_hash
+             FROM users u JOIN credentials c ON c.user_id = u.id AND c.method = 'PASSWORD'
+             WHERE u.email = $1",
+        )
+        .bind(email.as_str())
+        .fetch_optional(&self.read)
+        .await?)
+    }
+
+    pub async fn user(&self, id: UserId) -> Result<Option<User>> {
+        Ok(
+            sqlx::query_as("SELECT id, email, name FROM users WHERE id = $1")
+                .bind(id.0)
+                .fetch_optional(&self.read)
+                .await?,
+        )
+    }
+
+    pub async fn revoke_token(&self, jti: Uuid, expires_at: DateTime<Utc>) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        // Expired entries can go: their tokens are refused for expiry anyway.
+        sqlx::query("DELETE FROM revoked_tokens WHERE expires_at < $1")
+            .bind(Utc::now())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING")
+            .bind(jti)
+            .bind(expires_at)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn is_token_revoked(&self, jti: Uuid) -> Result<bool> {
+        let row: Option<(i64,)> = sqlx::query_as("SELECT 1 FROM revoked_tokens WHERE jti = $1")
+            .bind(jti)
+            .fetch_optional(&self.read)
+            .await?;
+        Ok(row.is_some())
+    }
+
+    pub async fn create_tenant(&self, name: &TenantName, owner: UserId) -> Result<Tenant> {
+        let id = TenantId::new();
+        let now = Utc::now();
+        let mut tx = self.write.begin().await?;
+        sqlx::query("INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)")
+            .bind(id.0)
+            .bind(name.as_str())
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO tenant_users (tenant_id, user_id, role, created_at) VALUES ($1, $2, 'owner', $3)")
+            .bind(id.0)
+            .bind(owner.0)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Tenant {
+            id,
+            name: name.as_str().to_owned(),
+        })
+    }
+
+    pub async fn tenants_of(&self, user: UserId) -> Result<Vec<Membership>> {
+        let rows: Vec<(Uuid, String, String)> = sqlx::query_as(
+            "SELECT t.id, t.name, tu.role FROM tenant_users tu JOIN tenants t ON t.id = tu.tenant_id
+             WHERE tu.user_id = $1 ORDER BY tu.created_at, t.id",
+        )
+        .bind(user.0)
+        .fetch_all(&self.read)
+        .await?;
+        rows.into_iter().map(membership_from_row).collect()
+    }
+
+    pub async fn membership(&self, tenant: TenantId, user: UserId) -> Result<Option<Membership>> {
+        let row: Option<(Uuid, String, String)> = sqlx::query_as(
+            "SELECT t.id, t.name, tu.role FROM tenant_users tu JOIN tenants t ON t.id = tu.tenant_id
+             WHERE tu.tenant_id = $1 AND tu.user_id = $2",
+        )
+        .bind(tenant.0)
+        .bind(user.0)
+        .fetch_optional(&self.read)
+        .await?;
+        row.map(membership_from_row).transpose()
+    }
+}
+
+fn membership_from_row((id, name, role): (Uuid, String, String)) -> Result<Membership> {
+    Ok(Membership {
+        tenant: Tenant {
+            id: id.into(),
+            name,
+        },
+        role: parse_role(&role)?,
+    })
+}
+
+pub(super) fn parse_role(role: &str) -> Result<Role> {
+    Role::from_str(role).map_err(|e| StoreError::Database(sqlx::Error::Decode(e.into())))
+}
