@@ -1,0 +1,252 @@
+//! Test harness: spawns the app on a free port with a fresh database and
+//! gives tests a small typed client.
+
+use std::net::SocketAddr;
+
+use aswan::{App, Settings};
+use reqwest::{Method, Response, StatusCode};
+use serde_json::{json, Value};
+use tempfile::TempDir;
+use tokio::sync::oneshot;
+use uuid::Uuid;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+}
+
+/// Generates one `#[tokio::test]` per backend for each listed
+/// `async fn name(backend: Backend)` of the calling module.
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::helpers::Backend::Sqlite).await
+                }
+            )*
+        }
+    };
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub database_url: String,
+    pub data_dir: TempDir,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Self {
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        let database_url = match backend {
+            Backend::Sqlite => format!("sqlite://{}", data_dir.path().join("test.db").display()),
+        };
+        Self::spawn_with(backend, database_url, data_dir).await
+    }
+
+    /// Another server process-equivalent on the same database and secret.
+    pub async fn spawn_with(_backend: Backend, database_url: String, data_dir: TempDir) -> Self {
+        let settings = Settings::for_database(&database_url, data_dir.path());
+        let app = App::build(&settings).await.expect("app builds");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(app.serve(listener, async {
+            let _ = rx.await;
+        }));
+        Self {
+            addr,
+            database_url,
+            data_dir,
+            shutdown: Some(tx),
+            server: Some(server),
+        }
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.unwrap().unwrap();
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// An anonymous client (no token, no cookie jar).
+    pub fn anon(&self) -> Client {
+        Client {
+            base: self.url(""),
+            http: reqwest::Client::new(),
+            token: None,
+            tenant: None,
+        }
+    }
+
+    /// [`TestApp::user`] for an owned email (handy in `join_all`).
+    pub async fn user_owned(&self, email: String) -> User {
+        self.user(&email).await
+    }
+
+    /// Signs up `email` with a valid password and returns its client.
+    pub async fn user(&self, email: &str) -> User {
+        let res = self
+            .anon()
+            .post("/api/sign-up", json!({ "email": email, "password": "correct horse" }))
+            .await;
+        assert_eq!(res.status(), StatusCode::OK, "sign-up of {email}");
+        let body: Value = res.json().await.unwrap();
+        let token = body["access_token"].as_str().unwrap().to_owned();
+        let client = self.anon().with_token(&token);
+        let me: Value = client.get("/api/me").await.json().await.unwrap();
+        User {
+            id: me["id"].as_str().unwrap().parse().unwrap(),
+            email: email.to_owned(),
+            token,
+            client,
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+pub struct User {
+    pub id: Uuid,
+    pub email: String,
+    pub token: String,
+    pub client: Client,
+}
+
+impl User {
+    /// Creates a tenant and returns its id.
+    pub async fn tenant(&self, name: &str) -> Uuid {
+        let res = self.client.post("/api/tenants", json!({ "name": name })).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let body: Value = res.json().await.unwrap();
+        body["id"].as_str().unwrap().parse().unwrap()
+    }
+
+    /// This user's client in tenant context (X-Tenant-Id).
+    pub fn in_tenant(&self, tenant: Uuid) -> Client {
+        self.client.with_tenant(tenant)
+    }
+
+    /// Creates a todo in `tenant` (by path) and returns it.
+    pub async fn todo(&self, tenant: Uuid, title: &str) -> Value {
+        let res = self
+            .client
+            .post(&format!("/api/tenants/{tenant}/todos"), json!({ "title": title }))
+            .await;
+        assert_eq!(res.status(), StatusCode::OK, "create todo");
+        res.json().await.unwrap()
+    }
+
+    /// Titles of the todos of `tenant` as listed by the path route.
+    pub async fn titles(&self, tenant: Uuid) -> Vec<String> {
+        let res = self.client.get(&format!("/api/tenants/{tenant}/todos")).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        titles(&res.json::<Value>().await.unwrap())
+    }
+
+    /// Adds `other` to `tenant` with `role` (this user must own it).
+    pub async fn add_member(&self, tenant: Uuid, other: &User, role: &str) {
+        let res = self
+            .client
+            .post(
+                &format!("/api/tenants/{tenant}/members"),
+                json!({ "email": other.email, "role": role }),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::CREATED, "add member");
+    }
+}
+
+pub fn titles(list: &Value) -> Vec<String> {
+    list.as_array()
+        .expect("a JSON array")
+        .iter()
+        .map(|t| t["title"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// A thin HTTP client: optional bearer token and tenant header.
+#[derive(Clone)]
+pub struct Client {
+    base: String,
+    pub http: reqwest::Client,
+    token: Option<String>,
+    tenant: Option<Uuid>,
+}
+
+impl Client {
+    pub fn with_token(&self, token: &str) -> Self {
+        Self {
+            token: Some(token.to_owned()),
+            ..self.clone()
+        }
+    }
+
+    pub fn with_tenant(&self, tenant: Uuid) -> Self {
+        Self {
+            tenant: Some(tenant),
+            ..self.clone()
+        }
+    }
+
+    pub fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
+        let mut req = self.http.request(method, format!("{}{}", self.base, path));
+        if let Some(token) = &self.token {
+            req = req.bearer_auth(token);
+        }
+        if let Some(tenant) = self.tenant {
+            req = req.header("X-Tenant-Id", tenant.to_string());
+        }
+        req
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.request(Method::GET, path).send().await.unwrap()
+    }
+
+    pub async fn delete(&self, path: &str) -> Response {
+        self.request(Method::DELETE, path).send().await.unwrap()
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Response {
+        self.send(Method::POST, path, body).await
+    }
+
+    pub async fn put(&self, path: &str, body: Value) -> Response {
+        self.send(Method::PUT, path, body).await
+    }
+
+    pub async fn patch(&self, path: &str, body: Value) -> Response {
+        self.send(Method::PATCH, path, body).await
+    }
+
+    pub async fn send(&self, method: Method, path: &str, body: Value) -> Response {
+        self.request(method, path).json(&body).send().await.unwrap()
+    }
+}
+
+/// Asserts the status and the `{"detail": …}` error shape; returns the detail.
+pub async fn expect_error(res: Response, status: StatusCode) -> String {
+    assert_eq!(res.status(), status, "status");
+    assert!(res.headers().contains_key("x-request-id"));
+    let body: Value = res.json().await.expect("JSON error body");
+    body["detail"].as_str().expect("a detail string").to_owned()
+}

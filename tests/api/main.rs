@@ -1,0 +1,14 @@
+//! The contract suite: the real app on 127.0.0.1:0, a fresh database per
+//! test, talked to over HTTP. Every test runs once per backend (see
+//! `backend_tests!`).
+
+mod helpers;
+
+mod accounts;
+mod cli;
+mod concurrency;
+mod errors;
+mod isolation;
+mod members;
+mod tenants;
+mod todos;
