@@ -12,6 +12,7 @@
 
 mod error;
 mod models;
+pub mod postgres;
 pub mod sqlite;
 
 pub use error::StoreError;
@@ -28,6 +29,7 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 #[derive(Clone)]
 pub enum Store {
     Sqlite(sqlite::SqliteStore),
+    Postgres(postgres::PgStore),
 }
 
 /// Calls the same method on whichever backend this is.
@@ -35,6 +37,7 @@ macro_rules! dispatch {
     ($store:expr, $s:ident => $call:expr) => {
         match $store {
             Store::Sqlite($s) => $call,
+            Store::Postgres($s) => $call,
         }
     };
 }
@@ -54,6 +57,11 @@ impl Store {
                 sqlite::SqliteStore::connect(database_url, max_connections).await?,
             ));
         }
+        if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
+            return Ok(Self::Postgres(
+                postgres::PgStore::connect(database_url, max_connections).await?,
+            ));
+        }
         Err(StoreError::Config(
             "DATABASE_URL must start with sqlite: or postgres://".into(),
         ))
@@ -65,7 +73,10 @@ impl Store {
     }
 
     pub fn backend(&self) -> &'static str {
-        dispatch!(self, _s => "sqlite")
+        match self {
+            Self::Sqlite(_) => "sqlite",
+            Self::Postgres(_) => "postgres",
+        }
     }
 
     /// Is the database answering?

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
+use super::StoreError;
 use crate::domain::{Role, TenantId, TodoId, TodoTitle, UserId};
 
 #[derive(Debug, Clone, Serialize, sqlx::FromRow)]
@@ -70,4 +71,40 @@ pub struct NewTodo {
 pub struct TodoPatch {
     pub title: Option<TodoTitle>,
     pub complete: Option<bool>,
+}
+
+/// A role column's text as a [`Role`]; anything else is corrupt data.
+pub(crate) fn parse_role(role: &str) -> Result<Role, StoreError> {
+    role.parse()
+        .map_err(|e: crate::domain::Invalid| StoreError::Database(sqlx::Error::Decode(e.into())))
+}
+
+impl Membership {
+    /// From `(tenant id, tenant name, role)`.
+    pub(crate) fn from_row((id, name, role): (Uuid, String, String)) -> Result<Self, StoreError> {
+        Ok(Self {
+            tenant: Tenant {
+                id: id.into(),
+                name,
+            },
+            role: parse_role(&role)?,
+        })
+    }
+}
+
+/// `(user id, email, name, role, joined at)`.
+pub(crate) type MemberRow = (Uuid, String, Option<String>, String, DateTime<Utc>);
+
+impl Member {
+    pub(crate) fn from_row(
+        (user_id, email, name, role, joined_at): MemberRow,
+    ) -> Result<Self, StoreError> {
+        Ok(Self {
+            user_id: user_id.into(),
+            email,
+            name,
+            role: parse_role(&role)?,
+            joined_at,
+        })
+    }
 }

@@ -28,7 +28,10 @@ async fn sign_up_answers_the_seed_contract_and_sets_cookies(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let res = app
         .anon()
-        .post("/api/sign-up", json!({ "email": "  Ada@Example.COM ", "password": "correct horse" }))
+        .post(
+            "/api/sign-up",
+            json!({ "email": "  Ada@Example.COM ", "password": "correct horse" }),
+        )
         .await;
     assert_eq!(res.status(), StatusCode::OK);
     let cookies = set_cookies(&res);
@@ -38,21 +41,48 @@ async fn sign_up_answers_the_seed_contract_and_sets_cookies(backend: Backend) {
 
     // The JWT carries the seed's claims.
     let claims = token.split('.').nth(1).unwrap();
-    let claims: Value = serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(claims).unwrap()).unwrap();
+    let claims: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(claims)
+            .unwrap(),
+    )
+    .unwrap();
     assert_eq!(claims["email"], "ada@example.com");
-    assert!(claims["sub"].as_str().unwrap().parse::<uuid::Uuid>().is_ok());
+    assert!(claims["sub"]
+        .as_str()
+        .unwrap()
+        .parse::<uuid::Uuid>()
+        .is_ok());
     assert!(claims["exp"].as_i64().unwrap() > chrono::Utc::now().timestamp());
 
-    let access = cookies.iter().find(|c| c.starts_with("access_token=")).expect("access_token cookie");
+    let access = cookies
+        .iter()
+        .find(|c| c.starts_with("access_token="))
+        .expect("access_token cookie");
     assert!(access.starts_with(&format!("access_token={token};")));
     for attr in ["HttpOnly", "SameSite=Lax", "Path=/"] {
         assert!(access.contains(attr), "{access} lacks {attr}");
     }
     assert!(!access.contains("Secure"));
-    let user_data = cookies.iter().find(|c| c.starts_with("user_data=")).expect("user_data cookie");
-    assert!(!user_data.contains("HttpOnly"), "the UI must be able to read user_data");
-    let value = user_data.trim_start_matches("user_data=").split(';').next().unwrap();
-    let decoded: Value = serde_json::from_str(&percent_encoding::percent_decode_str(value).decode_utf8().unwrap()).unwrap();
+    let user_data = cookies
+        .iter()
+        .find(|c| c.starts_with("user_data="))
+        .expect("user_data cookie");
+    assert!(
+        !user_data.contains("HttpOnly"),
+        "the UI must be able to read user_data"
+    );
+    let value = user_data
+        .trim_start_matches("user_data=")
+        .split(';')
+        .next()
+        .unwrap();
+    let decoded: Value = serde_json::from_str(
+        &percent_encoding::percent_decode_str(value)
+            .decode_utf8()
+            .unwrap(),
+    )
+    .unwrap();
     assert_eq!(decoded["email"], "ada@example.com");
     assert_eq!(decoded["id"], claims["sub"]);
     assert!(decoded.get("name").is_some());
@@ -62,12 +92,18 @@ async fn cookie_and_bearer_both_authenticate(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let res = app
         .anon()
-        .post("/api/login", json!({ "email": "x@y.zz", "password": "whatever1" }))
+        .post(
+            "/api/login",
+            json!({ "email": "x@y.zz", "password": "whatever1" }),
+        )
         .await;
     expect_error(res, StatusCode::UNAUTHORIZED).await;
     let user = app.user("cookie@example.com").await;
     // A browser-like client with a cookie jar, no Authorization header.
-    let browser = reqwest::Client::builder().cookie_store(true).build().unwrap();
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
     let res = browser
         .post(app.url("/api/login"))
         .json(&json!({ "email": "cookie@example.com", "password": "correct horse" }))
@@ -75,7 +111,14 @@ async fn cookie_and_bearer_both_authenticate(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
-    let me: Value = browser.get(app.url("/api/me")).send().await.unwrap().json().await.unwrap();
+    let me: Value = browser
+        .get(app.url("/api/me"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(me["id"], user.id.to_string());
     let me: Value = user.client.get("/api/me").await.json().await.unwrap();
     assert_eq!(me["email"], "cookie@example.com");
@@ -86,7 +129,10 @@ async fn duplicate_email_is_409_and_creates_no_second_account(backend: Backend) 
     app.user("dup@example.com").await;
     let res = app
         .anon()
-        .post("/api/sign-up", json!({ "email": "DUP@example.com", "password": "another password" }))
+        .post(
+            "/api/sign-up",
+            json!({ "email": "DUP@example.com", "password": "another password" }),
+        )
         .await;
     let detail = expect_error(res, StatusCode::CONFLICT).await;
     assert!(detail.contains("already exists"), "{detail}");
@@ -94,9 +140,12 @@ async fn duplicate_email_is_409_and_creates_no_second_account(backend: Backend) 
     let login = |pw: &'static str| {
         let c = app.anon();
         async move {
-            c.post("/api/login", json!({ "email": "dup@example.com", "password": pw }))
-                .await
-                .status()
+            c.post(
+                "/api/login",
+                json!({ "email": "dup@example.com", "password": pw }),
+            )
+            .await
+            .status()
         }
     };
     assert_eq!(login("correct horse").await, StatusCode::OK);
@@ -107,20 +156,36 @@ async fn sign_up_validates_its_input(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let anon = app.anon();
     let cases = [
-        (json!({ "email": "not-an-email", "password": "correct horse" }), "email"),
-        (json!({ "email": "a@b.co", "password": "short" }), "password"),
-        (json!({ "email": "a@b.co", "password": "x".repeat(129) }), "password"),
+        (
+            json!({ "email": "not-an-email", "password": "correct horse" }),
+            "email",
+        ),
+        (
+            json!({ "email": "a@b.co", "password": "short" }),
+            "password",
+        ),
+        (
+            json!({ "email": "a@b.co", "password": "x".repeat(129) }),
+            "password",
+        ),
         (json!({ "password": "correct horse" }), "email"),
         (json!({ "email": "a@b.co" }), "password"),
         (json!({ "email": 42, "password": "correct horse" }), "email"),
     ];
     for (body, field) in cases {
-        let detail = expect_error(anon.post("/api/sign-up", body.clone()).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+        let detail = expect_error(
+            anon.post("/api/sign-up", body.clone()).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
         assert!(detail.contains(field), "{body} → {detail}");
     }
     // Nothing was created by the failures: a valid sign-up of a@b.co works.
     let res = anon
-        .post("/api/sign-up", json!({ "email": "a@b.co", "password": "correct horse" }))
+        .post(
+            "/api/sign-up",
+            json!({ "email": "a@b.co", "password": "correct horse" }),
+        )
         .await;
     assert_eq!(res.status(), StatusCode::OK);
 }
@@ -130,18 +195,29 @@ async fn login_succeeds_and_fails_alike_for_unknown_emails(backend: Backend) {
     app.user("known@example.com").await;
     let anon = app.anon();
     let ok = anon
-        .post("/api/login", json!({ "email": "KNOWN@example.com ", "password": "correct horse" }))
+        .post(
+            "/api/login",
+            json!({ "email": "KNOWN@example.com ", "password": "correct horse" }),
+        )
         .await;
     assert_eq!(ok.status(), StatusCode::OK);
     let body: Value = ok.json().await.unwrap();
     assert_eq!(body["token_type"], "bearer");
     let wrong_pw = expect_error(
-        anon.post("/api/login", json!({ "email": "known@example.com", "password": "wrong horse" })).await,
+        anon.post(
+            "/api/login",
+            json!({ "email": "known@example.com", "password": "wrong horse" }),
+        )
+        .await,
         StatusCode::UNAUTHORIZED,
     )
     .await;
     let unknown = expect_error(
-        anon.post("/api/login", json!({ "email": "nobody@example.com", "password": "wrong horse" })).await,
+        anon.post(
+            "/api/login",
+            json!({ "email": "nobody@example.com", "password": "wrong horse" }),
+        )
+        .await,
         StatusCode::UNAUTHORIZED,
     )
     .await;
@@ -151,7 +227,11 @@ async fn login_succeeds_and_fails_alike_for_unknown_emails(backend: Backend) {
 async fn me_requires_a_valid_session(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     expect_error(app.anon().get("/api/me").await, StatusCode::UNAUTHORIZED).await;
-    expect_error(app.anon().with_token("not.a.jwt").get("/api/me").await, StatusCode::UNAUTHORIZED).await;
+    expect_error(
+        app.anon().with_token("not.a.jwt").get("/api/me").await,
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
     // A token signed with another key is refused.
     let other = TestApp::spawn(backend).await;
     let stranger = other.user("s@example.com").await;
@@ -187,22 +267,38 @@ async fn logout_revokes_the_token_server_side(backend: Backend) {
         .unwrap();
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     let cleared = set_cookies(&res);
-    assert!(cleared.iter().any(|c| c.starts_with("access_token=;") && c.contains("Max-Age=0")));
-    assert!(cleared.iter().any(|c| c.starts_with("user_data=;") && c.contains("Max-Age=0")));
+    assert!(cleared
+        .iter()
+        .any(|c| c.starts_with("access_token=;") && c.contains("Max-Age=0")));
+    assert!(cleared
+        .iter()
+        .any(|c| c.starts_with("user_data=;") && c.contains("Max-Age=0")));
 
     // The saved copy of the cookie no longer works, nor does it as a bearer.
     expect_error(with_cookie().await.unwrap(), StatusCode::UNAUTHORIZED).await;
-    expect_error(app.anon().with_token(&saved).get("/api/me").await, StatusCode::UNAUTHORIZED).await;
+    expect_error(
+        app.anon().with_token(&saved).get("/api/me").await,
+        StatusCode::UNAUTHORIZED,
+    )
+    .await;
     // Other sessions of the same user are unaffected.
     let other_session = app
         .anon()
-        .post("/api/login", json!({ "email": "bye@example.com", "password": "correct horse" }))
+        .post(
+            "/api/login",
+            json!({ "email": "bye@example.com", "password": "correct horse" }),
+        )
         .await;
     let other: Value = other_session.json().await.unwrap();
-    let other = app.anon().with_token(other["access_token"].as_str().unwrap());
+    let other = app
+        .anon()
+        .with_token(other["access_token"].as_str().unwrap());
     assert_eq!(other.get("/api/me").await.status(), StatusCode::OK);
     // Logging out anonymously is harmless.
-    assert_eq!(app.anon().post("/api/logout", json!({})).await.status(), StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.anon().post("/api/logout", json!({})).await.status(),
+        StatusCode::NO_CONTENT
+    );
 }
 
 async fn sessions_survive_a_restart(backend: Backend) {
@@ -212,11 +308,19 @@ async fn sessions_survive_a_restart(backend: Backend) {
     let tenant = user.tenant("Persistent").await;
     user.todo(tenant, "kept across restarts").await;
     app.stop().await;
-    let (url, dir) = (app.database_url.clone(), std::mem::replace(&mut app.data_dir, tempfile::tempdir().unwrap()));
+    let (url, dir) = (
+        app.database_url.clone(),
+        std::mem::replace(&mut app.data_dir, tempfile::tempdir().unwrap()),
+    );
     let again = TestApp::spawn_with(backend, url, dir).await;
     // The generated JWT secret was kept under the data dir.
     let client = again.anon().with_token(&token);
     assert_eq!(client.get("/api/me").await.status(), StatusCode::OK);
-    let list: Value = client.get(&format!("/api/tenants/{tenant}/todos")).await.json().await.unwrap();
+    let list: Value = client
+        .get(&format!("/api/tenants/{tenant}/todos"))
+        .await
+        .json()
+        .await
+        .unwrap();
     assert_eq!(crate::helpers::titles(&list), ["kept across restarts"]);
 }

@@ -24,10 +24,17 @@ fn version_and_help() {
     let out = aswan(dir.path()).arg("--version").output().unwrap();
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("aswan "));
-    for sub in [&["--help"][..], &["serve", "--help"], &["migrate", "--help"]] {
+    for sub in [
+        &["--help"][..],
+        &["serve", "--help"],
+        &["migrate", "--help"],
+    ] {
         let out = aswan(dir.path()).args(sub).output().unwrap();
         assert!(out.status.success(), "{sub:?}");
-        assert!(String::from_utf8_lossy(&out.stdout).contains("DATABASE_URL"), "{sub:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("DATABASE_URL"),
+            "{sub:?}"
+        );
     }
 }
 
@@ -36,7 +43,11 @@ fn invalid_settings_are_one_line_naming_the_key_and_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     let cases: [(&str, &str, &str); 3] = [
         ("BIND", "not-an-address", "BIND"),
-        ("ACCESS_TOKEN_EXPIRE_MINUTES", "soon", "ACCESS_TOKEN_EXPIRE_MINUTES"),
+        (
+            "ACCESS_TOKEN_EXPIRE_MINUTES",
+            "soon",
+            "ACCESS_TOKEN_EXPIRE_MINUTES",
+        ),
         ("LOG_FORMAT", "xml", "LOG_FORMAT"),
     ];
     for (key, value, named) in cases {
@@ -47,7 +58,11 @@ fn invalid_settings_are_one_line_naming_the_key_and_exit_2() {
         assert!(err.contains(named), "{err}");
     }
     // A bad database URL fails at start with a clear message (not a panic).
-    let out = aswan(dir.path()).env("DATABASE_URL", "mysql://x").arg("migrate").output().unwrap();
+    let out = aswan(dir.path())
+        .env("DATABASE_URL", "mysql://x")
+        .arg("migrate")
+        .output()
+        .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("DATABASE_URL"));
 }
@@ -57,9 +72,16 @@ fn migrate_is_idempotent_and_creates_the_default_database() {
     let dir = tempfile::tempdir().unwrap();
     for _ in 0..2 {
         let out = aswan(dir.path()).arg("migrate").output().unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
-    assert!(dir.path().join("data/aswan.db").exists(), "default SQLite file under ./data");
+    assert!(
+        dir.path().join("data/aswan.db").exists(),
+        "default SQLite file under ./data"
+    );
 }
 
 #[test]
@@ -79,22 +101,32 @@ fn serves_with_no_configuration_and_shuts_down_gracefully() {
     let mut stderr = BufReader::new(child.stderr.take().unwrap());
     let addr = loop {
         let mut line = String::new();
-        assert!(stderr.read_line(&mut line).unwrap() > 0, "server exited early");
+        assert!(
+            stderr.read_line(&mut line).unwrap() > 0,
+            "server exited early"
+        );
         if let Some(rest) = line.split("address=").nth(1) {
             break rest.split_whitespace().next().unwrap().to_owned();
         }
     };
-    assert!(dir.path().join("data/jwt_secret").exists(), "a JWT secret was generated");
+    assert!(
+        dir.path().join("data/jwt_secret").exists(),
+        "a JWT secret was generated"
+    );
 
     // A request in flight: headers sent, body not yet.
     let body = br#"{"email":"late@example.com","password":"correct horse"}"#;
     let mut conn = TcpStream::connect(&addr).unwrap();
-    conn.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
     write!(conn, "POST /api/sign-up HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n", body.len()).unwrap();
     conn.write_all(&body[..10]).unwrap();
     std::thread::sleep(Duration::from_millis(300));
 
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     std::thread::sleep(Duration::from_millis(300));
     // New connections are refused while the old request may still finish.
@@ -102,7 +134,10 @@ fn serves_with_no_configuration_and_shuts_down_gracefully() {
     conn.write_all(&body[10..]).unwrap();
     let mut answer = String::new();
     conn.read_to_string(&mut answer).unwrap();
-    assert!(answer.starts_with("HTTP/1.1 200"), "the in-flight request finished: {answer}");
+    assert!(
+        answer.starts_with("HTTP/1.1 200"),
+        "the in-flight request finished: {answer}"
+    );
 
     let exit = child.wait().unwrap();
     assert!(exit.success(), "clean exit on SIGTERM");

@@ -15,7 +15,10 @@ const TODOS_PER_USER: usize = 5;
 
 async fn parallel_writers_in_many_tenants_lose_nothing(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let users: Vec<User> = join_all((0..TENANTS * USERS_PER_TENANT).map(|i| app.user_owned(format!("u{i}@example.com")))).await;
+    let users: Vec<User> = join_all(
+        (0..TENANTS * USERS_PER_TENANT).map(|i| app.user_owned(format!("u{i}@example.com"))),
+    )
+    .await;
     let mut tenants = Vec::new();
     for t in 0..TENANTS {
         let owner = &users[t * USERS_PER_TENANT];
@@ -29,7 +32,10 @@ async fn parallel_writers_in_many_tenants_lose_nothing(backend: Backend) {
     let writes = users.iter().enumerate().flat_map(|(i, user)| {
         let tenant = tenants[i / USERS_PER_TENANT];
         (0..TODOS_PER_USER).map(move |n| async move {
-            let res = user.in_tenant(tenant).post("/api/todos", json!({ "title": format!("{i}-{n}") })).await;
+            let res = user
+                .in_tenant(tenant)
+                .post("/api/todos", json!({ "title": format!("{i}-{n}") }))
+                .await;
             assert_eq!(res.status(), StatusCode::OK);
         })
     });

@@ -13,6 +13,7 @@ use uuid::Uuid;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
+    Postgres,
 }
 
 /// Generates one `#[tokio::test]` per backend for each listed
@@ -28,7 +29,39 @@ macro_rules! backend_tests {
                 }
             )*
         }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::helpers::Backend::Postgres).await
+                }
+            )*
+        }
     };
+}
+
+/// The admin URL of the test cluster. Not set means the suite was started
+/// without `./scripts/test`, which provisions one: fail loudly, never skip.
+pub fn pg_admin_url() -> String {
+    std::env::var("ASWAN_TEST_DATABASE_URL")
+        .expect("ASWAN_TEST_DATABASE_URL is not set: run ./scripts/test, which provisions PostgreSQL + pgvector")
+}
+
+/// Creates an empty database on the test cluster and returns its URL.
+pub async fn fresh_pg_database() -> String {
+    use sqlx::{Connection, Executor};
+    let admin = pg_admin_url();
+    let name = format!("aswan_test_{}", Uuid::new_v4().simple());
+    let mut conn = sqlx::PgConnection::connect(&admin)
+        .await
+        .expect("connect to the test cluster");
+    // An identifier cannot be a bind parameter; this one is generated here.
+    conn.execute(format!("CREATE DATABASE {name}").as_str())
+        .await
+        .unwrap();
+    conn.close().await.unwrap();
+    let (base, _) = admin.rsplit_once('/').expect("a database URL");
+    format!("{base}/{name}")
 }
 
 pub struct TestApp {
@@ -44,6 +77,7 @@ impl TestApp {
         let data_dir = tempfile::tempdir().expect("temp dir");
         let database_url = match backend {
             Backend::Sqlite => format!("sqlite://{}", data_dir.path().join("test.db").display()),
+            Backend::Postgres => fresh_pg_database().await,
         };
         Self::spawn_with(backend, database_url, data_dir).await
     }
@@ -100,7 +134,10 @@ impl TestApp {
     pub async fn user(&self, email: &str) -> User {
         let res = self
             .anon()
-            .post("/api/sign-up", json!({ "email": email, "password": "correct horse" }))
+            .post(
+                "/api/sign-up",
+                json!({ "email": email, "password": "correct horse" }),
+            )
             .await;
         assert_eq!(res.status(), StatusCode::OK, "sign-up of {email}");
         let body: Value = res.json().await.unwrap();
@@ -134,7 +171,10 @@ pub struct User {
 impl User {
     /// Creates a tenant and returns its id.
     pub async fn tenant(&self, name: &str) -> Uuid {
-        let res = self.client.post("/api/tenants", json!({ "name": name })).await;
+        let res = self
+            .client
+            .post("/api/tenants", json!({ "name": name }))
+            .await;
         assert_eq!(res.status(), StatusCode::OK);
         let body: Value = res.json().await.unwrap();
         body["id"].as_str().unwrap().parse().unwrap()
@@ -149,7 +189,10 @@ impl User {
     pub async fn todo(&self, tenant: Uuid, title: &str) -> Value {
         let res = self
             .client
-            .post(&format!("/api/tenants/{tenant}/todos"), json!({ "title": title }))
+            .post(
+                &format!("/api/tenants/{tenant}/todos"),
+                json!({ "title": title }),
+            )
             .await;
         assert_eq!(res.status(), StatusCode::OK, "create todo");
         res.json().await.unwrap()
@@ -157,7 +200,10 @@ impl User {
 
     /// Titles of the todos of `tenant` as listed by the path route.
     pub async fn titles(&self, tenant: Uuid) -> Vec<String> {
-        let res = self.client.get(&format!("/api/tenants/{tenant}/todos")).await;
+        let res = self
+            .client
+            .get(&format!("/api/tenants/{tenant}/todos"))
+            .await;
         assert_eq!(res.status(), StatusCode::OK);
         titles(&res.json::<Value>().await.unwrap())
     }

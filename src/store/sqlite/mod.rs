@@ -18,7 +18,7 @@ use sqlx::sqlite::{
 use uuid::Uuid;
 
 use super::{Membership, Result, StoreError, Tenant, User, UserWithHash};
-use crate::domain::{Email, Role, TenantId, TenantName, UserId};
+use crate::domain::{Email, TenantId, TenantName, UserId};
 
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
@@ -175,7 +175,7 @@ impl SqliteStore {
         .bind(user.0)
         .fetch_all(&self.read)
         .await?;
-        rows.into_iter().map(membership_from_row).collect()
+        rows.into_iter().map(Membership::from_row).collect()
     }
 
     pub async fn membership(&self, tenant: TenantId, user: UserId) -> Result<Option<Membership>> {
@@ -187,20 +187,6 @@ impl SqliteStore {
         .bind(user.0)
         .fetch_optional(&self.read)
         .await?;
-        row.map(membership_from_row).transpose()
+        row.map(Membership::from_row).transpose()
     }
-}
-
-fn membership_from_row((id, name, role): (Uuid, String, String)) -> Result<Membership> {
-    Ok(Membership {
-        tenant: Tenant {
-            id: id.into(),
-            name,
-        },
-        role: parse_role(&role)?,
-    })
-}
-
-pub(super) fn parse_role(role: &str) -> Result<Role> {
-    Role::from_str(role).map_err(|e| StoreError::Database(sqlx::Error::Decode(e.into())))
 }

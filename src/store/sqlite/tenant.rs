@@ -1,11 +1,12 @@
 //! Tenant-scoped operations on SQLite. Every statement binds the tenant id
 //! and filters on it: with no row-level security, this is the isolation.
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use uuid::Uuid;
 
-use super::{parse_role, SqliteStore};
+use super::SqliteStore;
 use crate::domain::{Email, Role, TenantId, TenantName, TodoFilter, TodoId, UserId};
+use crate::store::models::MemberRow;
 use crate::store::{Member, NewTodo, Result, StoreError, Tenant, Todo, TodoPatch};
 
 /// The columns a [`Todo`] is read from, spliced in at compile time by
@@ -14,18 +15,6 @@ macro_rules! todo_columns {
     () => {
         "id, tenant_id, title, complete, estimate, created_at, updated_at"
     };
-}
-
-type MemberRow = (Uuid, String, Option<String>, String, DateTime<Utc>);
-
-fn member_from_row((user_id, email, name, role, joined_at): MemberRow) -> Result<Member> {
-    Ok(Member {
-        user_id: user_id.into(),
-        email,
-        name,
-        role: parse_role(&role)?,
-        joined_at,
-    })
 }
 
 impl SqliteStore {
@@ -47,7 +36,7 @@ impl SqliteStore {
         .bind(tenant.0)
         .fetch_all(&self.read)
         .await?;
-        rows.into_iter().map(member_from_row).collect()
+        rows.into_iter().map(Member::from_row).collect()
     }
 
     async fn member(&self, tenant: TenantId, user: UserId) -> Result<Option<Member>> {
@@ -60,7 +49,7 @@ impl SqliteStore {
         .bind(user.0)
         .fetch_optional(&self.write)
         .await?;
-        row.map(member_from_row).transpose()
+        row.map(Member::from_row).transpose()
     }
 
     pub async fn add_member(&self, tenant: TenantId, email: &Email, role: Role) -> Result<Member> {

@@ -1,0 +1,232 @@
+//! The PostgreSQL backend. Isolation is enforced by the database itself:
+//! tenant-aware tables have forced row-level security keyed on the
+//! transaction-local setting `nile.tenant_id`, and every pooled connection
+//! runs as `aswan_app`, a role that cannot bypass it (see the migration).
+//! The explicit `tenant_id` filters below stay anyway: Citus needs them to
+//! route, and two locks are better than one.
+
+mod tenant;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{Executor, Postgres, Transaction};
+use uuid::Uuid;
+
+use super::{Membership, Result, StoreError, Tenant, User, UserWithHash};
+use crate::domain::{Email, TenantId, TenantName, UserId};
+
+static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
+
+/// The role every server query runs as (created by the first migration).
+pub const APP_ROLE: &str = "aswan_app";
+
+#[derive(Clone)]
+pub struct PgStore {
+    /// Connections as the URL's user: migrations only.
+    options: PgConnectOptions,
+    /// Connections that have switched to `aswan_app`: everything else.
+    pool: PgPool,
+}
+
+impl PgStore {
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
+        let options = PgConnectOptions::from_str(url)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(10))
+            .after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    // Runs as the app role from here on, so RLS applies even
+                    // when DATABASE_URL names a superuser or the tables' owner.
+                    conn.execute("SET ROLE aswan_app").await?;
+                    Ok(())
+                })
+            })
+            .connect_lazy_with(options.clone());
+        Ok(Self { options, pool })
+    }
+
+    /// Applies migrations as the URL's user, then checks that the app role
+    /// really is subject to row-level security.
+    pub async fn migrate(&self) -> Result<()> {
+        let mut conn = sqlx::ConnectOptions::connect(&self.options).await?;
+        let available: Option<(String,)> =
+            sqlx::query_as("SELECT name FROM pg_available_extensions WHERE name = 'vector'")
+                .fetch_optional(&mut conn)
+                .await?;
+        if available.is_none() {
+            return Err(StoreError::Config(
+                "the PostgreSQL server lacks the `vector` extension (pgvector): install pgvector, or use a server that has it"
+                    .into(),
+            ));
+        }
+        MIGRATIONS.run(&mut conn).await?;
+        sqlx::Connection::close(conn).await?;
+        self.check_role().await
+    }
+
+    /// Refuses to run if the effective role could bypass row-level security.
+    async fn check_role(&self) -> Result<()> {
+        let (role, can_bypass): (String, bool) = sqlx::query_as(
+            "SELECT current_user::text, rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(|e| StoreError::Config(format!("cannot switch to the role {APP_ROLE}: {e}")))?;
+        if role != APP_ROLE || can_bypass {
+            return Err(StoreError::Config(format!(
+                "refusing to start: queries would run as {role}, which can bypass row-level security"
+            )));
+        }
+        Ok(())
+    }
+
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// A transaction in `tenant`'s context. The setting is transaction-local
+    /// (`true`): a pooled connection never carries it into the next request.
+    pub(crate) async fn tenant_tx(
+        &self,
+        tenant: TenantId,
+    ) -> Result<Transaction<'static, Postgres>> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT set_config('nile.tenant_id', $1, true)")
+            .bind(tenant.to_string())
+            .execute(&mut *tx)
+            .await?;
+        Ok(tx)
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    pub async fn create_user(
+        &self,
+        email: &Email,
+        name: Option<&str>,
+        password_hash: &str,
+    ) -> Result<User> {
+        let id = UserId::new();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT INTO users.users (id, email, name) VALUES ($1, $2, $3)")
+            .bind(id.0)
+            .bind(email.as_str())
+            .bind(name)
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::conflict_on_unique)?;
+        sqlx::query(
+            "INSERT INTO auth.credentials (user_id, method, payload)
+             VALUES ($1, 'PASSWORD', jsonb_build_object('crypt', 'argon2id', 'hash', $2::text))",
+        )
+        .bind(id.0)
+        .bind(password_hash)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(User {
+            id,
+            email: email.as_str().to_owned(),
+            name: name.map(str::to_owned),
+        })
+    }
+
+    pub async fn user_with_password(&self, email: &Email) -> Result<Option<UserWithHash>> {
+        Ok(sqlx::query_as(
+            "SELECT u.id, u.email, u.name, c.payload->>'hash' AS password_hash
+             FROM users.users u JOIN auth.credentials c ON c.user_id = u.id AND c.method = 'PASSWORD'
+             WHERE u.email = $1",
+        )
+        .bind(email.as_str())
+        .fetch_optional(&self.pool)
+        .await?)
+    }
+
+    pub async fn user(&self, id: UserId) -> Result<Option<User>> {
+        Ok(
+            sqlx::query_as("SELECT id, email, name FROM users.users WHERE id = $1")
+                .bind(id.0)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    pub async fn revoke_token(&self, jti: Uuid, expires_at: DateTime<Utc>) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("DELETE FROM auth.revoked_tokens WHERE expires_at < now()")
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("INSERT INTO auth.revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING")
+            .bind(jti)
+            .bind(expires_at)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn is_token_revoked(&self, jti: Uuid) -> Result<bool> {
+        let row: Option<(i32,)> =
+            sqlx::query_as("SELECT 1 FROM auth.revoked_tokens WHERE jti = $1")
+                .bind(jti)
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.is_some())
+    }
+
+    pub async fn create_tenant(&self, name: &TenantName, owner: UserId) -> Result<Tenant> {
+        let id = TenantId::new();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT INTO tenants (id, name) VALUES ($1, $2)")
+            .bind(id.0)
+            .bind(name.as_str())
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query(
+            "INSERT INTO users.tenant_users (tenant_id, user_id, role) VALUES ($1, $2, 'owner')",
+        )
+        .bind(id.0)
+        .bind(owner.0)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(Tenant {
+            id,
+            name: name.as_str().to_owned(),
+        })
+    }
+
+    pub async fn tenants_of(&self, user: UserId) -> Result<Vec<Membership>> {
+        let rows: Vec<(Uuid, String, String)> = sqlx::query_as(
+            "SELECT t.id, t.name, tu.role FROM users.tenant_users tu JOIN tenants t ON t.id = tu.tenant_id
+             WHERE tu.user_id = $1 ORDER BY tu.created_at, t.id",
+        )
+        .bind(user.0)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.into_iter().map(Membership::from_row).collect()
+    }
+
+    pub async fn membership(&self, tenant: TenantId, user: UserId) -> Result<Option<Membership>> {
+        let row: Option<(Uuid, String, String)> = sqlx::query_as(
+            "SELECT t.id, t.name, tu.role FROM users.tenant_users tu JOIN tenants t ON t.id = tu.tenant_id
+             WHERE tu.tenant_id = $1 AND tu.user_id = $2",
+        )
+        .bind(tenant.0)
+        .bind(user.0)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(Membership::from_row).transpose()
+    }
+}
