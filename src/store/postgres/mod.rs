@@ -26,7 +26,7 @@ pub const APP_ROLE: &str = "aswan_app";
 #[derive(Clone)]
 pub struct PgStore {
     /// Connections as the URL's user: migrations only.
-    options: PgConnectOptions,
+    options: std::sync::Arc<PgConnectOptions>,
     /// Connections that have switched to `aswan_app`: everything else.
     pool: PgPool,
 }
@@ -46,13 +46,16 @@ impl PgStore {
                 })
             })
             .connect_lazy_with(options.clone());
-        Ok(Self { options, pool })
+        Ok(Self {
+            options: std::sync::Arc::new(options),
+            pool,
+        })
     }
 
     /// Applies migrations as the URL's user, then checks that the app role
     /// really is subject to row-level security.
     pub async fn migrate(&self) -> Result<()> {
-        let mut conn = sqlx::ConnectOptions::connect(&self.options).await?;
+        let mut conn = sqlx::ConnectOptions::connect(&*self.options).await?;
         let available: Option<(String,)> =
             sqlx::query_as("SELECT name FROM pg_available_extensions WHERE name = 'vector'")
                 .fetch_optional(&mut conn)
