@@ -1,8 +1,10 @@
 //! The binary itself: flags, exit codes, migrations, graceful shutdown.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
+use std::process::Command;
+
+use crate::helpers::ServerProcess;
 use std::time::Duration;
 
 const BIN: &str = env!("CARGO_BIN_EXE_aswan");
@@ -87,28 +89,8 @@ fn migrate_is_idempotent_and_creates_the_default_database() {
 #[test]
 fn serves_with_no_configuration_and_shuts_down_gracefully() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = aswan(dir.path())
-        .env("BIND", "127.0.0.1:0")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    // Watchdog: a hung server fails the test instead of hanging the suite.
-    let pid = child.id().to_string();
-    std::thread::spawn(move || {
-        std::thread::sleep(Duration::from_secs(60));
-        let _ = Command::new("kill").args(["-KILL", &pid]).status();
-    });
-    let mut stderr = BufReader::new(child.stderr.take().unwrap());
-    let addr = loop {
-        let mut line = String::new();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "server exited early"
-        );
-        if let Some(rest) = line.split("address=").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_owned();
-        }
-    };
+    let mut server = ServerProcess::start(dir.path(), &[]);
+    let addr = server.addr.clone();
     assert!(
         dir.path().join("data/jwt_secret").exists(),
         "a JWT secret was generated"
@@ -124,7 +106,7 @@ fn serves_with_no_configuration_and_shuts_down_gracefully() {
     std::thread::sleep(Duration::from_millis(300));
 
     let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &server.child.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
@@ -139,9 +121,9 @@ fn serves_with_no_configuration_and_shuts_down_gracefully() {
         "the in-flight request finished: {answer}"
     );
 
-    let exit = child.wait().unwrap();
+    let exit = server.child.wait().unwrap();
     assert!(exit.success(), "clean exit on SIGTERM");
     let mut rest = String::new();
-    stderr.read_to_string(&mut rest).unwrap();
+    server.stderr.read_to_string(&mut rest).unwrap();
     assert!(rest.contains("stopped"), "{rest}");
 }

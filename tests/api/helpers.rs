@@ -296,3 +296,64 @@ pub async fn expect_error(res: Response, status: StatusCode) -> String {
     let body: Value = res.json().await.expect("JSON error body");
     body["detail"].as_str().expect("a detail string").to_owned()
 }
+
+/// The real `aswan` binary as a child process, on a free port. Killed on drop.
+pub struct ServerProcess {
+    pub addr: String,
+    pub child: std::process::Child,
+    pub stderr: std::io::BufReader<std::process::ChildStderr>,
+}
+
+impl ServerProcess {
+    /// Starts `aswan serve` in `dir` with `envs` and waits until it listens.
+    pub fn start(dir: &std::path::Path, envs: &[(&str, &str)]) -> Self {
+        use std::io::BufRead;
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_aswan"));
+        cmd.current_dir(dir)
+            .env_remove("DATABASE_URL")
+            .env_remove("JWT_SECRET")
+            .env_remove("RUST_LOG")
+            .env("BIND", "127.0.0.1:0")
+            .env("LOG_FORMAT", "text")
+            .stderr(std::process::Stdio::piped());
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("start aswan");
+        // Watchdog: a hung server fails its test instead of hanging the suite.
+        let pid = child.id().to_string();
+        std::thread::spawn(move || {
+            std::thread::sleep(std::time::Duration::from_secs(120));
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &pid])
+                .status();
+        });
+        let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
+        let addr = loop {
+            let mut line = String::new();
+            assert!(
+                stderr.read_line(&mut line).unwrap() > 0,
+                "server exited early"
+            );
+            if let Some(rest) = line.split("address=").nth(1) {
+                break rest.split_whitespace().next().unwrap().to_owned();
+            }
+        };
+        Self {
+            addr,
+            child,
+            stderr,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

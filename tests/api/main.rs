@@ -10,5 +10,8 @@ mod concurrency;
 mod errors;
 mod isolation;
 mod members;
+mod random_isolation;
+mod rls;
+mod scale_out;
 mod tenants;
 mod todos;
