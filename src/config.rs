@@ -28,6 +28,21 @@ pub enum Command {
     Serve,
     /// Apply pending database migrations, then exit.
     Migrate,
+    /// Run one SQL statement as the app role and print the result.
+    ///
+    /// With --tenant, it runs in that tenant's context: tenant-aware tables
+    /// show that tenant's rows only (PostgreSQL: row-level security; SQLite:
+    /// a read-only, tenant-scoped view). Without it, they show no rows.
+    Sql {
+        /// Tenant whose context the statement runs in.
+        #[arg(long, value_name = "TENANT_ID")]
+        tenant: Option<crate::domain::TenantId>,
+        /// Print the rows as a JSON array of objects instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// The statement, e.g. "SELECT title, complete FROM todos".
+        statement: String,
+    },
 }
 
 /// Everything the server can be configured with. Each flag also reads the

@@ -60,6 +60,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             app.serve(listener, shutdown_signal()).await?;
             tracing::info!("stopped");
         }
+        Command::Sql {
+            tenant,
+            json,
+            statement,
+        } => {
+            let store = aswan::store::Store::open(settings.database_url.expose(), 1).await?;
+            let result = store.run_sql(tenant, &statement).await;
+            store.close().await;
+            let table = result?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&table.to_json())?);
+            } else {
+                print!("{table}");
+            }
+        }
         Command::Migrate => {
             let store = aswan::store::Store::open(settings.database_url.expose(), 1).await?;
             store.close().await;

@@ -10,11 +10,13 @@
 //! Each backend implements the same contract; one contract test suite
 //! (`tests/api`) runs against both.
 
+mod console;
 mod error;
 mod models;
 pub mod postgres;
 pub mod sqlite;
 
+pub use console::SqlTable;
 pub use error::StoreError;
 pub use models::{Member, Membership, NewTodo, Tenant, Todo, TodoPatch, User, UserWithHash};
 
@@ -77,6 +79,13 @@ impl Store {
             Self::Sqlite(_) => "sqlite",
             Self::Postgres(_) => "postgres",
         }
+    }
+
+    /// Runs one SQL statement as the app would (`aswan sql`): in `tenant`'s
+    /// context when given; without one, tenant-aware tables show nothing.
+    /// SQLite runs it read-only (see `SqliteStore::run_sql`).
+    pub async fn run_sql(&self, tenant: Option<TenantId>, sql: &str) -> Result<SqlTable> {
+        dispatch!(self, s => s.run_sql(tenant, sql).await)
     }
 
     /// Is the database answering?

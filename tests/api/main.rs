@@ -13,5 +13,6 @@ mod members;
 mod random_isolation;
 mod rls;
 mod scale_out;
+mod sql_cli;
 mod tenants;
 mod todos;

@@ -12,10 +12,10 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::{Executor, Postgres, Transaction};
+use sqlx::{Column, Executor, Postgres, Row, Statement, Transaction};
 use uuid::Uuid;
 
-use super::{Membership, Result, StoreError, Tenant, User, UserWithHash};
+use super::{Membership, Result, SqlTable, StoreError, Tenant, User, UserWithHash};
 use crate::domain::{Email, TenantId, TenantName, UserId};
 
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
@@ -232,4 +232,56 @@ impl PgStore {
         .await?;
         row.map(Membership::from_row).transpose()
     }
+}
+
+impl PgStore {
+    /// Runs one statement as the app role; in `tenant`'s context when given,
+    /// else with no context (tenant-aware tables then show nothing).
+    pub async fn run_sql(&self, tenant: Option<TenantId>, sql: &str) -> Result<SqlTable> {
+        let mut tx = match tenant {
+            Some(t) => self.tenant_tx(t).await?,
+            None => self.pool.begin().await?,
+        };
+        let stmt = (&mut *tx).prepare(sql).await?;
+        let columns: Vec<String> = stmt.columns().iter().map(|c| c.name().to_owned()).collect();
+        let mut table = SqlTable {
+            columns,
+            ..SqlTable::default()
+        };
+        if table.columns.is_empty() {
+            table.rows_affected = stmt.query().execute(&mut *tx).await?.rows_affected();
+        } else {
+            for row in stmt.query().fetch_all(&mut *tx).await? {
+                table
+                    .rows
+                    .push((0..row.len()).map(|i| pg_value(&row, i)).collect());
+            }
+        }
+        tx.commit().await?;
+        Ok(table)
+    }
+}
+
+/// A column's value as JSON, by its PostgreSQL type; unknown types show as text.
+fn pg_value(row: &sqlx::postgres::PgRow, i: usize) -> serde_json::Value {
+    use serde_json::{json, Value};
+    use sqlx::{TypeInfo, ValueRef};
+    if row.try_get_raw(i).map(|v| v.is_null()).unwrap_or(true) {
+        return Value::Null;
+    }
+    let type_name = row.columns()[i].type_info().name().to_owned();
+    let v = match type_name.as_str() {
+        "BOOL" => row.try_get::<bool, _>(i).map(Value::from),
+        "INT2" => row.try_get::<i16, _>(i).map(Value::from),
+        "INT4" => row.try_get::<i32, _>(i).map(Value::from),
+        "INT8" => row.try_get::<i64, _>(i).map(Value::from),
+        "FLOAT4" => row.try_get::<f32, _>(i).map(Value::from),
+        "FLOAT8" => row.try_get::<f64, _>(i).map(Value::from),
+        "UUID" => row.try_get::<Uuid, _>(i).map(|u| json!(u)),
+        "TIMESTAMPTZ" => row.try_get::<DateTime<Utc>, _>(i).map(|t| json!(t)),
+        "JSON" | "JSONB" => row.try_get::<Value, _>(i),
+        "TEXT" | "VARCHAR" | "NAME" | "BPCHAR" => row.try_get::<String, _>(i).map(Value::from),
+        _ => return json!(format!("<{}>", type_name.to_lowercase())),
+    };
+    v.unwrap_or_else(|_| json!(format!("<{}>", type_name.to_lowercase())))
 }

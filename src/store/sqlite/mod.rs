@@ -17,7 +17,7 @@ use sqlx::sqlite::{
 };
 use uuid::Uuid;
 
-use super::{Membership, Result, StoreError, Tenant, User, UserWithHash};
+use super::{Membership, Result, SqlTable, StoreError, Tenant, User, UserWithHash};
 use crate::domain::{Email, TenantId, TenantName, UserId};
 
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -189,4 +189,64 @@ impl SqliteStore {
         .await?;
         row.map(Membership::from_row).transpose()
     }
+}
+
+impl SqliteStore {
+    /// Runs one statement on a private connection. SQLite has no row-level
+    /// security, so the tenant scoping is done by shadowing: a TEMP table
+    /// named like each tenant-aware table, holding only `tenant`'s rows (none
+    /// without a tenant), hides the real one for unqualified names. The
+    /// statement runs read-only (`query_only`), since writes would land in
+    /// the copy. This is a convenience for inspecting data, not a security
+    /// boundary: whoever can run it can read the file.
+    pub async fn run_sql(&self, tenant: Option<TenantId>, sql: &str) -> Result<SqlTable> {
+        use sqlx::{Column, Connection, Executor, Row, Statement};
+        let options = self.read.connect_options();
+        let mut conn = sqlx::ConnectOptions::connect(&*options).await?;
+        sqlx::query("CREATE TEMP TABLE todos AS SELECT * FROM main.todos WHERE tenant_id = $1")
+            .bind(tenant.map(|t| t.0))
+            .execute(&mut conn)
+            .await?;
+        conn.execute("PRAGMA query_only = ON").await?;
+        let stmt = (&mut conn).prepare(sql).await?;
+        let mut table = SqlTable {
+            columns: stmt.columns().iter().map(|c| c.name().to_owned()).collect(),
+            ..SqlTable::default()
+        };
+        if table.columns.is_empty() {
+            table.rows_affected = stmt.query().execute(&mut conn).await?.rows_affected();
+        } else {
+            for row in stmt.query().fetch_all(&mut conn).await? {
+                table
+                    .rows
+                    .push((0..row.len()).map(|i| sqlite_value(&row, i)).collect());
+            }
+        }
+        conn.close().await?;
+        Ok(table)
+    }
+}
+
+/// A value as JSON by its storage class; 16-byte blobs are shown as UUIDs.
+fn sqlite_value(row: &sqlx::sqlite::SqliteRow, i: usize) -> serde_json::Value {
+    use serde_json::{json, Value};
+    use sqlx::{Row, TypeInfo, ValueRef};
+    let Ok(raw) = row.try_get_raw(i) else {
+        return Value::Null;
+    };
+    if raw.is_null() {
+        return Value::Null;
+    }
+    let v = match raw.type_info().name() {
+        "INTEGER" => row.try_get::<i64, _>(i).map(Value::from),
+        "REAL" => row.try_get::<f64, _>(i).map(Value::from),
+        "BLOB" => row
+            .try_get::<Vec<u8>, _>(i)
+            .map(|b| match Uuid::from_slice(&b) {
+                Ok(id) => json!(id),
+                Err(_) => json!(format!("<{} bytes>", b.len())),
+            }),
+        _ => row.try_get::<String, _>(i).map(Value::from),
+    };
+    v.unwrap_or(Value::Null)
 }
