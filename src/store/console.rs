@@ -103,7 +103,7 @@ mod tests {
         };
         assert_eq!(
             t.to_string(),
-            " title | n\n-------+---\n a     | 1\n NULL  | 22\n(2 rows)\n"
+            " title | n\n-------+----\n a     | 1\n NULL  | 22\n(2 rows)\n"
         );
         assert_eq!(
             t.to_json(),
