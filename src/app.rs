@@ -7,6 +7,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use tokio::net::TcpListener;
 
+use crate::ai::{spawn_worker, Ai};
 use crate::auth::Tokens;
 use crate::config::Settings;
 use crate::http::{self, AppState};
@@ -27,9 +28,14 @@ impl App {
             secret.expose().as_bytes(),
             settings.access_token_expire_minutes,
         ));
+        let ai = Ai::from_settings(settings)?;
+        if ai.is_none() {
+            tracing::info!("no AI_BASE_URL: AI estimates are off");
+        }
         let state = AppState {
             store,
             tokens,
+            ai,
             cookie_secure: settings.cookie_secure,
         };
         Ok(Self { state })
@@ -51,10 +57,19 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let router = self.router();
-        axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        // The estimate worker runs beside the server. Stopping it mid-job is
+        // safe: the job stays queued and its lease runs out.
+        let worker = self
+            .state
+            .ai
+            .clone()
+            .map(|ai| spawn_worker(ai, self.state.store.clone()));
+        let served = axum::serve(listener, router).with_graceful_shutdown(shutdown).await;
+        if let Some(worker) = worker {
+            worker.abort();
+        }
         self.state.store.close().await;
+        served?;
         Ok(())
     }
 }

@@ -111,6 +111,124 @@ pub struct Settings {
     )]
     pub log_level: String,
 
+    /// Base URL of an OpenAI-compatible API (`…/v1`). Unset: estimates are off.
+    #[arg(long, global = true, env = "AI_BASE_URL", value_name = "AI_BASE_URL")]
+    pub ai_base_url: Option<String>,
+
+    /// API key for AI_BASE_URL (sent as a bearer token).
+    #[arg(
+        long,
+        global = true,
+        env = "AI_API_KEY",
+        value_name = "AI_API_KEY",
+        hide_env_values = true
+    )]
+    pub ai_api_key: Option<Secret>,
+
+    /// Chat model that writes the estimate.
+    #[arg(
+        long,
+        global = true,
+        env = "AI_MODEL",
+        value_name = "AI_MODEL",
+        default_value = "gpt-4o-mini"
+    )]
+    pub ai_model: String,
+
+    /// Embedding model for similar-task search.
+    #[arg(
+        long,
+        global = true,
+        env = "EMBEDDING_MODEL",
+        value_name = "EMBEDDING_MODEL",
+        default_value = "text-embedding-3-small"
+    )]
+    pub embedding_model: String,
+
+    /// Ask the embedding model for this many dimensions (and check them).
+    #[arg(long, global = true, env = "EMBEDDING_DIMENSIONS", value_name = "EMBEDDING_DIMENSIONS", value_parser = clap::value_parser!(u32).range(1..=16_000))]
+    pub embedding_dimensions: Option<u32>,
+
+    /// Prefix for the query form of a title (default: `search_query: ` for nomic models, else none).
+    #[arg(
+        long,
+        global = true,
+        env = "EMBEDDING_QUERY_PREFIX",
+        value_name = "EMBEDDING_QUERY_PREFIX"
+    )]
+    pub embedding_query_prefix: Option<String>,
+
+    /// Prefix for the document form of a title (default: `search_document: ` for nomic models, else none).
+    #[arg(
+        long,
+        global = true,
+        env = "EMBEDDING_DOCUMENT_PREFIX",
+        value_name = "EMBEDDING_DOCUMENT_PREFIX"
+    )]
+    pub embedding_document_prefix: Option<String>,
+
+    /// How many similar past tasks ground an estimate.
+    #[arg(long, global = true, env = "SIMILAR_TASKS", value_name = "SIMILAR_TASKS", default_value_t = 3, value_parser = clap::value_parser!(u32).range(0..=50))]
+    pub similar_tasks: u32,
+
+    /// Only tasks closer than this cosine distance count as similar (0–2).
+    #[arg(
+        long,
+        global = true,
+        env = "SIMILARITY_MAX_DISTANCE",
+        value_name = "SIMILARITY_MAX_DISTANCE",
+        default_value_t = 1.0
+    )]
+    pub similarity_max_distance: f32,
+
+    /// Seconds a create waits for the estimate before answering with it pending.
+    #[arg(
+        long,
+        global = true,
+        env = "ESTIMATE_INLINE_TIMEOUT",
+        value_name = "ESTIMATE_INLINE_TIMEOUT",
+        default_value_t = 3.0
+    )]
+    pub estimate_inline_timeout: f64,
+
+    /// Seconds one vendor request may take.
+    #[arg(
+        long,
+        global = true,
+        env = "AI_REQUEST_TIMEOUT",
+        value_name = "AI_REQUEST_TIMEOUT",
+        default_value_t = 30.0
+    )]
+    pub ai_request_timeout: f64,
+
+    /// Attempts before an estimate is marked failed.
+    #[arg(long, global = true, env = "ESTIMATE_MAX_ATTEMPTS", value_name = "ESTIMATE_MAX_ATTEMPTS", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=100))]
+    pub estimate_max_attempts: u32,
+
+    /// First retry delay in seconds; doubles per attempt (with jitter), up to 10 minutes.
+    #[arg(
+        long,
+        global = true,
+        env = "ESTIMATE_RETRY_BASE",
+        value_name = "ESTIMATE_RETRY_BASE",
+        default_value_t = 2.0
+    )]
+    pub estimate_retry_base: f64,
+
+    /// Consecutive vendor failures that open the circuit breaker.
+    #[arg(long, global = true, env = "AI_BREAKER_THRESHOLD", value_name = "AI_BREAKER_THRESHOLD", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub ai_breaker_threshold: u32,
+
+    /// Seconds the breaker stays open before a probe call.
+    #[arg(
+        long,
+        global = true,
+        env = "AI_BREAKER_COOLDOWN",
+        value_name = "AI_BREAKER_COOLDOWN",
+        default_value_t = 30.0
+    )]
+    pub ai_breaker_cooldown: f64,
+
     /// Log format.
     #[arg(long, global = true, env = "LOG_FORMAT", value_name = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -144,8 +262,7 @@ impl Settings {
                 return Ok(Secret(existing.to_owned()));
             }
         }
-        std::fs::create_dir_all(&self.data_dir)
-            .with_context(|| format!("creating {}", self.data_dir.display()))?;
+        std::fs::create_dir_all(&self.data_dir).with_context(|| format!("creating {}", self.data_dir.display()))?;
         let mut bytes = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut bytes);
         let secret = base64::engine::general_purpose::STANDARD_NO_PAD.encode(bytes);
@@ -218,14 +335,7 @@ mod tests {
 
     #[test]
     fn flags_parse() {
-        let cli = Cli::parse_from([
-            "aswan",
-            "migrate",
-            "--bind",
-            "0.0.0.0:9000",
-            "--cookie-secure",
-            "true",
-        ]);
+        let cli = Cli::parse_from(["aswan", "migrate", "--bind", "0.0.0.0:9000", "--cookie-secure", "true"]);
         assert!(matches!(cli.command, Some(Command::Migrate)));
         assert_eq!(cli.settings.bind.port(), 9000);
         assert!(cli.settings.cookie_secure);

@@ -26,13 +26,7 @@ fn main() -> ExitCode {
         Err(e) => {
             // One line naming the setting, exit code 2.
             let rendered = e.to_string();
-            eprintln!(
-                "{}",
-                rendered
-                    .lines()
-                    .next()
-                    .unwrap_or("error: invalid configuration")
-            );
+            eprintln!("{}", rendered.lines().next().unwrap_or("error: invalid configuration"));
             return ExitCode::from(2);
         }
     };

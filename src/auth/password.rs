@@ -33,11 +33,8 @@ pub async fn hash_password(password: Password) -> anyhow::Result<String> {
 pub async fn verify_password(password: String, hash: Option<String>) -> anyhow::Result<bool> {
     tokio::task::spawn_blocking(move || {
         let hash = hash.unwrap_or_else(|| dummy_hash().to_owned());
-        let parsed =
-            PasswordHash::new(&hash).map_err(|e| anyhow::anyhow!("stored hash unreadable: {e}"))?;
-        Ok(argon2()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok())
+        let parsed = PasswordHash::new(&hash).map_err(|e| anyhow::anyhow!("stored hash unreadable: {e}"))?;
+        Ok(argon2().verify_password(password.as_bytes(), &parsed).is_ok())
     })
     .await?
 }
@@ -59,19 +56,12 @@ mod tests {
 
     #[tokio::test]
     async fn hashes_verify_and_use_owasp_parameters() {
-        let hash = hash_password(Password::parse("correct horse").unwrap())
-            .await
-            .unwrap();
-        assert!(
-            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
-            "{hash}"
-        );
+        let hash = hash_password(Password::parse("correct horse").unwrap()).await.unwrap();
+        assert!(hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{hash}");
         assert!(verify_password("correct horse".into(), Some(hash.clone()))
             .await
             .unwrap());
-        assert!(!verify_password("wrong horse".into(), Some(hash))
-            .await
-            .unwrap());
+        assert!(!verify_password("wrong horse".into(), Some(hash)).await.unwrap());
         assert!(!verify_password("anything".into(), None).await.unwrap());
     }
 }

@@ -82,8 +82,8 @@ impl Tokens {
     }
 
     pub fn verify(&self, token: &str) -> Result<Session, TokenError> {
-        let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .map_err(|e| match e.kind() {
+        let data =
+            jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
                 _ => TokenError::Invalid,
             })?;
@@ -92,10 +92,7 @@ impl Tokens {
             user_id: c.sub.into(),
             email: c.email,
             jti: c.jti,
-            expires_at: Utc
-                .timestamp_opt(c.exp, 0)
-                .single()
-                .ok_or(TokenError::Invalid)?,
+            expires_at: Utc.timestamp_opt(c.exp, 0).single().ok_or(TokenError::Invalid)?,
         })
     }
 }

@@ -43,10 +43,7 @@ fn bounded_text(field: &'static str, raw: &str, min: usize, max: usize) -> Resul
         return Err(Invalid::new(field, "must not be empty"));
     }
     if len > max {
-        return Err(Invalid::new(
-            field,
-            format!("must be at most {max} characters"),
-        ));
+        return Err(Invalid::new(field, format!("must be at most {max} characters")));
     }
     if text.chars().any(|c| c.is_control()) {
         return Err(Invalid::new(field, "must not contain control characters"));

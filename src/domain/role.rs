@@ -32,10 +32,7 @@ impl FromStr for Role {
         match s {
             "owner" => Ok(Role::Owner),
             "member" => Ok(Role::Member),
-            _ => Err(super::Invalid::new(
-                "role",
-                "must be \"owner\" or \"member\"",
-            )),
+            _ => Err(super::Invalid::new("role", "must be \"owner\" or \"member\"")),
         }
     }
 }

@@ -30,10 +30,7 @@ mod tests {
     #[test]
     fn title_bounds() {
         assert!(TodoTitle::parse("   ").is_err());
-        assert_eq!(
-            TodoTitle::parse("  Buy milk ").unwrap().as_str(),
-            "Buy milk"
-        );
+        assert_eq!(TodoTitle::parse("  Buy milk ").unwrap().as_str(), "Buy milk");
         assert!(TodoTitle::parse(&"x".repeat(256)).is_ok());
         assert!(TodoTitle::parse(&"x".repeat(257)).is_err());
         assert!(TodoTitle::parse("a\u{0}b").is_err());

@@ -44,15 +44,9 @@ pub async fn sign_up(
 ) -> Result<impl IntoResponse, ApiError> {
     let email = Email::parse(&body.email)?;
     let password = Password::parse(&body.password)?;
-    let name = body
-        .name
-        .as_deref()
-        .map(str::trim)
-        .filter(|n| !n.is_empty());
+    let name = body.name.as_deref().map(str::trim).filter(|n| !n.is_empty());
     if name.is_some_and(|n| n.chars().count() > 100) {
-        return Err(ApiError::Unprocessable(
-            "name: must be at most 100 characters".into(),
-        ));
+        return Err(ApiError::Unprocessable("name: must be at most 100 characters".into()));
     }
     let hash = hash_password(password).await?;
     let user = state
@@ -86,15 +80,9 @@ pub async fn login(
 }
 
 /// Revokes the session (if any) and clears both cookies. Always 204.
-pub async fn logout(
-    State(state): State<AppState>,
-    user: Option<CurrentUser>,
-) -> Result<impl IntoResponse, ApiError> {
+pub async fn logout(State(state): State<AppState>, user: Option<CurrentUser>) -> Result<impl IntoResponse, ApiError> {
     if let Some(CurrentUser(session)) = user {
-        state
-            .store
-            .revoke_token(session.jti, session.expires_at)
-            .await?;
+        state.store.revoke_token(session.jti, session.expires_at).await?;
     }
     let mut headers = HeaderMap::new();
     for name in ["access_token", "user_data"] {
@@ -106,10 +94,7 @@ pub async fn logout(
     Ok((StatusCode::NO_CONTENT, headers))
 }
 
-pub async fn me(
-    State(state): State<AppState>,
-    CurrentUser(session): CurrentUser,
-) -> Result<Json<User>, ApiError> {
+pub async fn me(State(state): State<AppState>, CurrentUser(session): CurrentUser) -> Result<Json<User>, ApiError> {
     let user = state
         .store
         .user(session.user_id)

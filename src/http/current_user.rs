@@ -33,10 +33,7 @@ impl FromRequestParts<AppState> for CurrentUser {
 impl OptionalFromRequestParts<AppState> for CurrentUser {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Option<Self>, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Option<Self>, ApiError> {
         match <Self as FromRequestParts<AppState>>::from_request_parts(parts, state).await {
             Ok(user) => Ok(Some(user)),
             Err(ApiError::Unauthorized(_)) => Ok(None),
@@ -47,11 +44,7 @@ impl OptionalFromRequestParts<AppState> for CurrentUser {
 
 /// The bearer token if one is given, else the `access_token` cookie.
 pub fn token_from(parts: &Parts) -> Option<&str> {
-    if let Some(auth) = parts
-        .headers
-        .get(AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    {
+    if let Some(auth) = parts.headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) {
         let (scheme, token) = auth.trim().split_once(' ')?;
         return scheme.eq_ignore_ascii_case("bearer").then(|| token.trim());
     }

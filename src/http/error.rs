@@ -42,9 +42,7 @@ impl ApiError {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::NotFound(_) | Self::Store(StoreError::NotFound) => StatusCode::NOT_FOUND,
-            Self::Conflict(_) | Self::Store(StoreError::Conflict | StoreError::LastOwner) => {
-                StatusCode::CONFLICT
-            }
+            Self::Conflict(_) | Self::Store(StoreError::Conflict | StoreError::LastOwner) => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
@@ -78,9 +76,7 @@ mod tests {
 
     #[tokio::test]
     async fn internals_never_leak() {
-        let e = ApiError::Store(StoreError::Database(sqlx::Error::Protocol(
-            "secret table xyz".into(),
-        )));
+        let e = ApiError::Store(StoreError::Database(sqlx::Error::Protocol("secret table xyz".into())));
         let res = e.into_response();
         assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
         let body = axum::body::to_bytes(res.into_body(), 1024).await.unwrap();

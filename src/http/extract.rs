@@ -26,17 +26,15 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
             }
         })?;
         let mut de = serde_json::Deserializer::from_slice(&bytes);
-        serde_path_to_error::deserialize(&mut de)
-            .map(JsonBody)
-            .map_err(|e| {
-                let path = e.path().to_string();
-                let inner = e.into_inner();
-                if path == "." {
-                    ApiError::Unprocessable(format!("invalid JSON body: {inner}"))
-                } else {
-                    ApiError::Unprocessable(format!("{path}: {inner}"))
-                }
-            })
+        serde_path_to_error::deserialize(&mut de).map(JsonBody).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            if path == "." {
+                ApiError::Unprocessable(format!("invalid JSON body: {inner}"))
+            } else {
+                ApiError::Unprocessable(format!("{path}: {inner}"))
+            }
+        })
     }
 }
 
@@ -54,18 +52,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T>
 }
 
 /// The path parameter `name`, parsed; a malformed one is a 400.
-pub fn path_param<T: std::str::FromStr>(
-    params: &axum::extract::RawPathParams,
-    name: &str,
-) -> Result<T, ApiError> {
+pub fn path_param<T: std::str::FromStr>(params: &axum::extract::RawPathParams, name: &str) -> Result<T, ApiError> {
     params
         .iter()
         .find(|(k, _)| *k == name)
         .and_then(|(_, v)| v.parse().ok())
-        .ok_or_else(|| {
-            ApiError::BadRequest(format!(
-                "the {} is not a valid UUID",
-                name.replace('_', " ")
-            ))
-        })
+        .ok_or_else(|| ApiError::BadRequest(format!("the {} is not a valid UUID", name.replace('_', " "))))
 }

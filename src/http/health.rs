@@ -14,9 +14,7 @@ pub async fn healthz() -> Json<Value> {
 /// The database answers.
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     match state.store.ping().await {
-        Ok(()) => Ok(Json(
-            json!({ "status": "ok", "database": state.store.backend() }),
-        )),
+        Ok(()) => Ok(Json(json!({ "status": "ok", "database": state.store.backend() }))),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");
             Err(ApiError::Unavailable)

@@ -31,23 +31,14 @@ pub async fn list(ctx: TenantCtx) -> Result<Json<Vec<Member>>, ApiError> {
     Ok(Json(ctx.tenant.members().await?))
 }
 
-pub async fn add(
-    ctx: TenantCtx,
-    JsonBody(body): JsonBody<AddMember>,
-) -> Result<(StatusCode, Json<Member>), ApiError> {
+pub async fn add(ctx: TenantCtx, JsonBody(body): JsonBody<AddMember>) -> Result<(StatusCode, Json<Member>), ApiError> {
     ctx.require_owner()?;
     let email = Email::parse(&body.email)?;
-    let member = ctx
-        .tenant
-        .add_member(&email, body.role)
-        .await
-        .map_err(|e| match e {
-            StoreError::NotFound => {
-                ApiError::NotFound("no account with this email: ask them to sign up first")
-            }
-            StoreError::Conflict => ApiError::Conflict("already a member of this tenant"),
-            e => e.into(),
-        })?;
+    let member = ctx.tenant.add_member(&email, body.role).await.map_err(|e| match e {
+        StoreError::NotFound => ApiError::NotFound("no account with this email: ask them to sign up first"),
+        StoreError::Conflict => ApiError::Conflict("already a member of this tenant"),
+        e => e.into(),
+    })?;
     Ok((StatusCode::CREATED, Json(member)))
 }
 

@@ -46,22 +46,24 @@ pub fn router(state: AppState) -> Router {
         .route("/tenants", get(tenants::list).post(tenants::create))
         .route(
             "/tenants/{tenant_id}",
-            get(tenants::get)
-                .patch(tenants::rename)
-                .put(tenants::rename),
+            get(tenants::get).patch(tenants::rename).put(tenants::rename),
         )
-        .route(
-            "/tenants/{tenant_id}/members",
-            get(members::list).post(members::add),
-        )
+        .route("/tenants/{tenant_id}/members", get(members::list).post(members::add))
         .route(
             "/tenants/{tenant_id}/members/{user_id}",
             patch(members::set_role).delete(members::remove),
         )
         .route("/tenants/{tenant_id}/todos", todos.clone())
         .route("/tenants/{tenant_id}/todos/{todo_id}", todo.clone())
+        .route("/tenants/{tenant_id}/todos/search", get(todos::search))
+        .route(
+            "/tenants/{tenant_id}/todos/{todo_id}/estimate",
+            post(todos::re_estimate),
+        )
         .route("/todos", todos)
+        .route("/todos/search", get(todos::search))
         .route("/todos/{todo_id}", todo)
+        .route("/todos/{todo_id}/estimate", post(todos::re_estimate))
         .fallback(not_found);
 
     Router::new()
@@ -91,10 +93,7 @@ pub fn router(state: AppState) -> Router {
 }
 
 async fn not_found() -> impl IntoResponse {
-    (
-        StatusCode::NOT_FOUND,
-        Json(json!({ "detail": "Not Found" })),
-    )
+    (StatusCode::NOT_FOUND, Json(json!({ "detail": "Not Found" })))
 }
 
 async fn method_not_allowed() -> impl IntoResponse {

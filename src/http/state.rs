@@ -1,5 +1,6 @@
 use std::sync::Arc;
 
+use crate::ai::Ai;
 use crate::auth::Tokens;
 use crate::store::Store;
 
@@ -8,6 +9,8 @@ use crate::store::Store;
 pub struct AppState {
     pub store: Store,
     pub tokens: Arc<Tokens>,
+    /// The estimate service; `None` when no AI vendor is configured.
+    pub ai: Option<Arc<Ai>>,
     /// Mark cookies `Secure` (https deployments).
     pub cookie_secure: bool,
 }

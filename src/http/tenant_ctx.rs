@@ -63,9 +63,7 @@ async fn tenant_id_from(parts: &mut Parts, state: &AppState) -> Result<TenantId,
         None => parts
             .headers
             .get(TENANT_HEADER)
-            .ok_or_else(|| {
-                ApiError::BadRequest("missing tenant: send the X-Tenant-Id header".into())
-            })?
+            .ok_or_else(|| ApiError::BadRequest("missing tenant: send the X-Tenant-Id header".into()))?
             .to_str()
             .map_err(|_| ApiError::BadRequest("X-Tenant-Id is not a valid tenant id".into()))?
             .to_owned(),

@@ -39,10 +39,7 @@ pub async fn get(ctx: TenantCtx) -> Json<Membership> {
     Json(ctx.membership)
 }
 
-pub async fn rename(
-    ctx: TenantCtx,
-    JsonBody(body): JsonBody<TenantBody>,
-) -> Result<Json<Membership>, ApiError> {
+pub async fn rename(ctx: TenantCtx, JsonBody(body): JsonBody<TenantBody>) -> Result<Json<Membership>, ApiError> {
     ctx.require_owner()?;
     let name = TenantName::parse(&body.name)?;
     let tenant = ctx.tenant.rename(&name).await?;

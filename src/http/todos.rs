@@ -1,13 +1,14 @@
 //! Todos, in tenant context (header or path, see [`TenantCtx`]).
 
-use axum::extract::RawPathParams;
+use axum::extract::{RawPathParams, State};
 use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 
-use super::{path_param, ApiError, JsonBody, QueryParams, TenantCtx};
+use super::{path_param, ApiError, AppState, JsonBody, QueryParams, TenantCtx};
+use crate::ai::parse::MAX_MINUTES;
 use crate::domain::{TodoFilter, TodoId, TodoTitle};
-use crate::store::{NewTodo, Todo, TodoPatch};
+use crate::store::{Basis, EstimateJob, NewTodo, Todo, TodoPatch};
 
 const NOT_FOUND: ApiError = ApiError::NotFound("todo not found");
 
@@ -35,28 +36,105 @@ pub struct PutTodo {
 pub struct PatchTodo {
     title: Option<String>,
     complete: Option<bool>,
+    /// How long the task really took, in minutes (usually sent on completion).
+    actual_minutes: Option<i64>,
 }
 
-pub async fn list(
-    ctx: TenantCtx,
-    QueryParams(q): QueryParams<ListQuery>,
-) -> Result<Json<Vec<Todo>>, ApiError> {
-    let filter = TodoFilter {
-        complete: q.complete,
-    };
+#[derive(Deserialize)]
+pub struct SearchQuery {
+    q: String,
+}
+
+pub async fn list(ctx: TenantCtx, QueryParams(q): QueryParams<ListQuery>) -> Result<Json<Vec<Todo>>, ApiError> {
+    let filter = TodoFilter { complete: q.complete };
     Ok(Json(ctx.tenant.list_todos(filter).await?))
 }
 
+/// Stores the todo first (it is never lost to an AI failure), then tries the
+/// estimate inline for up to ESTIMATE_INLINE_TIMEOUT; past that the todo is
+/// answered `pending` and the worker finishes it.
 pub async fn create(
+    State(state): State<AppState>,
     ctx: TenantCtx,
     JsonBody(body): JsonBody<CreateTodo>,
 ) -> Result<Json<Todo>, ApiError> {
     let new = NewTodo {
         title: TodoTitle::parse(&body.title)?,
         complete: body.complete,
+        estimate: state.ai.is_some(),
     };
+    let todo = ctx.tenant.create_todo(&new).await?;
     // 200, not 201: the seed answers 200 and its clients expect it.
-    Ok(Json(ctx.tenant.create_todo(&new).await?))
+    Ok(Json(estimate_inline(&state, &ctx, todo).await))
+}
+
+/// Estimates again (`POST …/todos/{id}/estimate`), e.g. after a failure.
+pub async fn re_estimate(
+    State(state): State<AppState>,
+    ctx: TenantCtx,
+    params: RawPathParams,
+) -> Result<Json<Todo>, ApiError> {
+    let id = path_param(&params, "todo_id")?;
+    if state.ai.is_none() {
+        return Err(ApiError::Conflict("estimates are off: no AI vendor is configured"));
+    }
+    let todo = ctx.tenant.request_estimate(id).await?.ok_or(NOT_FOUND)?;
+    Ok(Json(estimate_inline(&state, &ctx, todo).await))
+}
+
+async fn estimate_inline(state: &AppState, ctx: &TenantCtx, todo: Todo) -> Todo {
+    let Some(ai) = &state.ai else { return todo };
+    let job = EstimateJob {
+        tenant_id: todo.tenant_id,
+        todo_id: todo.id,
+        attempts: 0,
+    };
+    ai.estimate_inline(ctx.tenant.clone(), job).await.unwrap_or(todo)
+}
+
+const SEARCH_LIMIT: usize = 20;
+
+/// Semantic search within the tenant (`GET …/todos/search?q=`): nearest
+/// titles by embedding. Without an AI vendor, a plain substring match.
+pub async fn search(
+    State(state): State<AppState>,
+    ctx: TenantCtx,
+    QueryParams(q): QueryParams<SearchQuery>,
+) -> Result<Json<Vec<Basis>>, ApiError> {
+    let query = q.q.trim();
+    if query.is_empty() || query.chars().count() > TodoTitle::MAX {
+        return Err(ApiError::BadRequest(format!(
+            "q must be 1 to {} characters",
+            TodoTitle::MAX
+        )));
+    }
+    let Some(ai) = &state.ai else {
+        let needle = query.to_lowercase();
+        let all = ctx.tenant.list_todos(TodoFilter::default()).await?;
+        let hits = all
+            .into_iter()
+            .filter(|t| t.title.to_lowercase().contains(&needle))
+            .take(SEARCH_LIMIT)
+            .map(|t| Basis {
+                id: t.id,
+                title: t.title,
+                minutes: t.actual_minutes.or(t.estimate_minutes),
+                actual: t.actual_minutes.is_some(),
+                distance: 0.0,
+            })
+            .collect();
+        return Ok(Json(hits));
+    };
+    let embedding = ai.embed_query(query).await.map_err(|e| {
+        tracing::warn!(error = %e, "search: embedding failed");
+        ApiError::Unavailable
+    })?;
+    let model = &ai.config().embedding_model;
+    Ok(Json(
+        ctx.tenant
+            .similar(&embedding, model, SEARCH_LIMIT as i64, 1.0, None)
+            .await?,
+    ))
 }
 
 pub async fn get(ctx: TenantCtx, params: RawPathParams) -> Result<Json<Todo>, ApiError> {
@@ -64,10 +142,7 @@ pub async fn get(ctx: TenantCtx, params: RawPathParams) -> Result<Json<Todo>, Ap
     ctx.tenant.todo(id).await?.map(Json).ok_or(NOT_FOUND)
 }
 
-pub async fn put(
-    ctx: TenantCtx,
-    JsonBody(body): JsonBody<PutTodo>,
-) -> Result<Json<Todo>, ApiError> {
+pub async fn put(ctx: TenantCtx, JsonBody(body): JsonBody<PutTodo>) -> Result<Json<Todo>, ApiError> {
     let patch = patch_from(body.title, body.complete)?;
     update(&ctx, body.id, &patch).await
 }
@@ -78,7 +153,17 @@ pub async fn patch(
     JsonBody(body): JsonBody<PatchTodo>,
 ) -> Result<Json<Todo>, ApiError> {
     let id = path_param(&params, "todo_id")?;
-    let patch = patch_from(body.title, body.complete)?;
+    // Recording an actual duration implies the task is done.
+    let complete = body.complete.or(body.actual_minutes.map(|_| true));
+    let mut patch = patch_from(body.title, complete)?;
+    if let Some(actual) = body.actual_minutes {
+        if !(1..=i64::from(MAX_MINUTES)).contains(&actual) {
+            return Err(ApiError::Unprocessable(format!(
+                "actual_minutes: must be between 1 and {MAX_MINUTES}"
+            )));
+        }
+        patch.actual_minutes = i32::try_from(actual).ok();
+    }
     update(&ctx, id, &patch).await
 }
 
@@ -92,11 +177,7 @@ pub async fn delete(ctx: TenantCtx, params: RawPathParams) -> Result<StatusCode,
 }
 
 async fn update(ctx: &TenantCtx, id: TodoId, patch: &TodoPatch) -> Result<Json<Todo>, ApiError> {
-    ctx.tenant
-        .update_todo(id, patch)
-        .await?
-        .map(Json)
-        .ok_or(NOT_FOUND)
+    ctx.tenant.update_todo(id, patch).await?.map(Json).ok_or(NOT_FOUND)
 }
 
 fn patch_from(title: Option<String>, complete: Option<bool>) -> Result<TodoPatch, ApiError> {
@@ -108,5 +189,6 @@ fn patch_from(title: Option<String>, complete: Option<bool>) -> Result<TodoPatch
     Ok(TodoPatch {
         title: title.as_deref().map(TodoTitle::parse).transpose()?,
         complete,
+        actual_minutes: None,
     })
 }

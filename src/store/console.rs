@@ -21,12 +21,7 @@ impl SqlTable {
             self.rows
                 .iter()
                 .map(|row| {
-                    let obj: Map<String, Value> = self
-                        .columns
-                        .iter()
-                        .cloned()
-                        .zip(row.iter().cloned())
-                        .collect();
+                    let obj: Map<String, Value> = self.columns.iter().cloned().zip(row.iter().cloned()).collect();
                     Value::Object(obj)
                 })
                 .collect(),
@@ -48,11 +43,7 @@ impl fmt::Display for SqlTable {
         if self.columns.is_empty() {
             return writeln!(f, "({} rows affected)", self.rows_affected);
         }
-        let cells: Vec<Vec<String>> = self
-            .rows
-            .iter()
-            .map(|r| r.iter().map(cell).collect())
-            .collect();
+        let cells: Vec<Vec<String>> = self.rows.iter().map(|r| r.iter().map(cell).collect()).collect();
         let widths: Vec<usize> = self
             .columns
             .iter()
@@ -67,11 +58,7 @@ impl fmt::Display for SqlTable {
             })
             .collect();
         let line = |f: &mut fmt::Formatter<'_>, values: &[String]| {
-            let padded: Vec<String> = values
-                .iter()
-                .zip(&widths)
-                .map(|(v, w)| format!("{v:<w$}"))
-                .collect();
+            let padded: Vec<String> = values.iter().zip(&widths).map(|(v, w)| format!("{v:<w$}")).collect();
             writeln!(f, " {}", padded.join(" | ").trim_end())
         };
         line(f, &self.columns)?;
@@ -80,12 +67,7 @@ impl fmt::Display for SqlTable {
         for row in &cells {
             line(f, row)?;
         }
-        writeln!(
-            f,
-            "({} row{})",
-            cells.len(),
-            if cells.len() == 1 { "" } else { "s" }
-        )
+        writeln!(f, "({} row{})", cells.len(), if cells.len() == 1 { "" } else { "s" })
     }
 }
 

@@ -18,7 +18,10 @@ pub mod sqlite;
 
 pub use console::SqlTable;
 pub use error::StoreError;
-pub use models::{Member, Membership, NewTodo, Tenant, Todo, TodoPatch, User, UserWithHash};
+pub use models::{
+    cosine_distance, Basis, EstimateJob, EstimateOutcome, Member, Membership, NewTodo, Tenant, Todo, TodoPatch, User,
+    UserWithHash,
+};
 
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
@@ -26,6 +29,10 @@ use uuid::Uuid;
 use crate::domain::{Email, Role, TenantId, TenantName, TodoFilter, TodoId, UserId};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// How long a claimed estimate job stays locked to its claimer. A process
+/// that dies mid-estimate releases its jobs when the lease runs out.
+pub const JOB_LEASE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// The global handle. Cheap to clone (pools inside).
 #[derive(Clone)]
@@ -101,12 +108,7 @@ impl Store {
 
     /// Creates a user and its password credential atomically.
     /// [`StoreError::Conflict`] when the email is taken.
-    pub async fn create_user(
-        &self,
-        email: &Email,
-        name: Option<&str>,
-        password_hash: &str,
-    ) -> Result<User> {
+    pub async fn create_user(&self, email: &Email, name: Option<&str>, password_hash: &str) -> Result<User> {
         dispatch!(self, s => s.create_user(email, name, password_hash).await)
     }
 
@@ -142,13 +144,26 @@ impl Store {
 
     /// The one door to a tenant's data for a request: `None` unless `user`
     /// is a member of `tenant`.
-    pub async fn tenant_for_member(
-        &self,
-        tenant: TenantId,
-        user: UserId,
-    ) -> Result<Option<(TenantStore, Membership)>> {
+    pub async fn tenant_for_member(&self, tenant: TenantId, user: UserId) -> Result<Option<(TenantStore, Membership)>> {
         let membership = dispatch!(self, s => s.membership(tenant, user).await)?;
         Ok(membership.map(|m| (TenantStore::new(self.clone(), tenant), m)))
+    }
+
+    // ---- the estimate queue (shared: ids only) ----
+
+    /// Claims up to `limit` due jobs for [`JOB_LEASE`]. Concurrent claimers
+    /// (other processes) never get the same job.
+    pub async fn claim_estimate_jobs(&self, limit: i64) -> Result<Vec<EstimateJob>> {
+        dispatch!(self, s => s.claim_estimate_jobs(limit).await)
+    }
+
+    /// Records a failed attempt; the job is due again at `next_at`.
+    pub async fn retry_estimate_job(&self, job: &EstimateJob, next_at: DateTime<Utc>, error: &str) -> Result<()> {
+        dispatch!(self, s => s.retry_estimate_job(job, next_at, error).await)
+    }
+
+    pub async fn finish_estimate_job(&self, job: &EstimateJob) -> Result<()> {
+        dispatch!(self, s => s.finish_estimate_job(job).await)
     }
 
     /// A tenant handle for work the system does on its own behalf (background
@@ -172,6 +187,11 @@ impl TenantStore {
 
     pub fn tenant_id(&self) -> TenantId {
         self.tenant
+    }
+
+    /// The global handle this tenant handle came from.
+    pub fn store(&self) -> &Store {
+        &self.store
     }
 
     // ---- the tenant itself and its members ----
@@ -218,6 +238,35 @@ impl TenantStore {
     /// `None` if the tenant has no such todo.
     pub async fn update_todo(&self, id: TodoId, patch: &TodoPatch) -> Result<Option<Todo>> {
         dispatch!(&self.store, s => s.update_todo(self.tenant, id, patch).await)
+    }
+
+    /// Marks the estimate pending again and queues it, leased to the caller
+    /// (who tries it inline first). `None` if the tenant has no such todo.
+    pub async fn request_estimate(&self, id: TodoId) -> Result<Option<Todo>> {
+        dispatch!(&self.store, s => s.request_estimate(self.tenant, id).await)
+    }
+
+    /// Stores the title's embedding and the model that made it.
+    pub async fn save_embedding(&self, id: TodoId, model: &str, embedding: &[f32]) -> Result<()> {
+        dispatch!(&self.store, s => s.save_embedding(self.tenant, id, model, embedding).await)
+    }
+
+    /// The tenant's todos nearest to `embedding` (same model only), with a
+    /// cosine distance below `max_distance`, nearest first, never `exclude`.
+    pub async fn similar(
+        &self,
+        embedding: &[f32],
+        model: &str,
+        k: i64,
+        max_distance: f32,
+        exclude: Option<TodoId>,
+    ) -> Result<Vec<Basis>> {
+        dispatch!(&self.store, s => s.similar(self.tenant, embedding, model, k, max_distance, exclude).await)
+    }
+
+    /// Records the estimate's outcome. `None` if the todo is gone.
+    pub async fn save_estimate(&self, id: TodoId, outcome: &EstimateOutcome) -> Result<Option<Todo>> {
+        dispatch!(&self.store, s => s.save_estimate(self.tenant, id, outcome).await)
     }
 
     /// `false` if the tenant has no such todo.

@@ -56,14 +56,63 @@ pub struct Todo {
     pub complete: bool,
     /// The seed's human-readable estimate; `null` until one exists.
     pub estimate: Option<String>,
+    /// `pending` | `ready` | `failed` | `off` (no AI configured).
+    pub estimate_status: String,
+    pub estimate_minutes: Option<i32>,
+    /// The similar past tasks the estimate was based on.
+    #[sqlx(json)]
+    pub estimate_basis: Vec<Basis>,
+    /// Why the estimate failed (`estimate_status: failed`).
+    #[serde(rename = "estimate_reason")]
+    pub estimate_error: Option<String>,
+    /// How long the task really took, when recorded on completion.
+    pub actual_minutes: Option<i32>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// A similar past task: what an estimate is grounded in.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+pub struct Basis {
+    pub id: TodoId,
+    pub title: String,
+    /// Its actual duration if known, else its estimate.
+    pub minutes: Option<i32>,
+    /// Whether `minutes` is an actual duration (true) or an estimate.
+    #[serde(default)]
+    pub actual: bool,
+    /// Cosine distance to the new task (0 = same direction, 2 = opposite).
+    pub distance: f32,
+}
+
+/// What to record about a todo's estimate.
+#[derive(Debug, Clone)]
+pub enum EstimateOutcome {
+    Ready {
+        minutes: i32,
+        text: String,
+        basis: Vec<Basis>,
+    },
+    Failed {
+        reason: String,
+    },
+}
+
+/// A todo waiting for its estimate, claimed from the durable queue.
+#[derive(Debug, Clone, Copy)]
+pub struct EstimateJob {
+    pub tenant_id: TenantId,
+    pub todo_id: TodoId,
+    /// Attempts that failed so far.
+    pub attempts: i32,
 }
 
 #[derive(Debug, Clone)]
 pub struct NewTodo {
     pub title: TodoTitle,
     pub complete: bool,
+    /// Queue an estimate (AI configured) or mark it `off`.
+    pub estimate: bool,
 }
 
 /// Fields to change; `None` leaves a field as it is.
@@ -71,6 +120,8 @@ pub struct NewTodo {
 pub struct TodoPatch {
     pub title: Option<TodoTitle>,
     pub complete: Option<bool>,
+    /// Minutes the task really took (recorded on completion).
+    pub actual_minutes: Option<i32>,
 }
 
 /// A role column's text as a [`Role`]; anything else is corrupt data.
@@ -83,10 +134,7 @@ impl Membership {
     /// From `(tenant id, tenant name, role)`.
     pub(crate) fn from_row((id, name, role): (Uuid, String, String)) -> Result<Self, StoreError> {
         Ok(Self {
-            tenant: Tenant {
-                id: id.into(),
-                name,
-            },
+            tenant: Tenant { id: id.into(), name },
             role: parse_role(&role)?,
         })
     }
@@ -96,9 +144,7 @@ impl Membership {
 pub(crate) type MemberRow = (Uuid, String, Option<String>, String, DateTime<Utc>);
 
 impl Member {
-    pub(crate) fn from_row(
-        (user_id, email, name, role, joined_at): MemberRow,
-    ) -> Result<Self, StoreError> {
+    pub(crate) fn from_row((user_id, email, name, role, joined_at): MemberRow) -> Result<Self, StoreError> {
         Ok(Self {
             user_id: user_id.into(),
             email,
@@ -107,4 +153,33 @@ impl Member {
             joined_at,
         })
     }
+}
+
+impl EstimateJob {
+    /// From `(tenant id, todo id, attempts)`.
+    pub(crate) fn from_row((tenant, todo, attempts): (Uuid, Uuid, i32)) -> Self {
+        Self {
+            tenant_id: tenant.into(),
+            todo_id: todo.into(),
+            attempts,
+        }
+    }
+}
+
+/// Cosine distance (1 − cosine similarity) of two vectors of one length;
+/// `None` for mismatched lengths or a zero vector.
+pub fn cosine_distance(a: &[f32], b: &[f32]) -> Option<f32> {
+    if a.len() != b.len() || a.is_empty() {
+        return None;
+    }
+    let (mut dot, mut na, mut nb) = (0f32, 0f32, 0f32);
+    for (x, y) in a.iter().zip(b) {
+        dot += x * y;
+        na += x * x;
+        nb += y * y;
+    }
+    if na == 0.0 || nb == 0.0 {
+        return None;
+    }
+    Some(1.0 - dot / (na.sqrt() * nb.sqrt()))
 }

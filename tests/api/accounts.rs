@@ -41,18 +41,10 @@ async fn sign_up_answers_the_seed_contract_and_sets_cookies(backend: Backend) {
 
     // The JWT carries the seed's claims.
     let claims = token.split('.').nth(1).unwrap();
-    let claims: Value = serde_json::from_slice(
-        &base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .decode(claims)
-            .unwrap(),
-    )
-    .unwrap();
+    let claims: Value =
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(claims).unwrap()).unwrap();
     assert_eq!(claims["email"], "ada@example.com");
-    assert!(claims["sub"]
-        .as_str()
-        .unwrap()
-        .parse::<uuid::Uuid>()
-        .is_ok());
+    assert!(claims["sub"].as_str().unwrap().parse::<uuid::Uuid>().is_ok());
     assert!(claims["exp"].as_i64().unwrap() > chrono::Utc::now().timestamp());
 
     let access = cookies
@@ -68,21 +60,10 @@ async fn sign_up_answers_the_seed_contract_and_sets_cookies(backend: Backend) {
         .iter()
         .find(|c| c.starts_with("user_data="))
         .expect("user_data cookie");
-    assert!(
-        !user_data.contains("HttpOnly"),
-        "the UI must be able to read user_data"
-    );
-    let value = user_data
-        .trim_start_matches("user_data=")
-        .split(';')
-        .next()
-        .unwrap();
-    let decoded: Value = serde_json::from_str(
-        &percent_encoding::percent_decode_str(value)
-            .decode_utf8()
-            .unwrap(),
-    )
-    .unwrap();
+    assert!(!user_data.contains("HttpOnly"), "the UI must be able to read user_data");
+    let value = user_data.trim_start_matches("user_data=").split(';').next().unwrap();
+    let decoded: Value =
+        serde_json::from_str(&percent_encoding::percent_decode_str(value).decode_utf8().unwrap()).unwrap();
     assert_eq!(decoded["email"], "ada@example.com");
     assert_eq!(decoded["id"], claims["sub"]);
     assert!(decoded.get("name").is_some());
@@ -92,18 +73,12 @@ async fn cookie_and_bearer_both_authenticate(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let res = app
         .anon()
-        .post(
-            "/api/login",
-            json!({ "email": "x@y.zz", "password": "whatever1" }),
-        )
+        .post("/api/login", json!({ "email": "x@y.zz", "password": "whatever1" }))
         .await;
     expect_error(res, StatusCode::UNAUTHORIZED).await;
     let user = app.user("cookie@example.com").await;
     // A browser-like client with a cookie jar, no Authorization header.
-    let browser = reqwest::Client::builder()
-        .cookie_store(true)
-        .build()
-        .unwrap();
+    let browser = reqwest::Client::builder().cookie_store(true).build().unwrap();
     let res = browser
         .post(app.url("/api/login"))
         .json(&json!({ "email": "cookie@example.com", "password": "correct horse" }))
@@ -140,12 +115,9 @@ async fn duplicate_email_is_409_and_creates_no_second_account(backend: Backend) 
     let login = |pw: &'static str| {
         let c = app.anon();
         async move {
-            c.post(
-                "/api/login",
-                json!({ "email": "dup@example.com", "password": pw }),
-            )
-            .await
-            .status()
+            c.post("/api/login", json!({ "email": "dup@example.com", "password": pw }))
+                .await
+                .status()
         }
     };
     assert_eq!(login("correct horse").await, StatusCode::OK);
@@ -156,18 +128,9 @@ async fn sign_up_validates_its_input(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let anon = app.anon();
     let cases = [
-        (
-            json!({ "email": "not-an-email", "password": "correct horse" }),
-            "email",
-        ),
-        (
-            json!({ "email": "a@b.co", "password": "short" }),
-            "password",
-        ),
-        (
-            json!({ "email": "a@b.co", "password": "x".repeat(129) }),
-            "password",
-        ),
+        (json!({ "email": "not-an-email", "password": "correct horse" }), "email"),
+        (json!({ "email": "a@b.co", "password": "short" }), "password"),
+        (json!({ "email": "a@b.co", "password": "x".repeat(129) }), "password"),
         (json!({ "password": "correct horse" }), "email"),
         (json!({ "email": "a@b.co" }), "password"),
         (json!({ "email": 42, "password": "correct horse" }), "email"),
@@ -290,9 +253,7 @@ async fn logout_revokes_the_token_server_side(backend: Backend) {
         )
         .await;
     let other: Value = other_session.json().await.unwrap();
-    let other = app
-        .anon()
-        .with_token(other["access_token"].as_str().unwrap());
+    let other = app.anon().with_token(other["access_token"].as_str().unwrap());
     assert_eq!(other.get("/api/me").await.status(), StatusCode::OK);
     // Logging out anonymously is harmless.
     assert_eq!(

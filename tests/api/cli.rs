@@ -26,17 +26,10 @@ fn version_and_help() {
     let out = aswan(dir.path()).arg("--version").output().unwrap();
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("aswan "));
-    for sub in [
-        &["--help"][..],
-        &["serve", "--help"],
-        &["migrate", "--help"],
-    ] {
+    for sub in [&["--help"][..], &["serve", "--help"], &["migrate", "--help"]] {
         let out = aswan(dir.path()).args(sub).output().unwrap();
         assert!(out.status.success(), "{sub:?}");
-        assert!(
-            String::from_utf8_lossy(&out.stdout).contains("DATABASE_URL"),
-            "{sub:?}"
-        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("DATABASE_URL"), "{sub:?}");
     }
 }
 
@@ -45,11 +38,7 @@ fn invalid_settings_are_one_line_naming_the_key_and_exit_2() {
     let dir = tempfile::tempdir().unwrap();
     let cases: [(&str, &str, &str); 3] = [
         ("BIND", "not-an-address", "BIND"),
-        (
-            "ACCESS_TOKEN_EXPIRE_MINUTES",
-            "soon",
-            "ACCESS_TOKEN_EXPIRE_MINUTES",
-        ),
+        ("ACCESS_TOKEN_EXPIRE_MINUTES", "soon", "ACCESS_TOKEN_EXPIRE_MINUTES"),
         ("LOG_FORMAT", "xml", "LOG_FORMAT"),
     ];
     for (key, value, named) in cases {
@@ -74,11 +63,7 @@ fn migrate_is_idempotent_and_creates_the_default_database() {
     let dir = tempfile::tempdir().unwrap();
     for _ in 0..2 {
         let out = aswan(dir.path()).arg("migrate").output().unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     }
     assert!(
         dir.path().join("data/aswan.db").exists(),
@@ -99,9 +84,13 @@ fn serves_with_no_configuration_and_shuts_down_gracefully() {
     // A request in flight: headers sent, body not yet.
     let body = br#"{"email":"late@example.com","password":"correct horse"}"#;
     let mut conn = TcpStream::connect(&addr).unwrap();
-    conn.set_read_timeout(Some(Duration::from_secs(30)))
-        .unwrap();
-    write!(conn, "POST /api/sign-up HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n", body.len()).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(
+        conn,
+        "POST /api/sign-up HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
     conn.write_all(&body[..10]).unwrap();
     std::thread::sleep(Duration::from_millis(300));
 

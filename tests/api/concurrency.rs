@@ -15,10 +15,8 @@ const TODOS_PER_USER: usize = 5;
 
 async fn parallel_writers_in_many_tenants_lose_nothing(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let users: Vec<User> = join_all(
-        (0..TENANTS * USERS_PER_TENANT).map(|i| app.user_owned(format!("u{i}@example.com"))),
-    )
-    .await;
+    let users: Vec<User> =
+        join_all((0..TENANTS * USERS_PER_TENANT).map(|i| app.user_owned(format!("u{i}@example.com")))).await;
     let mut tenants = Vec::new();
     for t in 0..TENANTS {
         let owner = &users[t * USERS_PER_TENANT];

@@ -23,11 +23,7 @@ async fn bodies_are_json_whatever_the_content_type(backend: Backend) {
         }
         let body = json!({ "email": email, "password": "correct horse" }).to_string();
         let res = req.body(body).send().await.unwrap();
-        assert_eq!(
-            res.status(),
-            StatusCode::OK,
-            "content-type {content_type:?}"
-        );
+        assert_eq!(res.status(), StatusCode::OK, "content-type {content_type:?}");
     }
 }
 
@@ -70,17 +66,8 @@ async fn unknown_routes_and_methods_answer_json(backend: Backend) {
         expect_error(app.anon().get("/api/nope").await, StatusCode::NOT_FOUND).await,
         "Not Found"
     );
-    expect_error(
-        app.anon().get("/api/tenants/x/y/z").await,
-        StatusCode::NOT_FOUND,
-    )
-    .await;
-    let res = app
-        .anon()
-        .request(Method::DELETE, "/api/login")
-        .send()
-        .await
-        .unwrap();
+    expect_error(app.anon().get("/api/tenants/x/y/z").await, StatusCode::NOT_FOUND).await;
+    let res = app.anon().request(Method::DELETE, "/api/login").send().await.unwrap();
     expect_error(res, StatusCode::METHOD_NOT_ALLOWED).await;
 }
 

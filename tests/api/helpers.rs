@@ -56,9 +56,7 @@ pub async fn fresh_pg_database() -> String {
         .await
         .expect("connect to the test cluster");
     // An identifier cannot be a bind parameter; this one is generated here.
-    conn.execute(format!("CREATE DATABASE {name}").as_str())
-        .await
-        .unwrap();
+    conn.execute(format!("CREATE DATABASE {name}").as_str()).await.unwrap();
     conn.close().await.unwrap();
     let (base, _) = admin.rsplit_once('/').expect("a database URL");
     format!("{base}/{name}")
@@ -134,10 +132,7 @@ impl TestApp {
     pub async fn user(&self, email: &str) -> User {
         let res = self
             .anon()
-            .post(
-                "/api/sign-up",
-                json!({ "email": email, "password": "correct horse" }),
-            )
+            .post("/api/sign-up", json!({ "email": email, "password": "correct horse" }))
             .await;
         assert_eq!(res.status(), StatusCode::OK, "sign-up of {email}");
         let body: Value = res.json().await.unwrap();
@@ -171,10 +166,7 @@ pub struct User {
 impl User {
     /// Creates a tenant and returns its id.
     pub async fn tenant(&self, name: &str) -> Uuid {
-        let res = self
-            .client
-            .post("/api/tenants", json!({ "name": name }))
-            .await;
+        let res = self.client.post("/api/tenants", json!({ "name": name })).await;
         assert_eq!(res.status(), StatusCode::OK);
         let body: Value = res.json().await.unwrap();
         body["id"].as_str().unwrap().parse().unwrap()
@@ -189,10 +181,7 @@ impl User {
     pub async fn todo(&self, tenant: Uuid, title: &str) -> Value {
         let res = self
             .client
-            .post(
-                &format!("/api/tenants/{tenant}/todos"),
-                json!({ "title": title }),
-            )
+            .post(&format!("/api/tenants/{tenant}/todos"), json!({ "title": title }))
             .await;
         assert_eq!(res.status(), StatusCode::OK, "create todo");
         res.json().await.unwrap()
@@ -200,10 +189,7 @@ impl User {
 
     /// Titles of the todos of `tenant` as listed by the path route.
     pub async fn titles(&self, tenant: Uuid) -> Vec<String> {
-        let res = self
-            .client
-            .get(&format!("/api/tenants/{tenant}/todos"))
-            .await;
+        let res = self.client.get(&format!("/api/tenants/{tenant}/todos")).await;
         assert_eq!(res.status(), StatusCode::OK);
         titles(&res.json::<Value>().await.unwrap())
     }
@@ -324,26 +310,17 @@ impl ServerProcess {
         let pid = child.id().to_string();
         std::thread::spawn(move || {
             std::thread::sleep(std::time::Duration::from_secs(120));
-            let _ = std::process::Command::new("kill")
-                .args(["-KILL", &pid])
-                .status();
+            let _ = std::process::Command::new("kill").args(["-KILL", &pid]).status();
         });
         let mut stderr = std::io::BufReader::new(child.stderr.take().unwrap());
         let addr = loop {
             let mut line = String::new();
-            assert!(
-                stderr.read_line(&mut line).unwrap() > 0,
-                "server exited early"
-            );
+            assert!(stderr.read_line(&mut line).unwrap() > 0, "server exited early");
             if let Some(rest) = line.split("address=").nth(1) {
                 break rest.split_whitespace().next().unwrap().to_owned();
             }
         };
-        Self {
-            addr,
-            child,
-            stderr,
-        }
+        Self { addr, child, stderr }
     }
 
     pub fn url(&self, path: &str) -> String {

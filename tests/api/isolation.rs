@@ -59,9 +59,7 @@ async fn a_user_cannot_reach_another_tenants_todos(backend: Backend) {
     )
     .await;
     expect_error(
-        ada.client
-            .put(&base, json!({ "id": b_id, "complete": true }))
-            .await,
+        ada.client.put(&base, json!({ "id": b_id, "complete": true })).await,
         StatusCode::NOT_FOUND,
     )
     .await;
@@ -87,13 +85,7 @@ async fn a_user_cannot_reach_another_tenants_todos(backend: Backend) {
     expect_error(mixed, StatusCode::NOT_FOUND).await;
 
     // Bob's data is untouched, Ada's tenant is empty.
-    let b_now: Value = bob
-        .client
-        .get(&format!("{base}/{b_id}"))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let b_now: Value = bob.client.get(&format!("{base}/{b_id}")).await.json().await.unwrap();
     assert_eq!(b_now, b_todo);
     assert!(ada.titles(a).await.is_empty());
 }
@@ -109,11 +101,7 @@ async fn foreign_todo_ids_are_404_in_ones_own_tenant(backend: Backend) {
     let b_id = b_todo["id"].as_str().unwrap();
     // Ada uses B's todo id inside her own tenant A.
     let c = ada.in_tenant(a);
-    expect_error(
-        c.get(&format!("/api/todos/{b_id}")).await,
-        StatusCode::NOT_FOUND,
-    )
-    .await;
+    expect_error(c.get(&format!("/api/todos/{b_id}")).await, StatusCode::NOT_FOUND).await;
     expect_error(
         c.patch(&format!("/api/todos/{b_id}"), json!({ "complete": true }))
             .await,
@@ -121,16 +109,11 @@ async fn foreign_todo_ids_are_404_in_ones_own_tenant(backend: Backend) {
     )
     .await;
     expect_error(
-        c.put("/api/todos", json!({ "id": b_id, "title": "pwned" }))
-            .await,
+        c.put("/api/todos", json!({ "id": b_id, "title": "pwned" })).await,
         StatusCode::NOT_FOUND,
     )
     .await;
-    expect_error(
-        c.delete(&format!("/api/todos/{b_id}")).await,
-        StatusCode::NOT_FOUND,
-    )
-    .await;
+    expect_error(c.delete(&format!("/api/todos/{b_id}")).await, StatusCode::NOT_FOUND).await;
     let path = format!("/api/tenants/{a}/todos/{b_id}");
     expect_error(
         ada.client.patch(&path, json!({ "title": "pwned" })).await,
@@ -162,11 +145,7 @@ async fn tenant_context_errors(backend: Backend) {
         .await
         .unwrap();
     expect_error(res, StatusCode::BAD_REQUEST).await;
-    expect_error(
-        ada.client.get("/api/tenants/123/todos").await,
-        StatusCode::BAD_REQUEST,
-    )
-    .await;
+    expect_error(ada.client.get("/api/tenants/123/todos").await, StatusCode::BAD_REQUEST).await;
     expect_error(
         app.anon().with_tenant(a).get("/api/todos").await,
         StatusCode::UNAUTHORIZED,

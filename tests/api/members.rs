@@ -40,12 +40,7 @@ async fn owners_add_and_list_members(backend: Backend) {
         .as_array()
         .unwrap()
         .iter()
-        .map(|m| {
-            (
-                m["email"].as_str().unwrap().into(),
-                m["role"].as_str().unwrap().into(),
-            )
-        })
+        .map(|m| (m["email"].as_str().unwrap().into(), m["role"].as_str().unwrap().into()))
         .collect();
     assert_eq!(
         pairs,
@@ -69,9 +64,7 @@ async fn adding_checks_role_email_and_duplicates(backend: Backend) {
     let acme = ada.tenant("Acme").await;
     let path = format!("/api/tenants/{acme}/members");
     expect_error(
-        ada.client
-            .post(&path, json!({ "email": "ghost@example.com" }))
-            .await,
+        ada.client.post(&path, json!({ "email": "ghost@example.com" })).await,
         StatusCode::NOT_FOUND,
     )
     .await;
@@ -82,34 +75,25 @@ async fn adding_checks_role_email_and_duplicates(backend: Backend) {
     .await;
     expect_error(
         ada.client
-            .post(
-                &path,
-                json!({ "email": "bob@example.com", "role": "admin" }),
-            )
+            .post(&path, json!({ "email": "bob@example.com", "role": "admin" }))
             .await,
         StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await;
     ada.add_member(acme, &bob, "member").await;
     expect_error(
-        ada.client
-            .post(&path, json!({ "email": "bob@example.com" }))
-            .await,
+        ada.client.post(&path, json!({ "email": "bob@example.com" })).await,
         StatusCode::CONFLICT,
     )
     .await;
     // A plain member cannot add people; a non-member gets 404.
     expect_error(
-        bob.client
-            .post(&path, json!({ "email": "cy@example.com" }))
-            .await,
+        bob.client.post(&path, json!({ "email": "cy@example.com" })).await,
         StatusCode::FORBIDDEN,
     )
     .await;
     expect_error(
-        cy.client
-            .post(&path, json!({ "email": "cy@example.com" }))
-            .await,
+        cy.client.post(&path, json!({ "email": "cy@example.com" })).await,
         StatusCode::NOT_FOUND,
     )
     .await;
@@ -144,11 +128,7 @@ async fn removed_members_lose_access_at_once(backend: Backend) {
         StatusCode::NOT_FOUND,
     )
     .await;
-    expect_error(
-        bob.in_tenant(acme).get("/api/todos").await,
-        StatusCode::NOT_FOUND,
-    )
-    .await;
+    expect_error(bob.in_tenant(acme).get("/api/todos").await, StatusCode::NOT_FOUND).await;
     expect_error(
         bob.client.get(&format!("/api/tenants/{acme}")).await,
         StatusCode::NOT_FOUND,
@@ -190,9 +170,7 @@ async fn the_last_owner_stays(backend: Backend) {
     // Now ada is a member: she cannot demote bob, and bob is the last owner.
     let bob_path = format!("/api/tenants/{acme}/members/{}", bob.id);
     expect_error(
-        ada.client
-            .patch(&bob_path, json!({ "role": "member" }))
-            .await,
+        ada.client.patch(&bob_path, json!({ "role": "member" })).await,
         StatusCode::FORBIDDEN,
     )
     .await;
@@ -220,25 +198,16 @@ async fn members_can_leave_and_owners_change_roles(backend: Backend) {
     let acme = ada.tenant("Acme").await;
     ada.add_member(acme, &bob, "member").await;
     let bob_path = format!("/api/tenants/{acme}/members/{}", bob.id);
-    let res = ada
-        .client
-        .patch(&bob_path, json!({ "role": "owner" }))
-        .await;
+    let res = ada.client.patch(&bob_path, json!({ "role": "owner" })).await;
     assert_eq!(res.status(), StatusCode::OK);
     // As an owner, bob can rename the tenant.
     let res = bob
         .client
-        .patch(
-            &format!("/api/tenants/{acme}"),
-            json!({ "name": "Bobcorp" }),
-        )
+        .patch(&format!("/api/tenants/{acme}"), json!({ "name": "Bobcorp" }))
         .await;
     assert_eq!(res.status(), StatusCode::OK);
     // Bob leaves on his own.
-    assert_eq!(
-        bob.client.delete(&bob_path).await.status(),
-        StatusCode::NO_CONTENT
-    );
+    assert_eq!(bob.client.delete(&bob_path).await.status(), StatusCode::NO_CONTENT);
     expect_error(
         bob.client.get(&format!("/api/tenants/{acme}")).await,
         StatusCode::NOT_FOUND,

@@ -35,35 +35,17 @@ impl Model {
     }
 }
 
-async fn check_view(
-    users: &[User],
-    tenants: &[Uuid],
-    model: &Model,
-    u: usize,
-    t: usize,
-    step: usize,
-) {
-    let res = users[u]
-        .client
-        .get(&format!("/api/tenants/{}/todos", tenants[t]))
-        .await;
+async fn check_view(users: &[User], tenants: &[Uuid], model: &Model, u: usize, t: usize, step: usize) {
+    let res = users[u].client.get(&format!("/api/tenants/{}/todos", tenants[t])).await;
     if model.members[t].contains(&u) {
-        assert_eq!(
-            res.status(),
-            StatusCode::OK,
-            "step {step}: user {u} lists tenant {t}"
-        );
+        assert_eq!(res.status(), StatusCode::OK, "step {step}: user {u} lists tenant {t}");
         let list: Value = res.json().await.unwrap();
         let seen: BTreeMap<String, (String, bool)> = list
             .as_array()
             .unwrap()
             .iter()
             .map(|v| {
-                assert_eq!(
-                    v["tenant_id"],
-                    tenants[t].to_string(),
-                    "step {step}: foreign row"
-                );
+                assert_eq!(v["tenant_id"], tenants[t].to_string(), "step {step}: foreign row");
                 (
                     v["id"].as_str().unwrap().to_owned(),
                     (
@@ -136,10 +118,7 @@ async fn random_operations_never_cross_tenants(backend: Backend) {
                 let allowed = member && owner == t;
                 let kind = rng.gen_range(0..3);
                 let res = match kind {
-                    0 => {
-                        ctx.put("/api/todos", json!({ "id": id, "complete": true }))
-                            .await
-                    }
+                    0 => ctx.put("/api/todos", json!({ "id": id, "complete": true })).await,
                     1 => {
                         ctx.patch(
                             &format!("/api/todos/{id}"),
@@ -159,11 +138,7 @@ async fn random_operations_never_cross_tenants(backend: Backend) {
                         }
                     }
                 } else {
-                    assert_eq!(
-                        res.status(),
-                        StatusCode::NOT_FOUND,
-                        "step {step}: foreign todo"
-                    );
+                    assert_eq!(res.status(), StatusCode::NOT_FOUND, "step {step}: foreign todo");
                 }
             }
             _ => {
@@ -171,16 +146,11 @@ async fn random_operations_never_cross_tenants(backend: Backend) {
                 let other = rng.gen_range(TENANTS..USERS);
                 let path = format!("/api/tenants/{}/members", tenants[t]);
                 if model.members[t].contains(&other) {
-                    let res = users[t]
-                        .client
-                        .delete(&format!("{path}/{}", users[other].id))
-                        .await;
+                    let res = users[t].client.delete(&format!("{path}/{}", users[other].id)).await;
                     assert_eq!(res.status(), StatusCode::NO_CONTENT, "step {step}");
                     model.members[t].remove(&other);
                 } else {
-                    users[t]
-                        .add_member(tenants[t], &users[other], "member")
-                        .await;
+                    users[t].add_member(tenants[t], &users[other], "member").await;
                     model.members[t].insert(other);
                 }
                 check_view(&users, &tenants, &model, other, t, step).await;
@@ -192,13 +162,7 @@ async fn random_operations_never_cross_tenants(backend: Backend) {
                 for t in 0..TENANTS {
                     check_view(&users, &tenants, &model, u, t, step).await;
                 }
-                let mine: Value = users[u]
-                    .client
-                    .get("/api/tenants")
-                    .await
-                    .json()
-                    .await
-                    .unwrap();
+                let mine: Value = users[u].client.get("/api/tenants").await.json().await.unwrap();
                 let ids: BTreeSet<String> = mine
                     .as_array()
                     .unwrap()

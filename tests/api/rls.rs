@@ -95,10 +95,11 @@ async fn without_context_nothing_is_visible_or_insertable() {
     let err = insert_in_context(&mut conn, None, a).await.unwrap_err();
     assert!(is_rls_violation(&err), "{err}");
     // The role really is the unprivileged one.
-    let row = sqlx::query("SELECT current_user::text, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
-        .fetch_one(&mut conn)
-        .await
-        .unwrap();
+    let row =
+        sqlx::query("SELECT current_user::text, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
     assert_eq!(row.get::<String, _>(0), "aswan_app");
     assert!(!row.get::<bool, _>(1) && !row.get::<bool, _>(2));
 }
@@ -159,11 +160,10 @@ async fn a_context_ends_with_its_transaction() {
     assert_eq!(titles_in_context(&mut conn, Some(a)).await, ["a1", "a2"]);
     // Same connection, next transaction, no context set: nothing.
     assert!(titles_in_context(&mut conn, None).await.is_empty());
-    let setting: Option<String> =
-        sqlx::query_scalar("SELECT NULLIF(current_setting('nile.tenant_id', true), '')")
-            .fetch_one(&mut conn)
-            .await
-            .unwrap();
+    let setting: Option<String> = sqlx::query_scalar("SELECT NULLIF(current_setting('nile.tenant_id', true), '')")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
     assert_eq!(setting, None);
 }
 
@@ -200,9 +200,6 @@ async fn without_the_policy_the_isolation_assertions_fail() {
         )
         .await
         .unwrap();
-    assert!(
-        broken.is_err(),
-        "isolation must depend on the policy's predicate"
-    );
+    assert!(broken.is_err(), "isolation must depend on the policy's predicate");
     isolation_holds(&mut conn, a, b).await.unwrap();
 }

@@ -28,12 +28,7 @@ async fn two_server_processes_share_sessions_and_data() {
         .as_str()
         .unwrap()
         .to_owned();
-    let me = http
-        .get(two.url("/api/me"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let me = http.get(two.url("/api/me")).bearer_auth(&token).send().await.unwrap();
     assert_eq!(me.status(), StatusCode::OK);
 
     // Writes through one are read through the other, both ways.
@@ -78,11 +73,6 @@ async fn two_server_processes_share_sessions_and_data() {
         .send()
         .await
         .unwrap();
-    let me = http
-        .get(two.url("/api/me"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
+    let me = http.get(two.url("/api/me")).bearer_auth(&token).send().await.unwrap();
     assert_eq!(me.status(), StatusCode::UNAUTHORIZED);
 }

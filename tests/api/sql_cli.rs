@@ -24,11 +24,7 @@ fn sql(app: &TestApp, args: &[&str]) -> std::process::Output {
 }
 
 fn json_titles(out: &std::process::Output) -> Vec<String> {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let rows: Value = serde_json::from_slice(&out.stdout).unwrap();
     rows.as_array()
         .unwrap()
@@ -67,20 +63,11 @@ async fn sql_is_scoped_to_the_named_tenant(backend: Backend) {
         // PostgreSQL: writes run under RLS and touch only the tenant's rows.
         Backend::Postgres => {
             let out = sql(&app, &["--tenant", &a_arg, update]);
-            assert!(
-                out.status.success(),
-                "{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
             assert!(String::from_utf8_lossy(&out.stdout).contains("(2 rows affected)"));
             let out = sql(
                 &app,
-                &[
-                    "--json",
-                    "--tenant",
-                    &b.to_string(),
-                    "SELECT complete FROM todos",
-                ],
+                &["--json", "--tenant", &b.to_string(), "SELECT complete FROM todos"],
             );
             let rows: Value = serde_json::from_slice(&out.stdout).unwrap();
             assert_eq!(rows, serde_json::json!([{ "complete": false }]));
@@ -106,25 +93,11 @@ async fn sql_prints_a_readable_table_and_reports_errors(backend: Backend) {
     let ada = app.user("ada@example.com").await;
     let a = ada.tenant("A").await;
     ada.todo(a, "write docs").await;
-    let out = sql(
-        &app,
-        &[
-            "--tenant",
-            &a.to_string(),
-            "SELECT title, complete FROM todos",
-        ],
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = sql(&app, &["--tenant", &a.to_string(), "SELECT title, complete FROM todos"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = text.lines().collect();
-    assert!(
-        lines[0].contains("title") && lines[0].contains("complete"),
-        "{text}"
-    );
+    assert!(lines[0].contains("title") && lines[0].contains("complete"), "{text}");
     assert!(lines[2].contains("write docs"), "{text}");
     assert_eq!(lines.last().unwrap(), &"(1 row)");
     let out = sql(&app, &["SELEC nonsense"]);

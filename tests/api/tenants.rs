@@ -16,10 +16,7 @@ async fn create_and_list_my_tenants(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let ada = app.user("ada@example.com").await;
     let bob = app.user("bob@example.com").await;
-    let res = ada
-        .client
-        .post("/api/tenants", json!({ "name": "  Acme  " }))
-        .await;
+    let res = ada.client.post("/api/tenants", json!({ "name": "  Acme  " })).await;
     assert_eq!(res.status(), StatusCode::OK);
     let acme: Value = res.json().await.unwrap();
     assert_eq!(acme["name"], "Acme");
@@ -61,18 +58,12 @@ async fn get_is_404_for_non_members_and_unknown_ids(backend: Backend) {
     )
     .await;
     let fake = expect_error(
-        eve.client
-            .get(&format!("/api/tenants/{}", uuid::Uuid::new_v4()))
-            .await,
+        eve.client.get(&format!("/api/tenants/{}", uuid::Uuid::new_v4())).await,
         StatusCode::NOT_FOUND,
     )
     .await;
     assert_eq!(real, fake);
-    expect_error(
-        ada.client.get("/api/tenants/not-a-uuid").await,
-        StatusCode::BAD_REQUEST,
-    )
-    .await;
+    expect_error(ada.client.get("/api/tenants/not-a-uuid").await, StatusCode::BAD_REQUEST).await;
 }
 
 async fn owners_rename_members_cannot(backend: Backend) {
@@ -83,19 +74,13 @@ async fn owners_rename_members_cannot(backend: Backend) {
     ada.add_member(acme, &bob, "member").await;
     let res = ada
         .client
-        .patch(
-            &format!("/api/tenants/{acme}"),
-            json!({ "name": "Acme Corp" }),
-        )
+        .patch(&format!("/api/tenants/{acme}"), json!({ "name": "Acme Corp" }))
         .await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.json::<Value>().await.unwrap()["name"], "Acme Corp");
     let res = bob
         .client
-        .patch(
-            &format!("/api/tenants/{acme}"),
-            json!({ "name": "Bob's now" }),
-        )
+        .patch(&format!("/api/tenants/{acme}"), json!({ "name": "Bob's now" }))
         .await;
     expect_error(res, StatusCode::FORBIDDEN).await;
     let got: Value = bob
@@ -119,11 +104,7 @@ async fn tenant_routes_require_sign_in(backend: Backend) {
     )
     .await;
     let id = uuid::Uuid::new_v4();
-    expect_error(
-        anon.get(&format!("/api/tenants/{id}")).await,
-        StatusCode::UNAUTHORIZED,
-    )
-    .await;
+    expect_error(anon.get(&format!("/api/tenants/{id}")).await, StatusCode::UNAUTHORIZED).await;
 }
 
 async fn tenant_names_are_validated(backend: Backend) {

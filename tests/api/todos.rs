@@ -23,14 +23,7 @@ async fn create_and_list_by_header_and_by_path(backend: Backend) {
         .await;
     assert_eq!(res.status(), StatusCode::OK);
     let first: Value = res.json().await.unwrap();
-    for field in [
-        "id",
-        "tenant_id",
-        "title",
-        "estimate",
-        "complete",
-        "created_at",
-    ] {
+    for field in ["id", "tenant_id", "title", "estimate", "complete", "created_at"] {
         assert!(first.get(field).is_some(), "todo lacks {field}: {first}");
     }
     assert_eq!(first["tenant_id"], acme.to_string());
@@ -44,13 +37,7 @@ async fn create_and_list_by_header_and_by_path(backend: Backend) {
     assert_eq!(res.json::<Value>().await.unwrap()["complete"], true);
 
     // Newest first, the same through both routes.
-    let by_header: Value = ada
-        .in_tenant(acme)
-        .get("/api/todos")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let by_header: Value = ada.in_tenant(acme).get("/api/todos").await.json().await.unwrap();
     assert_eq!(titles(&by_header), ["third", "second", "first"]);
     assert_eq!(ada.titles(acme).await, ["third", "second", "first"]);
     // And one by id.
@@ -79,30 +66,13 @@ async fn list_filters_by_completion(backend: Backend) {
     let acme = ada.tenant("Acme").await;
     let c = ada.in_tenant(acme);
     c.post("/api/todos", json!({ "title": "open one" })).await;
-    c.post(
-        "/api/todos",
-        json!({ "title": "done one", "complete": true }),
-    )
-    .await;
-    let done: Value = c
-        .get("/api/todos?complete=true")
-        .await
-        .json()
-        .await
-        .unwrap();
+    c.post("/api/todos", json!({ "title": "done one", "complete": true }))
+        .await;
+    let done: Value = c.get("/api/todos?complete=true").await.json().await.unwrap();
     assert_eq!(titles(&done), ["done one"]);
-    let open: Value = c
-        .get("/api/todos?complete=false")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let open: Value = c.get("/api/todos?complete=false").await.json().await.unwrap();
     assert_eq!(titles(&open), ["open one"]);
-    expect_error(
-        c.get("/api/todos?complete=maybe").await,
-        StatusCode::BAD_REQUEST,
-    )
-    .await;
+    expect_error(c.get("/api/todos?complete=maybe").await, StatusCode::BAD_REQUEST).await;
 }
 
 async fn seed_put_updates_completion(backend: Backend) {
@@ -129,11 +99,7 @@ async fn seed_put_updates_completion(backend: Backend) {
     let missing = json!({ "id": uuid::Uuid::new_v4(), "complete": true });
     expect_error(ada.client.put(&path, missing).await, StatusCode::NOT_FOUND).await;
     let bad = json!({ "id": "nope", "complete": true });
-    expect_error(
-        ada.client.put(&path, bad).await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-    )
-    .await;
+    expect_error(ada.client.put(&path, bad).await, StatusCode::UNPROCESSABLE_ENTITY).await;
 }
 
 async fn patch_edits_title_and_completion(backend: Backend) {
@@ -148,29 +114,19 @@ async fn patch_edits_title_and_completion(backend: Backend) {
     let updated: Value = res.json().await.unwrap();
     assert_eq!(updated["title"], "final");
     assert_eq!(updated["complete"], false);
-    let updated: Value = c
-        .patch(&path, json!({ "complete": true }))
-        .await
-        .json()
-        .await
-        .unwrap();
+    let updated: Value = c.patch(&path, json!({ "complete": true })).await.json().await.unwrap();
     assert_eq!(
         (updated["title"].as_str(), updated["complete"].as_bool()),
         (Some("final"), Some(true))
     );
-    expect_error(
-        c.patch(&path, json!({})).await,
-        StatusCode::UNPROCESSABLE_ENTITY,
-    )
-    .await;
+    expect_error(c.patch(&path, json!({})).await, StatusCode::UNPROCESSABLE_ENTITY).await;
     expect_error(
         c.patch(&path, json!({ "title": "" })).await,
         StatusCode::UNPROCESSABLE_ENTITY,
     )
     .await;
     expect_error(
-        c.patch("/api/todos/not-a-uuid", json!({ "complete": true }))
-            .await,
+        c.patch("/api/todos/not-a-uuid", json!({ "complete": true })).await,
         StatusCode::BAD_REQUEST,
     )
     .await;
@@ -184,18 +140,12 @@ async fn delete_removes_a_todo(backend: Backend) {
     let a = ada.todo(acme, "keep").await;
     let b = ada.todo(acme, "drop").await;
     let path = format!("/api/tenants/{acme}/todos/{}", b["id"].as_str().unwrap());
-    assert_eq!(
-        ada.client.delete(&path).await.status(),
-        StatusCode::NO_CONTENT
-    );
+    assert_eq!(ada.client.delete(&path).await.status(), StatusCode::NO_CONTENT);
     expect_error(ada.client.delete(&path).await, StatusCode::NOT_FOUND).await;
     expect_error(ada.client.get(&path).await, StatusCode::NOT_FOUND).await;
     assert_eq!(ada.titles(acme).await, ["keep"]);
     let path = format!("/api/todos/{}", a["id"].as_str().unwrap());
-    assert_eq!(
-        ada.in_tenant(acme).delete(&path).await.status(),
-        StatusCode::NO_CONTENT
-    );
+    assert_eq!(ada.in_tenant(acme).delete(&path).await.status(), StatusCode::NO_CONTENT);
     assert!(ada.titles(acme).await.is_empty());
 }
 
@@ -227,9 +177,7 @@ async fn titles_are_validated_and_failures_store_nothing(backend: Backend) {
     // 256 characters (not bytes) is fine.
     let long = "é".repeat(256);
     assert_eq!(
-        c.post("/api/todos", json!({ "title": long }))
-            .await
-            .status(),
+        c.post("/api/todos", json!({ "title": long })).await.status(),
         StatusCode::OK
     );
 }

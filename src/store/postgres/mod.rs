@@ -15,7 +15,7 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Column, Executor, Postgres, Row, Statement, Transaction};
 use uuid::Uuid;
 
-use super::{Membership, Result, SqlTable, StoreError, Tenant, User, UserWithHash};
+use super::{EstimateJob, Membership, Result, SqlTable, StoreError, Tenant, User, UserWithHash, JOB_LEASE};
 use crate::domain::{Email, TenantId, TenantName, UserId};
 
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
@@ -98,10 +98,7 @@ impl PgStore {
 
     /// A transaction in `tenant`'s context. The setting is transaction-local
     /// (`true`): a pooled connection never carries it into the next request.
-    pub(crate) async fn tenant_tx(
-        &self,
-        tenant: TenantId,
-    ) -> Result<Transaction<'static, Postgres>> {
+    pub(crate) async fn tenant_tx(&self, tenant: TenantId) -> Result<Transaction<'static, Postgres>> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("SELECT set_config('nile.tenant_id', $1, true)")
             .bind(tenant.to_string())
@@ -114,12 +111,7 @@ impl PgStore {
         &self.pool
     }
 
-    pub async fn create_user(
-        &self,
-        email: &Email,
-        name: Option<&str>,
-        password_hash: &str,
-    ) -> Result<User> {
+    pub async fn create_user(&self, email: &Email, name: Option<&str>, password_hash: &str) -> Result<User> {
         let id = UserId::new();
         let mut tx = self.pool.begin().await?;
         sqlx::query("INSERT INTO users.users (id, email, name) VALUES ($1, $2, $3)")
@@ -157,12 +149,10 @@ impl PgStore {
     }
 
     pub async fn user(&self, id: UserId) -> Result<Option<User>> {
-        Ok(
-            sqlx::query_as("SELECT id, email, name FROM users.users WHERE id = $1")
-                .bind(id.0)
-                .fetch_optional(&self.pool)
-                .await?,
-        )
+        Ok(sqlx::query_as("SELECT id, email, name FROM users.users WHERE id = $1")
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await?)
     }
 
     pub async fn revoke_token(&self, jti: Uuid, expires_at: DateTime<Utc>) -> Result<()> {
@@ -180,11 +170,10 @@ impl PgStore {
     }
 
     pub async fn is_token_revoked(&self, jti: Uuid) -> Result<bool> {
-        let row: Option<(i32,)> =
-            sqlx::query_as("SELECT 1 FROM auth.revoked_tokens WHERE jti = $1")
-                .bind(jti)
-                .fetch_optional(&self.pool)
-                .await?;
+        let row: Option<(i32,)> = sqlx::query_as("SELECT 1 FROM auth.revoked_tokens WHERE jti = $1")
+            .bind(jti)
+            .fetch_optional(&self.pool)
+            .await?;
         Ok(row.is_some())
     }
 
@@ -196,13 +185,11 @@ impl PgStore {
             .bind(name.as_str())
             .execute(&mut *tx)
             .await?;
-        sqlx::query(
-            "INSERT INTO users.tenant_users (tenant_id, user_id, role) VALUES ($1, $2, 'owner')",
-        )
-        .bind(id.0)
-        .bind(owner.0)
-        .execute(&mut *tx)
-        .await?;
+        sqlx::query("INSERT INTO users.tenant_users (tenant_id, user_id, role) VALUES ($1, $2, 'owner')")
+            .bind(id.0)
+            .bind(owner.0)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         Ok(Tenant {
             id,
@@ -235,6 +222,48 @@ impl PgStore {
 }
 
 impl PgStore {
+    /// `FOR UPDATE SKIP LOCKED`: several server processes claim disjoint jobs.
+    pub async fn claim_estimate_jobs(&self, limit: i64) -> Result<Vec<EstimateJob>> {
+        let rows: Vec<(Uuid, Uuid, i32)> = sqlx::query_as(
+            "WITH due AS (
+                 SELECT tenant_id, todo_id FROM estimate_jobs
+                 WHERE next_at <= now() AND (locked_until IS NULL OR locked_until < now())
+                 ORDER BY next_at LIMIT $1
+                 FOR UPDATE SKIP LOCKED)
+             UPDATE estimate_jobs j SET locked_until = now() + make_interval(secs => $2)
+             FROM due WHERE j.tenant_id = due.tenant_id AND j.todo_id = due.todo_id
+             RETURNING j.tenant_id, j.todo_id, j.attempts",
+        )
+        .bind(limit)
+        .bind(JOB_LEASE.as_secs_f64())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.into_iter().map(EstimateJob::from_row).collect())
+    }
+
+    pub async fn retry_estimate_job(&self, job: &EstimateJob, next_at: DateTime<Utc>, error: &str) -> Result<()> {
+        sqlx::query(
+            "UPDATE estimate_jobs SET attempts = attempts + 1, next_at = $3, locked_until = NULL, last_error = $4
+             WHERE tenant_id = $1 AND todo_id = $2",
+        )
+        .bind(job.tenant_id.0)
+        .bind(job.todo_id.0)
+        .bind(next_at)
+        .bind(error)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn finish_estimate_job(&self, job: &EstimateJob) -> Result<()> {
+        sqlx::query("DELETE FROM estimate_jobs WHERE tenant_id = $1 AND todo_id = $2")
+            .bind(job.tenant_id.0)
+            .bind(job.todo_id.0)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Runs one statement as the app role; in `tenant`'s context when given,
     /// else with no context (tenant-aware tables then show nothing).
     pub async fn run_sql(&self, tenant: Option<TenantId>, sql: &str) -> Result<SqlTable> {
@@ -252,9 +281,7 @@ impl PgStore {
             table.rows_affected = stmt.query().execute(&mut *tx).await?.rows_affected();
         } else {
             for row in stmt.query().fetch_all(&mut *tx).await? {
-                table
-                    .rows
-                    .push((0..row.len()).map(|i| pg_value(&row, i)).collect());
+                table.rows.push((0..row.len()).map(|i| pg_value(&row, i)).collect());
             }
         }
         tx.commit().await?;

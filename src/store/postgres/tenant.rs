@@ -3,17 +3,19 @@
 //! statement to the tenant; the explicit `tenant_id` filters are kept for
 //! Citus routing and as a second lock.
 
+use pgvector::Vector;
 use uuid::Uuid;
 
 use super::PgStore;
 use crate::domain::{Email, Role, TenantId, TenantName, TodoFilter, TodoId, UserId};
 use crate::store::models::MemberRow;
-use crate::store::{Member, NewTodo, Result, StoreError, Tenant, Todo, TodoPatch};
+use crate::store::{Basis, EstimateOutcome, Member, NewTodo, Result, StoreError, Tenant, Todo, TodoPatch, JOB_LEASE};
 
 /// The columns a [`Todo`] is read from, spliced in at compile time.
 macro_rules! todo_columns {
     () => {
-        "id, tenant_id, title, complete, estimate, created_at, updated_at"
+        "id, tenant_id, title, complete, estimate, estimate_status, estimate_minutes, estimate_basis,
+         estimate_error, actual_minutes, created_at, updated_at"
     };
 }
 
@@ -28,6 +30,22 @@ macro_rules! member_query {
     };
 }
 
+/// Queues `id`'s estimate, leased to the caller, who tries it inline first.
+async fn enqueue_leased(tx: &mut sqlx::PgConnection, tenant: TenantId, id: TodoId) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO estimate_jobs (tenant_id, todo_id, attempts, next_at, locked_until)
+         VALUES ($1, $2, 0, now(), now() + make_interval(secs => $3))
+         ON CONFLICT (tenant_id, todo_id) DO UPDATE
+         SET attempts = 0, next_at = excluded.next_at, locked_until = excluded.locked_until, last_error = NULL",
+    )
+    .bind(tenant.0)
+    .bind(id.0)
+    .bind(JOB_LEASE.as_secs_f64())
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
 impl PgStore {
     pub async fn rename_tenant(&self, tenant: TenantId, name: &TenantName) -> Result<Tenant> {
         sqlx::query_as("UPDATE tenants SET name = $2 WHERE id = $1 RETURNING id, name")
@@ -39,12 +57,11 @@ impl PgStore {
     }
 
     pub async fn members(&self, tenant: TenantId) -> Result<Vec<Member>> {
-        let rows: Vec<MemberRow> = sqlx::query_as(member_query!(
-            "WHERE tu.tenant_id = $1 ORDER BY tu.created_at, u.email"
-        ))
-        .bind(tenant.0)
-        .fetch_all(&self.pool)
-        .await?;
+        let rows: Vec<MemberRow> =
+            sqlx::query_as(member_query!("WHERE tu.tenant_id = $1 ORDER BY tu.created_at, u.email"))
+                .bind(tenant.0)
+                .fetch_all(&self.pool)
+                .await?;
         rows.into_iter().map(Member::from_row).collect()
     }
 
@@ -54,12 +71,11 @@ impl PgStore {
         tenant: TenantId,
         user: UserId,
     ) -> Result<Option<Member>> {
-        let row: Option<MemberRow> =
-            sqlx::query_as(member_query!("WHERE tu.tenant_id = $1 AND tu.user_id = $2"))
-                .bind(tenant.0)
-                .bind(user.0)
-                .fetch_optional(conn)
-                .await?;
+        let row: Option<MemberRow> = sqlx::query_as(member_query!("WHERE tu.tenant_id = $1 AND tu.user_id = $2"))
+            .bind(tenant.0)
+            .bind(user.0)
+            .fetch_optional(conn)
+            .await?;
         row.map(Member::from_row).transpose()
     }
 
@@ -70,15 +86,13 @@ impl PgStore {
             .fetch_optional(&mut *tx)
             .await?;
         let (user,) = user.ok_or(StoreError::NotFound)?;
-        sqlx::query(
-            "INSERT INTO users.tenant_users (tenant_id, user_id, role) VALUES ($1, $2, $3)",
-        )
-        .bind(tenant.0)
-        .bind(user)
-        .bind(role.as_str())
-        .execute(&mut *tx)
-        .await
-        .map_err(StoreError::conflict_on_unique)?;
+        sqlx::query("INSERT INTO users.tenant_users (tenant_id, user_id, role) VALUES ($1, $2, $3)")
+            .bind(tenant.0)
+            .bind(user)
+            .bind(role.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(StoreError::conflict_on_unique)?;
         let member = self
             .member(&mut *tx, tenant, user.into())
             .await?
@@ -89,47 +103,29 @@ impl PgStore {
 
     /// Locks the tenant's owner rows, so two concurrent demotions or removals
     /// cannot both see "another owner remains".
-    async fn other_owners_exist(
-        tx: &mut sqlx::PgConnection,
-        tenant: TenantId,
-        user: UserId,
-    ) -> Result<bool> {
-        let owners: Vec<(Uuid,)> = sqlx::query_as(
-            "SELECT user_id FROM users.tenant_users WHERE tenant_id = $1 AND role = 'owner' FOR UPDATE",
-        )
-        .bind(tenant.0)
-        .fetch_all(&mut *tx)
-        .await?;
+    async fn other_owners_exist(tx: &mut sqlx::PgConnection, tenant: TenantId, user: UserId) -> Result<bool> {
+        let owners: Vec<(Uuid,)> =
+            sqlx::query_as("SELECT user_id FROM users.tenant_users WHERE tenant_id = $1 AND role = 'owner' FOR UPDATE")
+                .bind(tenant.0)
+                .fetch_all(&mut *tx)
+                .await?;
         Ok(owners.iter().any(|(id,)| *id != user.0))
     }
 
-    pub async fn set_member_role(
-        &self,
-        tenant: TenantId,
-        user: UserId,
-        role: Role,
-    ) -> Result<Member> {
+    pub async fn set_member_role(&self, tenant: TenantId, user: UserId, role: Role) -> Result<Member> {
         let mut tx = self.pool.begin().await?;
         let other_owners = Self::other_owners_exist(&mut tx, tenant, user).await?;
-        let current = self
-            .member(&mut *tx, tenant, user)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let current = self.member(&mut *tx, tenant, user).await?.ok_or(StoreError::NotFound)?;
         if current.role == Role::Owner && role != Role::Owner && !other_owners {
             return Err(StoreError::LastOwner);
         }
-        sqlx::query(
-            "UPDATE users.tenant_users SET role = $3 WHERE tenant_id = $1 AND user_id = $2",
-        )
-        .bind(tenant.0)
-        .bind(user.0)
-        .bind(role.as_str())
-        .execute(&mut *tx)
-        .await?;
-        let member = self
-            .member(&mut *tx, tenant, user)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        sqlx::query("UPDATE users.tenant_users SET role = $3 WHERE tenant_id = $1 AND user_id = $2")
+            .bind(tenant.0)
+            .bind(user.0)
+            .bind(role.as_str())
+            .execute(&mut *tx)
+            .await?;
+        let member = self.member(&mut *tx, tenant, user).await?.ok_or(StoreError::NotFound)?;
         tx.commit().await?;
         Ok(member)
     }
@@ -137,10 +133,7 @@ impl PgStore {
     pub async fn remove_member(&self, tenant: TenantId, user: UserId) -> Result<()> {
         let mut tx = self.pool.begin().await?;
         let other_owners = Self::other_owners_exist(&mut tx, tenant, user).await?;
-        let current = self
-            .member(&mut *tx, tenant, user)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let current = self.member(&mut *tx, tenant, user).await?.ok_or(StoreError::NotFound)?;
         if current.role == Role::Owner && !other_owners {
             return Err(StoreError::LastOwner);
         }
@@ -185,30 +178,31 @@ impl PgStore {
     }
 
     pub async fn create_todo(&self, tenant: TenantId, new: &NewTodo) -> Result<Todo> {
+        let id = TodoId::new();
         let mut tx = self.tenant_tx(tenant).await?;
         let todo = sqlx::query_as(concat!(
-            "INSERT INTO todos (tenant_id, id, title, complete) VALUES ($1, $2, $3, $4) RETURNING ",
+            "INSERT INTO todos (tenant_id, id, title, complete, estimate_status) VALUES ($1, $2, $3, $4, $5) RETURNING ",
             todo_columns!()
         ))
         .bind(tenant.0)
-        .bind(TodoId::new().0)
+        .bind(id.0)
         .bind(new.title.as_str())
         .bind(new.complete)
+        .bind(if new.estimate { "pending" } else { "off" })
         .fetch_one(&mut *tx)
         .await?;
+        if new.estimate {
+            enqueue_leased(&mut tx, tenant, id).await?;
+        }
         tx.commit().await?;
         Ok(todo)
     }
 
-    pub async fn update_todo(
-        &self,
-        tenant: TenantId,
-        id: TodoId,
-        patch: &TodoPatch,
-    ) -> Result<Option<Todo>> {
+    pub async fn update_todo(&self, tenant: TenantId, id: TodoId, patch: &TodoPatch) -> Result<Option<Todo>> {
         let mut tx = self.tenant_tx(tenant).await?;
         let todo = sqlx::query_as(concat!(
-            "UPDATE todos SET title = coalesce($3, title), complete = coalesce($4, complete), updated_at = now()
+            "UPDATE todos SET title = coalesce($3, title), complete = coalesce($4, complete),
+                 actual_minutes = coalesce($5, actual_minutes), updated_at = now()
              WHERE tenant_id = $1 AND id = $2 RETURNING ",
             todo_columns!()
         ))
@@ -216,8 +210,111 @@ impl PgStore {
         .bind(id.0)
         .bind(patch.title.as_ref().map(|t| t.as_str()))
         .bind(patch.complete)
+        .bind(patch.actual_minutes)
         .fetch_optional(&mut *tx)
         .await?;
+        tx.commit().await?;
+        Ok(todo)
+    }
+
+    pub async fn request_estimate(&self, tenant: TenantId, id: TodoId) -> Result<Option<Todo>> {
+        let mut tx = self.tenant_tx(tenant).await?;
+        let todo: Option<Todo> = sqlx::query_as(concat!(
+            "UPDATE todos SET estimate_status = 'pending', estimate_error = NULL, updated_at = now()
+             WHERE tenant_id = $1 AND id = $2 RETURNING ",
+            todo_columns!()
+        ))
+        .bind(tenant.0)
+        .bind(id.0)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if todo.is_some() {
+            enqueue_leased(&mut tx, tenant, id).await?;
+        }
+        tx.commit().await?;
+        Ok(todo)
+    }
+
+    pub async fn save_embedding(&self, tenant: TenantId, id: TodoId, model: &str, embedding: &[f32]) -> Result<()> {
+        let mut tx = self.tenant_tx(tenant).await?;
+        sqlx::query("UPDATE todos SET embedding = $3, embedding_model = $4 WHERE tenant_id = $1 AND id = $2")
+            .bind(tenant.0)
+            .bind(id.0)
+            .bind(Vector::from(embedding.to_vec()))
+            .bind(model)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Nearest neighbours by pgvector's cosine distance `<=>`, within the
+    /// tenant (RLS and the explicit filter) and the same model.
+    pub async fn similar(
+        &self,
+        tenant: TenantId,
+        embedding: &[f32],
+        model: &str,
+        k: i64,
+        max_distance: f32,
+        exclude: Option<TodoId>,
+    ) -> Result<Vec<Basis>> {
+        let mut tx = self.tenant_tx(tenant).await?;
+        let rows: Vec<(Uuid, String, Option<i32>, Option<i32>, f64)> = sqlx::query_as(
+            "SELECT id, title, estimate_minutes, actual_minutes, embedding <=> $2 AS distance
+             FROM todos
+             WHERE tenant_id = $1 AND embedding_model = $3 AND embedding IS NOT NULL
+               AND vector_dims(embedding) = vector_dims($2)
+               AND ($4::uuid IS NULL OR id <> $4)
+               AND embedding <=> $2 < $5
+             ORDER BY embedding <=> $2, id
+             LIMIT $6",
+        )
+        .bind(tenant.0)
+        .bind(Vector::from(embedding.to_vec()))
+        .bind(model)
+        .bind(exclude.map(|e| e.0))
+        .bind(f64::from(max_distance))
+        .bind(k)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, title, estimate, actual, distance)| Basis {
+                id: id.into(),
+                title,
+                minutes: actual.or(estimate),
+                actual: actual.is_some(),
+                distance: distance as f32,
+            })
+            .collect())
+    }
+
+    pub async fn save_estimate(&self, tenant: TenantId, id: TodoId, outcome: &EstimateOutcome) -> Result<Option<Todo>> {
+        let mut tx = self.tenant_tx(tenant).await?;
+        let query = match outcome {
+            EstimateOutcome::Ready { minutes, text, basis } => sqlx::query_as(concat!(
+                "UPDATE todos SET estimate_status = 'ready', estimate = $3, estimate_minutes = $4,
+                     estimate_basis = $5, estimate_error = NULL
+                 WHERE tenant_id = $1 AND id = $2 RETURNING ",
+                todo_columns!()
+            ))
+            .bind(tenant.0)
+            .bind(id.0)
+            .bind(text.as_str())
+            .bind(*minutes)
+            .bind(sqlx::types::Json(basis)),
+            EstimateOutcome::Failed { reason } => sqlx::query_as(concat!(
+                "UPDATE todos SET estimate_status = 'failed', estimate_error = $3
+                 WHERE tenant_id = $1 AND id = $2 RETURNING ",
+                todo_columns!()
+            ))
+            .bind(tenant.0)
+            .bind(id.0)
+            .bind(reason.as_str()),
+        };
+        let todo = query.fetch_optional(&mut *tx).await?;
         tx.commit().await?;
         Ok(todo)
     }

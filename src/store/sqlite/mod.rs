@@ -12,12 +12,10 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
-};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use uuid::Uuid;
 
-use super::{Membership, Result, SqlTable, StoreError, Tenant, User, UserWithHash};
+use super::{EstimateJob, Membership, Result, SqlTable, StoreError, Tenant, User, UserWithHash, JOB_LEASE};
 use crate::domain::{Email, TenantId, TenantName, UserId};
 
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -38,9 +36,8 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(5));
         if let Some(dir) = options.get_filename().parent() {
             if !dir.as_os_str().is_empty() {
-                std::fs::create_dir_all(dir).map_err(|e| {
-                    StoreError::Config(format!("cannot create {}: {e}", dir.display()))
-                })?;
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| StoreError::Config(format!("cannot create {}: {e}", dir.display())))?;
             }
         }
         let write = SqlitePoolOptions::new()
@@ -69,12 +66,7 @@ impl SqliteStore {
         self.write.close().await;
     }
 
-    pub async fn create_user(
-        &self,
-        email: &Email,
-        name: Option<&str>,
-        password_hash: &str,
-    ) -> Result<User> {
+    pub async fn create_user(&self, email: &Email, name: Option<&str>, password_hash: &str) -> Result<User> {
         let id = UserId::new();
         let now = Utc::now();
         let mut tx = self.write.begin().await?;
@@ -112,12 +104,10 @@ impl SqliteStore {
     }
 
     pub async fn user(&self, id: UserId) -> Result<Option<User>> {
-        Ok(
-            sqlx::query_as("SELECT id, email, name FROM users WHERE id = $1")
-                .bind(id.0)
-                .fetch_optional(&self.read)
-                .await?,
-        )
+        Ok(sqlx::query_as("SELECT id, email, name FROM users WHERE id = $1")
+            .bind(id.0)
+            .fetch_optional(&self.read)
+            .await?)
     }
 
     pub async fn revoke_token(&self, jti: Uuid, expires_at: DateTime<Utc>) -> Result<()> {
@@ -192,6 +182,47 @@ impl SqliteStore {
 }
 
 impl SqliteStore {
+    pub async fn claim_estimate_jobs(&self, limit: i64) -> Result<Vec<EstimateJob>> {
+        let now = Utc::now();
+        let lease = now + chrono::Duration::from_std(JOB_LEASE).expect("lease fits");
+        let rows: Vec<(Uuid, Uuid, i32)> = sqlx::query_as(
+            "UPDATE estimate_jobs SET locked_until = $2
+             WHERE rowid IN (SELECT rowid FROM estimate_jobs
+                             WHERE next_at <= $1 AND (locked_until IS NULL OR locked_until < $1)
+                             ORDER BY next_at LIMIT $3)
+             RETURNING tenant_id, todo_id, attempts",
+        )
+        .bind(now)
+        .bind(lease)
+        .bind(limit)
+        .fetch_all(&self.write)
+        .await?;
+        Ok(rows.into_iter().map(EstimateJob::from_row).collect())
+    }
+
+    pub async fn retry_estimate_job(&self, job: &EstimateJob, next_at: DateTime<Utc>, error: &str) -> Result<()> {
+        sqlx::query(
+            "UPDATE estimate_jobs SET attempts = attempts + 1, next_at = $3, locked_until = NULL, last_error = $4
+             WHERE tenant_id = $1 AND todo_id = $2",
+        )
+        .bind(job.tenant_id.0)
+        .bind(job.todo_id.0)
+        .bind(next_at)
+        .bind(error)
+        .execute(&self.write)
+        .await?;
+        Ok(())
+    }
+
+    pub async fn finish_estimate_job(&self, job: &EstimateJob) -> Result<()> {
+        sqlx::query("DELETE FROM estimate_jobs WHERE tenant_id = $1 AND todo_id = $2")
+            .bind(job.tenant_id.0)
+            .bind(job.todo_id.0)
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
     /// Runs one statement on a private connection. SQLite has no row-level
     /// security, so the tenant scoping is done by shadowing: a TEMP table
     /// named like each tenant-aware table, holding only `tenant`'s rows (none
@@ -217,9 +248,7 @@ impl SqliteStore {
             table.rows_affected = stmt.query().execute(&mut conn).await?.rows_affected();
         } else {
             for row in stmt.query().fetch_all(&mut conn).await? {
-                table
-                    .rows
-                    .push((0..row.len()).map(|i| sqlite_value(&row, i)).collect());
+                table.rows.push((0..row.len()).map(|i| sqlite_value(&row, i)).collect());
             }
         }
         conn.close().await?;
@@ -240,12 +269,10 @@ fn sqlite_value(row: &sqlx::sqlite::SqliteRow, i: usize) -> serde_json::Value {
     let v = match raw.type_info().name() {
         "INTEGER" => row.try_get::<i64, _>(i).map(Value::from),
         "REAL" => row.try_get::<f64, _>(i).map(Value::from),
-        "BLOB" => row
-            .try_get::<Vec<u8>, _>(i)
-            .map(|b| match Uuid::from_slice(&b) {
-                Ok(id) => json!(id),
-                Err(_) => json!(format!("<{} bytes>", b.len())),
-            }),
+        "BLOB" => row.try_get::<Vec<u8>, _>(i).map(|b| match Uuid::from_slice(&b) {
+            Ok(id) => json!(id),
+            Err(_) => json!(format!("<{} bytes>", b.len())),
+        }),
         _ => row.try_get::<String, _>(i).map(Value::from),
     };
     v.unwrap_or(Value::Null)

@@ -7,14 +7,33 @@ use uuid::Uuid;
 use super::SqliteStore;
 use crate::domain::{Email, Role, TenantId, TenantName, TodoFilter, TodoId, UserId};
 use crate::store::models::MemberRow;
-use crate::store::{Member, NewTodo, Result, StoreError, Tenant, Todo, TodoPatch};
+use crate::store::{Basis, EstimateOutcome, Member, NewTodo, Result, StoreError, Tenant, Todo, TodoPatch, JOB_LEASE};
 
 /// The columns a [`Todo`] is read from, spliced in at compile time by
 /// `concat!` (SQL text is never formatted at run time).
 macro_rules! todo_columns {
     () => {
-        "id, tenant_id, title, complete, estimate, created_at, updated_at"
+        "id, tenant_id, title, complete, estimate, estimate_status, estimate_minutes, estimate_basis,
+         estimate_error, actual_minutes, created_at, updated_at"
     };
+}
+
+/// Queues `id`'s estimate, leased to the caller, who tries it inline first.
+async fn enqueue_leased(tx: &mut sqlx::SqliteConnection, tenant: TenantId, id: TodoId) -> Result<()> {
+    let now = Utc::now();
+    let lease = now + chrono::Duration::from_std(JOB_LEASE).expect("lease fits");
+    sqlx::query(
+        "INSERT INTO estimate_jobs (tenant_id, todo_id, attempts, next_at, locked_until) VALUES ($1, $2, 0, $3, $4)
+         ON CONFLICT (tenant_id, todo_id) DO UPDATE
+         SET attempts = 0, next_at = excluded.next_at, locked_until = excluded.locked_until, last_error = NULL",
+    )
+    .bind(tenant.0)
+    .bind(id.0)
+    .bind(now)
+    .bind(lease)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }
 
 impl SqliteStore {
@@ -66,17 +85,10 @@ impl SqliteStore {
             .execute(&self.write)
             .await
             .map_err(StoreError::conflict_on_unique)?;
-        self.member(tenant, user.into())
-            .await?
-            .ok_or(StoreError::NotFound)
+        self.member(tenant, user.into()).await?.ok_or(StoreError::NotFound)
     }
 
-    pub async fn set_member_role(
-        &self,
-        tenant: TenantId,
-        user: UserId,
-        role: Role,
-    ) -> Result<Member> {
+    pub async fn set_member_role(&self, tenant: TenantId, user: UserId, role: Role) -> Result<Member> {
         // One statement on the single writer connection: the owner count
         // cannot change between the check and the update.
         let changed = sqlx::query(
@@ -148,38 +160,143 @@ impl SqliteStore {
 
     pub async fn create_todo(&self, tenant: TenantId, new: &NewTodo) -> Result<Todo> {
         let now = Utc::now();
-        let sql = concat!(
-            "INSERT INTO todos (tenant_id, id, title, complete, created_at, updated_at)
-             VALUES ($1, $2, $3, $4, $5, $5) RETURNING ",
-            todo_columns!(),
-            ""
-        );
-        Ok(sqlx::query_as(sql)
-            .bind(tenant.0)
-            .bind(TodoId::new().0)
-            .bind(new.title.as_str())
-            .bind(new.complete)
-            .bind(now)
-            .fetch_one(&self.write)
-            .await?)
+        let id = TodoId::new();
+        let status = if new.estimate { "pending" } else { "off" };
+        let mut tx = self.write.begin().await?;
+        let todo = sqlx::query_as(concat!(
+            "INSERT INTO todos (tenant_id, id, title, complete, estimate_status, created_at, updated_at)
+             VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING ",
+            todo_columns!()
+        ))
+        .bind(tenant.0)
+        .bind(id.0)
+        .bind(new.title.as_str())
+        .bind(new.complete)
+        .bind(status)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await?;
+        if new.estimate {
+            enqueue_leased(&mut tx, tenant, id).await?;
+        }
+        tx.commit().await?;
+        Ok(todo)
     }
 
-    pub async fn update_todo(
-        &self,
-        tenant: TenantId,
-        id: TodoId,
-        patch: &TodoPatch,
-    ) -> Result<Option<Todo>> {
-        let sql = concat!("UPDATE todos SET title = coalesce($3, title), complete = coalesce($4, complete), updated_at = $5
-             WHERE tenant_id = $1 AND id = $2 RETURNING ", todo_columns!(), "");
-        Ok(sqlx::query_as(sql)
+    pub async fn update_todo(&self, tenant: TenantId, id: TodoId, patch: &TodoPatch) -> Result<Option<Todo>> {
+        Ok(sqlx::query_as(concat!(
+            "UPDATE todos SET title = coalesce($3, title), complete = coalesce($4, complete),
+                 actual_minutes = coalesce($5, actual_minutes), updated_at = $6
+             WHERE tenant_id = $1 AND id = $2 RETURNING ",
+            todo_columns!()
+        ))
+        .bind(tenant.0)
+        .bind(id.0)
+        .bind(patch.title.as_ref().map(|t| t.as_str()))
+        .bind(patch.complete)
+        .bind(patch.actual_minutes)
+        .bind(Utc::now())
+        .fetch_optional(&self.write)
+        .await?)
+    }
+
+    pub async fn request_estimate(&self, tenant: TenantId, id: TodoId) -> Result<Option<Todo>> {
+        let mut tx = self.write.begin().await?;
+        let todo: Option<Todo> = sqlx::query_as(concat!(
+            "UPDATE todos SET estimate_status = 'pending', estimate_error = NULL, updated_at = $3
+             WHERE tenant_id = $1 AND id = $2 RETURNING ",
+            todo_columns!()
+        ))
+        .bind(tenant.0)
+        .bind(id.0)
+        .bind(Utc::now())
+        .fetch_optional(&mut *tx)
+        .await?;
+        if todo.is_some() {
+            enqueue_leased(&mut tx, tenant, id).await?;
+        }
+        tx.commit().await?;
+        Ok(todo)
+    }
+
+    pub async fn save_embedding(&self, tenant: TenantId, id: TodoId, model: &str, embedding: &[f32]) -> Result<()> {
+        let bytes: Vec<u8> = embedding.iter().flat_map(|x| x.to_le_bytes()).collect();
+        sqlx::query("UPDATE todos SET embedding = $3, embedding_model = $4 WHERE tenant_id = $1 AND id = $2")
             .bind(tenant.0)
             .bind(id.0)
-            .bind(patch.title.as_ref().map(|t| t.as_str()))
-            .bind(patch.complete)
-            .bind(Utc::now())
-            .fetch_optional(&self.write)
-            .await?)
+            .bind(bytes)
+            .bind(model)
+            .execute(&self.write)
+            .await?;
+        Ok(())
+    }
+
+    /// An exact scan over the tenant's embeddings of the same model: the
+    /// primary key's `tenant_id` prefix keeps it to one tenant's rows.
+    pub async fn similar(
+        &self,
+        tenant: TenantId,
+        embedding: &[f32],
+        model: &str,
+        k: i64,
+        max_distance: f32,
+        exclude: Option<TodoId>,
+    ) -> Result<Vec<Basis>> {
+        type Row = (Uuid, String, Option<i32>, Option<i32>, Vec<u8>);
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT id, title, estimate_minutes, actual_minutes, embedding FROM todos
+             WHERE tenant_id = $1 AND embedding_model = $2 AND embedding IS NOT NULL AND ($3 IS NULL OR id <> $3)",
+        )
+        .bind(tenant.0)
+        .bind(model)
+        .bind(exclude.map(|e| e.0))
+        .fetch_all(&self.read)
+        .await?;
+        let mut found: Vec<Basis> = rows
+            .into_iter()
+            .filter_map(|(id, title, estimate, actual, blob)| {
+                let other: Vec<f32> = blob
+                    .chunks_exact(4)
+                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+                    .collect();
+                let distance = crate::store::cosine_distance(embedding, &other)?;
+                (distance < max_distance).then(|| Basis {
+                    id: id.into(),
+                    title,
+                    minutes: actual.or(estimate),
+                    actual: actual.is_some(),
+                    distance,
+                })
+            })
+            .collect();
+        found.sort_by(|a, b| a.distance.total_cmp(&b.distance));
+        found.truncate(usize::try_from(k).unwrap_or(0));
+        Ok(found)
+    }
+
+    pub async fn save_estimate(&self, tenant: TenantId, id: TodoId, outcome: &EstimateOutcome) -> Result<Option<Todo>> {
+        let query = match outcome {
+            EstimateOutcome::Ready { minutes, text, basis } => sqlx::query_as(concat!(
+                "UPDATE todos SET estimate_status = 'ready', estimate = $3, estimate_minutes = $4,
+                     estimate_basis = $5, estimate_error = NULL
+                 WHERE tenant_id = $1 AND id = $2 RETURNING ",
+                todo_columns!()
+            ))
+            .bind(tenant.0)
+            .bind(id.0)
+            .bind(text.as_str())
+            .bind(*minutes)
+            .bind(sqlx::types::Json(basis)),
+            EstimateOutcome::Failed { reason } => sqlx::query_as(concat!(
+                "UPDATE todos SET estimate_status = 'failed', estimate_error = $3
+                 WHERE tenant_id = $1 AND id = $2 RETURNING ",
+                todo_columns!()
+            ))
+            .bind(tenant.0)
+            .bind(id.0)
+            .bind(reason.as_str()),
+        };
+        Ok(query.fetch_optional(&self.write).await?)
     }
 
     pub async fn delete_todo(&self, tenant: TenantId, id: TodoId) -> Result<bool> {

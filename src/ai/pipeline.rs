@@ -1,0 +1,176 @@
+//! One estimate, start to end: embed the title (query and document forms in
+//! one request), find the tenant's similar tasks, ask the chat model, parse,
+//! store. And the job lifecycle around it: finish, retry later, or fail.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use rand::Rng;
+
+use super::parse::parse_estimate;
+use super::{prompt, Ai, VendorError};
+use crate::store::{EstimateJob, EstimateOutcome, StoreError, TenantStore, Todo};
+
+/// The longest wait between attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(600);
+
+enum Failure {
+    Vendor(VendorError),
+    Store(StoreError),
+}
+
+impl From<VendorError> for Failure {
+    fn from(e: VendorError) -> Self {
+        Self::Vendor(e)
+    }
+}
+
+impl From<StoreError> for Failure {
+    fn from(e: StoreError) -> Self {
+        Self::Store(e)
+    }
+}
+
+impl Ai {
+    /// Runs one attempt for `job` and settles the job: done (the todo is
+    /// ready, or failed for good) or due again later. Returns the todo when
+    /// its estimate is settled, `None` while it stays pending.
+    pub async fn run_job(self: Arc<Self>, tenant: TenantStore, job: EstimateJob) -> Option<Todo> {
+        let store = tenant.store().clone();
+        let todo = match tenant.todo(job.todo_id).await {
+            Ok(Some(todo)) => todo,
+            // Deleted meanwhile: nothing to estimate.
+            Ok(None) => {
+                let _ = store.finish_estimate_job(&job).await;
+                return None;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "estimate: cannot read the todo; will retry");
+                return None;
+            }
+        };
+        let failure = match self.attempt(&tenant, &todo).await {
+            Ok(ready) => {
+                if let Err(e) = store.finish_estimate_job(&job).await {
+                    tracing::warn!(error = %e, "estimate stored, but its job could not be closed");
+                }
+                return Some(ready);
+            }
+            Err(f) => f,
+        };
+        let (reason, retry_after, permanent) = match failure {
+            Failure::Vendor(VendorError::Permanent(reason)) => (reason, None, true),
+            Failure::Vendor(VendorError::Transient { reason, retry_after }) => (reason, retry_after, false),
+            Failure::Store(e) => {
+                tracing::error!(error = %e, "estimate: database error");
+                ("internal error".to_owned(), None, false)
+            }
+        };
+        let attempts = job.attempts + 1;
+        if permanent || attempts >= self.config.max_attempts {
+            let reason = if permanent {
+                reason
+            } else {
+                format!("gave up after {attempts} attempts: {reason}")
+            };
+            tracing::warn!(todo = %job.todo_id, %reason, "estimate failed");
+            let saved = tenant
+                .save_estimate(job.todo_id, &EstimateOutcome::Failed { reason })
+                .await;
+            let _ = store.finish_estimate_job(&job).await;
+            return saved.ok().flatten();
+        }
+        let wait = self.backoff(job.attempts, retry_after);
+        tracing::info!(todo = %job.todo_id, attempt = attempts, %reason, retry_in_ms = wait.as_millis() as u64, "estimate will be retried");
+        let next_at = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_else(|_| chrono::Duration::seconds(600));
+        if let Err(e) = store.retry_estimate_job(&job, next_at, &reason).await {
+            tracing::error!(error = %e, "estimate: cannot reschedule (the lease will expire and release it)");
+        }
+        None
+    }
+
+    /// Exponential backoff with jitter (half to full of base·2^attempts),
+    /// never sooner than the vendor's Retry-After.
+    fn backoff(&self, failed_before: i32, retry_after: Option<Duration>) -> Duration {
+        let exp = self
+            .config
+            .retry_base
+            .saturating_mul(1u32 << failed_before.clamp(0, 16));
+        let cap = exp.min(MAX_BACKOFF);
+        let jittered = cap.mul_f64(rand::thread_rng().gen_range(0.5..=1.0));
+        jittered
+            .max(retry_after.unwrap_or_default())
+            .min(MAX_BACKOFF.max(retry_after.unwrap_or_default()))
+    }
+
+    async fn attempt(&self, tenant: &TenantStore, todo: &Todo) -> Result<Todo, Failure> {
+        if let Err(wait) = self.breaker.allow() {
+            return Err(Failure::Vendor(VendorError::Transient {
+                reason: "the AI vendor is unavailable (circuit open)".into(),
+                retry_after: Some(wait),
+            }));
+        }
+        let result = self.attempt_unguarded(tenant, todo).await;
+        match &result {
+            Err(Failure::Vendor(VendorError::Transient { .. })) => self.breaker.failure(),
+            Err(Failure::Vendor(VendorError::Permanent(_))) | Ok(_) => self.breaker.success(),
+            Err(Failure::Store(_)) => {}
+        }
+        result
+    }
+
+    async fn attempt_unguarded(&self, tenant: &TenantStore, todo: &Todo) -> Result<Todo, Failure> {
+        let c = &self.config;
+        let inputs = [
+            format!("{}{}", c.query_prefix, todo.title),
+            format!("{}{}", c.document_prefix, todo.title),
+        ];
+        let mut vectors = self.client.embed(&c.embedding_model, &inputs, c.dimensions).await?;
+        let document = vectors.pop().expect("two vectors");
+        let query = vectors.pop().expect("two vectors");
+        tenant.save_embedding(todo.id, &c.embedding_model, &document).await?;
+        let basis = if c.similar_tasks > 0 {
+            tenant
+                .similar(
+                    &query,
+                    &c.embedding_model,
+                    c.similar_tasks,
+                    c.max_distance,
+                    Some(todo.id),
+                )
+                .await?
+        } else {
+            Vec::new()
+        };
+        let answer = self
+            .client
+            .chat(&c.chat_model, prompt::SYSTEM, &prompt::user_prompt(&todo.title, &basis))
+            .await?;
+        let estimate = parse_estimate(&answer).ok_or_else(|| VendorError::Transient {
+            reason: "the model's answer held no usable estimate".into(),
+            retry_after: None,
+        })?;
+        let outcome = EstimateOutcome::Ready {
+            minutes: i32::try_from(estimate.minutes).unwrap_or(i32::MAX),
+            text: estimate.text,
+            basis,
+        };
+        tenant
+            .save_estimate(todo.id, &outcome)
+            .await?
+            .ok_or(Failure::Store(StoreError::NotFound))
+    }
+
+    /// A freshly queued job: try it now for up to the inline timeout. The job
+    /// runs to the end in its own task either way (its lease keeps the worker
+    /// off it); past the timeout the caller answers with the todo pending.
+    pub async fn estimate_inline(self: &Arc<Self>, tenant: TenantStore, job: EstimateJob) -> Option<Todo> {
+        self.wake.notify_one();
+        let task = tokio::spawn(Arc::clone(self).run_job(tenant, job));
+        match tokio::time::timeout(self.config.inline_timeout, task).await {
+            Ok(Ok(todo)) => todo,
+            _ => None,
+        }
+    }
+}
