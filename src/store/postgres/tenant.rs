@@ -260,7 +260,8 @@ impl PgStore {
         exclude: Option<TodoId>,
     ) -> Result<Vec<Basis>> {
         let mut tx = self.tenant_tx(tenant).await?;
-        let rows: Vec<(Uuid, String, Option<i32>, Option<i32>, f64)> = sqlx::query_as(
+        type Row = (Uuid, String, Option<i32>, Option<i32>, f64);
+        let rows: Vec<Row> = sqlx::query_as(
             "SELECT id, title, estimate_minutes, actual_minutes, embedding <=> $2 AS distance
              FROM todos
              WHERE tenant_id = $1 AND embedding_model = $3 AND embedding IS NOT NULL
