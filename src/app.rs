@@ -57,16 +57,21 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let router = self.router();
-        // The estimate worker runs beside the server. Stopping it mid-job is
-        // safe: the job stays queued and its lease runs out.
-        let worker = self
-            .state
-            .ai
-            .clone()
-            .map(|ai| spawn_worker(ai, self.state.store.clone()));
+        // The estimate worker runs beside the server and stops with it,
+        // letting the jobs in flight settle. Should that take too long, it is
+        // cut off: still safe, the jobs stay queued until their lease ends.
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let store = self.state.store.clone();
+        let worker = self.state.ai.clone().map(|ai| spawn_worker(ai, store, stopped));
         let served = axum::serve(listener, router).with_graceful_shutdown(shutdown).await;
-        if let Some(worker) = worker {
-            worker.abort();
+        let _ = stop.send(true);
+        if let Some(mut worker) = worker {
+            if tokio::time::timeout(std::time::Duration::from_secs(15), &mut worker)
+                .await
+                .is_err()
+            {
+                worker.abort();
+            }
         }
         self.state.store.close().await;
         served?;

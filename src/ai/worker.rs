@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::future::join_all;
+use tokio::sync::watch;
 
 use super::Ai;
 use crate::store::Store;
@@ -16,11 +17,17 @@ const BATCH: i64 = 8;
 /// How often an idle worker looks for due retries.
 const POLL: Duration = Duration::from_millis(500);
 
-pub fn spawn_worker(ai: Arc<Ai>, store: Store) -> tokio::task::JoinHandle<()> {
+/// Runs until `stop` turns true; jobs in flight then finish (or are
+/// rescheduled) before it returns, so a graceful restart leaves no job
+/// locked to a process that is gone.
+pub fn spawn_worker(ai: Arc<Ai>, store: Store, mut stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        loop {
+        while !*stop.borrow() {
             if let Err(wait) = ai.breaker.allow_peek() {
-                tokio::time::sleep(wait.min(POLL * 4)).await;
+                tokio::select! {
+                    _ = stop.changed() => {}
+                    () = tokio::time::sleep(wait.min(POLL * 4)) => {}
+                }
                 continue;
             }
             let jobs = match store.claim_estimate_jobs(BATCH).await {
@@ -33,6 +40,7 @@ pub fn spawn_worker(ai: Arc<Ai>, store: Store) -> tokio::task::JoinHandle<()> {
             };
             if jobs.is_empty() {
                 tokio::select! {
+                    _ = stop.changed() => {}
                     () = ai.wake.notified() => {}
                     () = tokio::time::sleep(POLL) => {}
                 }

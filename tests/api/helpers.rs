@@ -62,6 +62,30 @@ pub async fn fresh_pg_database() -> String {
     format!("{base}/{name}")
 }
 
+/// Points `s` at a fake vendor, with retries fast enough for tests.
+pub fn configure_ai(s: &mut Settings, base_url: &str) {
+    s.ai_base_url = Some(base_url.to_owned());
+    s.ai_model = "fake-chat".into();
+    s.embedding_model = "fake-embed".into();
+    s.estimate_inline_timeout = 5.0;
+    s.estimate_retry_base = 0.05;
+    s.ai_request_timeout = 5.0;
+    s.ai_breaker_cooldown = 0.2;
+}
+
+/// Polls `check` every 50 ms until it holds; panics after `secs` seconds.
+pub async fn eventually<F, Fut>(secs: u64, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while !check().await {
+        assert!(std::time::Instant::now() < deadline, "timed out waiting for: {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 pub struct TestApp {
     pub addr: SocketAddr,
     pub database_url: String,
@@ -73,16 +97,46 @@ pub struct TestApp {
 impl TestApp {
     pub async fn spawn(backend: Backend) -> Self {
         let data_dir = tempfile::tempdir().expect("temp dir");
-        let database_url = match backend {
-            Backend::Sqlite => format!("sqlite://{}", data_dir.path().join("test.db").display()),
-            Backend::Postgres => fresh_pg_database().await,
-        };
+        let database_url = Self::fresh_url(backend, &data_dir).await;
         Self::spawn_with(backend, database_url, data_dir).await
     }
 
     /// Another server process-equivalent on the same database and secret.
-    pub async fn spawn_with(_backend: Backend, database_url: String, data_dir: TempDir) -> Self {
-        let settings = Settings::for_database(&database_url, data_dir.path());
+    pub async fn spawn_with(backend: Backend, database_url: String, data_dir: TempDir) -> Self {
+        Self::spawn_configured(backend, database_url, data_dir, |_| {}).await
+    }
+
+    /// A fresh database, with the AI vendor at `ai` (fast retries for tests).
+    pub async fn spawn_with_ai(
+        backend: Backend,
+        ai: &crate::fake_ai::FakeAi,
+        tweak: impl FnOnce(&mut Settings),
+    ) -> Self {
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        let url = Self::fresh_url(backend, &data_dir).await;
+        let base = ai.base_url();
+        Self::spawn_configured(backend, url, data_dir, move |s| {
+            configure_ai(s, &base);
+            tweak(s);
+        })
+        .await
+    }
+
+    pub async fn fresh_url(backend: Backend, data_dir: &TempDir) -> String {
+        match backend {
+            Backend::Sqlite => format!("sqlite://{}", data_dir.path().join("test.db").display()),
+            Backend::Postgres => fresh_pg_database().await,
+        }
+    }
+
+    pub async fn spawn_configured(
+        _backend: Backend,
+        database_url: String,
+        data_dir: TempDir,
+        configure: impl FnOnce(&mut Settings),
+    ) -> Self {
+        let mut settings = Settings::for_database(&database_url, data_dir.path());
+        configure(&mut settings);
         let app = App::build(&settings).await.expect("app builds");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

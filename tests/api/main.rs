@@ -8,6 +8,8 @@ mod accounts;
 mod cli;
 mod concurrency;
 mod errors;
+mod estimates;
+mod fake_ai;
 mod isolation;
 mod members;
 mod random_isolation;

@@ -1,0 +1,362 @@
+//! AI estimates against the fake vendor: the happy path, grounding in the
+//! tenant's own history, every fault, restarts, and several servers.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::backend_tests;
+use crate::fake_ai::{Behaviour, FakeAi};
+use crate::helpers::{eventually, Backend, TestApp, User};
+
+backend_tests!(
+    the_create_answers_with_the_estimate_and_its_basis,
+    similar_tasks_never_cross_tenants,
+    actual_durations_ground_later_estimates,
+    transient_faults_leave_the_todo_pending_until_the_vendor_recovers,
+    permanent_faults_fail_with_a_reason_and_are_not_retried,
+    a_slow_vendor_answers_pending_then_ready,
+    pending_work_survives_a_restart,
+    two_servers_estimate_each_todo_exactly_once,
+    the_circuit_breaker_stops_calling_a_dead_vendor,
+    search_is_semantic_and_within_the_tenant,
+    without_a_vendor_estimates_are_off,
+);
+
+async fn todo_status(user: &User, tenant: Uuid, id: &str) -> Value {
+    user.client
+        .get(&format!("/api/tenants/{tenant}/todos/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
+async fn wait_status(user: &User, tenant: Uuid, id: &str, status: &str) -> Value {
+    eventually(20, &format!("todo {id} becomes {status}"), || async {
+        todo_status(user, tenant, id).await["estimate_status"] == status
+    })
+    .await;
+    todo_status(user, tenant, id).await
+}
+
+fn id_of(todo: &Value) -> String {
+    todo["id"].as_str().unwrap().to_owned()
+}
+
+async fn the_create_answers_with_the_estimate_and_its_basis(backend: Backend) {
+    let ai = FakeAi::start().await;
+    let app = TestApp::spawn_with_ai(backend, &ai, |_| {}).await;
+    let ada = app.user("ada@example.com").await;
+    let t = ada.tenant("Acme").await;
+    let first = ada.todo(t, "Write the quarterly report").await;
+    assert_eq!(first["estimate_status"], "ready", "{first}");
+    assert_eq!(first["estimate"], "About 42 minutes.");
+    assert_eq!(first["estimate_minutes"], 42);
+    assert_eq!(first["estimate_basis"], json!([]));
+    // Exactly one embeddings request (both forms) and one chat request.
+    assert_eq!((ai.embed_calls(), ai.chat_calls()), (1, 1));
+    assert_eq!(ai.state.embed_inputs.lock().unwrap()[0].len(), 2);
+
+    let second = ada.todo(t, "Write the yearly report").await;
+    assert_eq!((ai.embed_calls(), ai.chat_calls()), (2, 2));
+    let basis = second["estimate_basis"].as_array().unwrap();
+    assert_eq!(basis.len(), 1, "{second}");
+    assert_eq!(basis[0]["id"], first["id"]);
+    assert_eq!(basis[0]["title"], "Write the quarterly report");
+    assert_eq!(basis[0]["minutes"], 42);
+    let d = basis[0]["distance"].as_f64().unwrap();
+    assert!((0.0..1.0).contains(&d), "{d}");
+    assert!(ai.prompts()[1].contains("\"Write the quarterly report\" was estimated at 42 minutes"));
+    // The stored todo says the same as the answer.
+    assert_eq!(todo_status(&ada, t, &id_of(&second)).await, second);
+}
+
+async fn similar_tasks_never_cross_tenants(backend: Backend) {
+    let ai = FakeAi::start().await;
+    let app = TestApp::spawn_with_ai(backend, &ai, |_| {}).await;
+    let ada = app.user("ada@example.com").await;
+    let bob = app.user("bob@example.com").await;
+    let a = ada.tenant("A").await;
+    let b = bob.tenant("B").await;
+    ada.todo(a, "Fix the login bug").await;
+    ada.todo(a, "Fix the login bug again").await;
+    let theirs = bob.todo(b, "Fix the login bug").await;
+    assert_eq!(
+        theirs["estimate_basis"],
+        json!([]),
+        "B must not see A's history: {theirs}"
+    );
+    assert!(!ai.prompts()[2].contains("was estimated"), "{}", ai.prompts()[2]);
+    let again = bob.todo(b, "Fix the login bug again").await;
+    let basis = again["estimate_basis"].as_array().unwrap();
+    assert_eq!(basis.len(), 1);
+    assert_eq!(basis[0]["id"], theirs["id"]);
+}
+
+async fn actual_durations_ground_later_estimates(backend: Backend) {
+    let ai = FakeAi::start().await;
+    let app = TestApp::spawn_with_ai(backend, &ai, |_| {}).await;
+    let ada = app.user("ada@example.com").await;
+    let t = ada.tenant("Acme").await;
+    let done = ada.todo(t, "Migrate the billing database").await;
+    let path = format!("/api/tenants/{t}/todos/{}", id_of(&done));
+    let res = ada
+        .client
+        .patch(&path, json!({ "complete": true, "actual_minutes": 120 }))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let done: Value = res.json().await.unwrap();
+    assert_eq!(
+        (done["complete"].as_bool(), done["actual_minutes"].as_i64()),
+        (Some(true), Some(120))
+    );
+    let res = ada.client.patch(&path, json!({ "actual_minutes": 0 })).await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+    let next = ada.todo(t, "Migrate the analytics database").await;
+    let basis = &next["estimate_basis"][0];
+    assert_eq!(
+        (basis["minutes"].as_i64(), basis["actual"].as_bool()),
+        (Some(120), Some(true)),
+        "{next}"
+    );
+    assert!(ai.prompts().last().unwrap().contains("actually took 120 minutes"));
+}
+
+async fn transient_faults_leave_the_todo_pending_until_the_vendor_recovers(backend: Backend) {
+    let faults = [
+        ("embeddings 500", Behaviour::Status(500, "server_error", None), true),
+        (
+            "embeddings 429 with Retry-After",
+            Behaviour::Status(429, "rate_limit_exceeded", Some(1)),
+            true,
+        ),
+        ("embeddings malformed JSON", Behaviour::Malformed, true),
+        ("chat 503", Behaviour::Status(503, "overloaded", None), false),
+        ("chat garbage", Behaviour::Garbage, false),
+    ];
+    let ai = FakeAi::start().await;
+    let app = TestApp::spawn_with_ai(backend, &ai, |s| s.ai_breaker_threshold = 1000).await;
+    let ada = app.user("ada@example.com").await;
+    let t = ada.tenant("Acme").await;
+    for (name, behaviour, on_embed) in faults {
+        if on_embed {
+            ai.set_embed(behaviour);
+        } else {
+            ai.set_chat(behaviour);
+        }
+        let res = ada
+            .in_tenant(t)
+            .post("/api/todos", json!({ "title": format!("Task under {name}") }))
+            .await;
+        assert_eq!(res.status(), StatusCode::OK, "{name}: the todo is saved");
+        let todo: Value = res.json().await.unwrap();
+        assert_eq!(todo["estimate_status"], "pending", "{name}: {todo}");
+        let id = id_of(&todo);
+        // Still pending while the fault lasts (the worker keeps retrying).
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert_eq!(todo_status(&ada, t, &id).await["estimate_status"], "pending", "{name}");
+        ai.set_embed(Behaviour::Ok);
+        ai.set_chat(Behaviour::Ok);
+        let ready = wait_status(&ada, t, &id, "ready").await;
+        assert_eq!(ready["estimate_minutes"], 42, "{name}");
+    }
+}
+
+async fn permanent_faults_fail_with_a_reason_and_are_not_retried(backend: Backend) {
+    let cases = [
+        (
+            "bad key",
+            Behaviour::Status(401, "invalid_api_key", None),
+            "credentials",
+        ),
+        ("no quota", Behaviour::Status(429, "insufficient_quota", None), "quota"),
+        ("wrong dimension", Behaviour::WrongDimension, "dimensions"),
+    ];
+    for (name, behaviour, reason_word) in cases {
+        let ai = FakeAi::start().await;
+        let app = TestApp::spawn_with_ai(backend, &ai, |s| s.embedding_dimensions = Some(64)).await;
+        let ada = app.user("ada@example.com").await;
+        let t = ada.tenant("Acme").await;
+        ai.set_embed(behaviour);
+        let todo = ada.todo(t, "Plan the offsite").await;
+        assert_eq!(todo["estimate_status"], "failed", "{name}: {todo}");
+        let reason = todo["estimate_reason"].as_str().unwrap();
+        assert!(reason.contains(reason_word), "{name}: {reason}");
+        assert!(!reason.contains("fake failure"), "vendor text is not echoed");
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        assert_eq!(ai.embed_calls(), 1, "{name}: not retried");
+        // Once fixed, asking again works.
+        ai.set_embed(Behaviour::Ok);
+        let res = ada
+            .client
+            .post(&format!("/api/tenants/{t}/todos/{}/estimate", id_of(&todo)), json!({}))
+            .await;
+        assert_eq!(res.status(), StatusCode::OK);
+        let again: Value = res.json().await.unwrap();
+        assert_eq!(again["estimate_status"], "ready", "{name}: {again}");
+        assert_eq!(again["estimate_reason"], Value::Null);
+    }
+}
+
+async fn a_slow_vendor_answers_pending_then_ready(backend: Backend) {
+    let ai = FakeAi::start().await;
+    let app = TestApp::spawn_with_ai(backend, &ai, |s| s.estimate_inline_timeout = 0.2).await;
+    let ada = app.user("ada@example.com").await;
+    let t = ada.tenant("Acme").await;
+    ai.set_chat(Behaviour::Delay(Duration::from_millis(1500)));
+    let todo = ada.todo(t, "Review the contract").await;
+    assert_eq!(todo["estimate_status"], "pending");
+    let ready = wait_status(&ada, t, &id_of(&todo), "ready").await;
+    assert_eq!(ready["estimate"], "About 42 minutes.");
+    // The inline attempt finished in the background: no second call.
+    assert_eq!((ai.embed_calls(), ai.chat_calls()), (1, 1));
+}
+
+async fn pending_work_survives_a_restart(backend: Backend) {
+    let ai = FakeAi::start().await;
+    let mut app = TestApp::spawn_with_ai(backend, &ai, |s| s.ai_breaker_threshold = 1000).await;
+    let ada = app.user("ada@example.com").await;
+    let t = ada.tenant("Acme").await;
+    ai.set_embed(Behaviour::Status(500, "server_error", None));
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let todo = ada.todo(t, &format!("Pending task {i}")).await;
+        assert_eq!(todo["estimate_status"], "pending");
+        ids.push(id_of(&todo));
+    }
+    app.stop().await;
+    ai.set_embed(Behaviour::Ok);
+    let url = app.database_url.clone();
+    let dir = std::mem::replace(&mut app.data_dir, tempfile::tempdir().unwrap());
+    let base = ai.base_url();
+    let again = TestApp::spawn_configured(backend, url, dir, |s| crate::helpers::configure_ai(s, &base)).await;
+    let ada = User {
+        client: again.anon().with_token(&ada.token),
+        ..ada
+    };
+    for id in &ids {
+        wait_status(&ada, t, id, "ready").await;
+    }
+}
+
+async fn two_servers_estimate_each_todo_exactly_once(backend: Backend) {
+    let ai = FakeAi::start().await;
+    let one = TestApp::spawn_with_ai(backend, &ai, |s| s.ai_breaker_threshold = 1000).await;
+    let ada = one.user("ada@example.com").await;
+    let t = ada.tenant("Acme").await;
+    ai.set_embed(Behaviour::Status(500, "server_error", None));
+    let titles: Vec<String> = (0..12).map(|i| format!("Shared job {i}")).collect();
+    for title in &titles {
+        ada.todo(t, title).await;
+    }
+    // A second server on the same database and key.
+    let base = ai.base_url();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(one.data_dir.path().join("jwt_secret"), dir.path().join("jwt_secret")).unwrap();
+    let _two = TestApp::spawn_configured(backend, one.database_url.clone(), dir, |s| {
+        crate::helpers::configure_ai(s, &base);
+        s.ai_breaker_threshold = 1000;
+    })
+    .await;
+    ai.set_embed(Behaviour::Ok);
+    eventually(30, "every todo is estimated", || async {
+        let list: Value = ada
+            .client
+            .get(&format!("/api/tenants/{t}/todos"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        list.as_array().unwrap().iter().all(|t| t["estimate_status"] == "ready")
+    })
+    .await;
+    let prompts = ai.prompts();
+    for title in &titles {
+        let quoted = format!("New task: \"{title}\"");
+        assert_eq!(
+            prompts.iter().filter(|p| p.contains(&quoted)).count(),
+            1,
+            "{title} estimated once"
+        );
+    }
+}
+
+async fn the_circuit_breaker_stops_calling_a_dead_vendor(backend: Backend) {
+    let ai = FakeAi::start().await;
+    let app = TestApp::spawn_with_ai(backend, &ai, |s| {
+        s.ai_breaker_threshold = 2;
+        s.ai_breaker_cooldown = 600.0;
+    })
+    .await;
+    let ada = app.user("ada@example.com").await;
+    let t = ada.tenant("Acme").await;
+    ai.set_embed(Behaviour::Status(500, "server_error", None));
+    ada.todo(t, "first").await;
+    ada.todo(t, "second").await;
+    let calls = ai.embed_calls();
+    assert!(calls >= 2);
+    // Open: more todos are saved (pending) without calling the vendor.
+    for i in 0..3 {
+        let todo = ada.todo(t, &format!("while open {i}")).await;
+        assert_eq!(todo["estimate_status"], "pending");
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(ai.embed_calls(), calls, "no calls while the circuit is open");
+}
+
+async fn search_is_semantic_and_within_the_tenant(backend: Backend) {
+    let ai = FakeAi::start().await;
+    let app = TestApp::spawn_with_ai(backend, &ai, |_| {}).await;
+    let ada = app.user("ada@example.com").await;
+    let bob = app.user("bob@example.com").await;
+    let a = ada.tenant("A").await;
+    let b = bob.tenant("B").await;
+    ada.todo(a, "Renew the TLS certificate").await;
+    ada.todo(a, "Buy coffee beans").await;
+    bob.todo(b, "Renew the TLS certificate for Bob").await;
+    let res = ada.in_tenant(a).get("/api/todos/search?q=tls%20certificate").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let hits: Value = res.json().await.unwrap();
+    let titles: Vec<&str> = hits
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["title"].as_str().unwrap())
+        .collect();
+    assert_eq!(titles.first(), Some(&"Renew the TLS certificate"), "{hits}");
+    assert!(
+        !titles.iter().any(|t| t.contains("Bob")),
+        "never another tenant's: {hits}"
+    );
+    assert_eq!(
+        ada.in_tenant(a).get("/api/todos/search?q=").await.status(),
+        StatusCode::BAD_REQUEST
+    );
+}
+
+async fn without_a_vendor_estimates_are_off(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let ada = app.user("ada@example.com").await;
+    let t = ada.tenant("Acme").await;
+    let todo = ada.todo(t, "Water the plants").await;
+    assert_eq!(todo["estimate_status"], "off");
+    assert_eq!(todo["estimate"], Value::Null);
+    let res = ada
+        .client
+        .post(&format!("/api/tenants/{t}/todos/{}/estimate", id_of(&todo)), json!({}))
+        .await;
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    // Search falls back to matching words.
+    let hits: Value = ada
+        .in_tenant(t)
+        .get("/api/todos/search?q=PLANTS")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(hits[0]["title"], "Water the plants");
+}
