@@ -29,8 +29,14 @@ impl App {
             settings.access_token_expire_minutes,
         ));
         let ai = Ai::from_settings(settings)?;
-        if ai.is_none() {
-            tracing::info!("no AI_BASE_URL: AI estimates are off");
+        match (&ai, settings.embedding_dimensions) {
+            (None, _) => tracing::info!("no AI_BASE_URL: AI estimates are off"),
+            (Some(_), Some(d)) => {
+                if store.ensure_vector_index(d as usize).await? {
+                    tracing::info!(dimensions = d, "HNSW index on embeddings ready");
+                }
+            }
+            (Some(_), None) => {}
         }
         let state = AppState {
             store,

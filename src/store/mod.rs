@@ -95,6 +95,16 @@ impl Store {
         dispatch!(self, s => s.run_sql(tenant, sql).await)
     }
 
+    /// Prepares approximate nearest-neighbour search for embeddings of this
+    /// many dimensions: an HNSW index on PostgreSQL (for the common
+    /// dimensions; `false` otherwise), nothing on SQLite (exact scan).
+    pub async fn ensure_vector_index(&self, dimensions: usize) -> Result<bool> {
+        match self {
+            Self::Sqlite(_) => Ok(false),
+            Self::Postgres(s) => s.ensure_vector_index(dimensions).await,
+        }
+    }
+
     /// Is the database answering?
     pub async fn ping(&self) -> Result<()> {
         dispatch!(self, s => s.ping().await)

@@ -178,7 +178,7 @@ async fn permanent_faults_fail_with_a_reason_and_are_not_retried(backend: Backen
     ];
     for (name, behaviour, reason_word) in cases {
         let ai = FakeAi::start().await;
-        let app = TestApp::spawn_with_ai(backend, &ai, |s| s.embedding_dimensions = Some(64)).await;
+        let app = TestApp::spawn_with_ai(backend, &ai, |_| {}).await;
         let ada = app.user("ada@example.com").await;
         let t = ada.tenant("Acme").await;
         ai.set_embed(behaviour);
@@ -359,4 +359,31 @@ async fn without_a_vendor_estimates_are_off(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(hits[0]["title"], "Water the plants");
+}
+
+/// PostgreSQL: the configured dimension gets its HNSW index, and similar-task
+/// search (in its indexed form) finds the same neighbours as an exact scan.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_builds_the_hnsw_index_for_the_configured_dimension() {
+    use sqlx::Connection;
+    let ai = FakeAi::start().await;
+    let app = TestApp::spawn_with_ai(Backend::Postgres, &ai, |_| {}).await;
+    let mut conn = sqlx::PgConnection::connect(&app.database_url).await.unwrap();
+    let def: String =
+        sqlx::query_scalar("SELECT indexdef FROM pg_indexes WHERE indexname = 'todos_embedding_hnsw_384'")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert!(def.contains("USING hnsw") && def.contains("vector_cosine_ops"), "{def}");
+    let ada = app.user("ada@example.com").await;
+    let t = ada.tenant("Acme").await;
+    for title in ["Paint the fence", "Paint the garage door", "File the taxes", "Paint the fence again"] {
+        ada.todo(t, title).await;
+    }
+    let res = ada.in_tenant(t).get("/api/todos/search?q=paint%20the%20fence").await;
+    let hits: Value = res.json().await.unwrap();
+    let titles: Vec<&str> = hits.as_array().unwrap().iter().map(|h| h["title"].as_str().unwrap()).collect();
+    assert_eq!(titles[0], "Paint the fence", "{hits}");
+    let d: Vec<f64> = hits.as_array().unwrap().iter().map(|h| h["distance"].as_f64().unwrap()).collect();
+    assert!(d.windows(2).all(|w| w[0] <= w[1]), "nearest first: {d:?}");
 }

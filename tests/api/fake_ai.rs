@@ -15,7 +15,8 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-pub const DIMS: usize = 64;
+/// all-MiniLM's dimension: one with an HNSW index on PostgreSQL.
+pub const DIMS: usize = 384;
 
 /// How the fake answers an endpoint, until told otherwise.
 #[derive(Clone, Debug)]

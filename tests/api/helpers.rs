@@ -67,6 +67,7 @@ pub fn configure_ai(s: &mut Settings, base_url: &str) {
     s.ai_base_url = Some(base_url.to_owned());
     s.ai_model = "fake-chat".into();
     s.embedding_model = "fake-embed".into();
+    s.embedding_dimensions = Some(crate::fake_ai::DIMS as u32);
     s.estimate_inline_timeout = 5.0;
     s.estimate_retry_base = 0.05;
     s.ai_request_timeout = 5.0;

@@ -6,6 +6,7 @@
 //! route, and two locks are better than one.
 
 mod tenant;
+mod vector_index;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -69,6 +70,19 @@ impl PgStore {
         MIGRATIONS.run(&mut conn).await?;
         sqlx::Connection::close(conn).await?;
         self.check_role().await
+    }
+
+    /// Creates the HNSW index for embeddings of `dimensions` (as the URL's
+    /// user: the app role may not create indexes). `false` if that dimension
+    /// has no index form (queries then scan the tenant's rows exactly).
+    pub async fn ensure_vector_index(&self, dimensions: usize) -> Result<bool> {
+        let Some(sql) = vector_index::for_dimension(dimensions) else {
+            return Ok(false);
+        };
+        let mut conn = sqlx::ConnectOptions::connect(&*self.options).await?;
+        sqlx::query(sql.create_index).execute(&mut conn).await?;
+        sqlx::Connection::close(conn).await?;
+        Ok(true)
     }
 
     /// Refuses to run if the effective role could bypass row-level security.

@@ -6,7 +6,7 @@
 use pgvector::Vector;
 use uuid::Uuid;
 
-use super::PgStore;
+use super::{vector_index, PgStore};
 use crate::domain::{Email, Role, TenantId, TenantName, TodoFilter, TodoId, UserId};
 use crate::store::models::MemberRow;
 use crate::store::{Basis, EstimateOutcome, Member, NewTodo, Result, StoreError, Tenant, Todo, TodoPatch, JOB_LEASE};
@@ -260,26 +260,26 @@ impl PgStore {
         exclude: Option<TodoId>,
     ) -> Result<Vec<Basis>> {
         let mut tx = self.tenant_tx(tenant).await?;
+        // A tenant's rows are a sliver of the index: keep scanning the HNSW
+        // graph until enough of them pass the filter (pgvector >= 0.8).
+        // relaxed_order may return neighbours slightly out of order, so
+        // they are sorted again below.
+        sqlx::query("SET LOCAL hnsw.iterative_scan = relaxed_order")
+            .execute(&mut *tx)
+            .await?;
+        let sql = vector_index::for_dimension(embedding.len()).map_or(vector_index::SIMILAR_EXACT, |d| d.similar);
         type Row = (Uuid, String, Option<i32>, Option<i32>, f64);
-        let rows: Vec<Row> = sqlx::query_as(
-            "SELECT id, title, estimate_minutes, actual_minutes, embedding <=> $2 AS distance
-             FROM todos
-             WHERE tenant_id = $1 AND embedding_model = $3 AND embedding IS NOT NULL
-               AND vector_dims(embedding) = vector_dims($2)
-               AND ($4::uuid IS NULL OR id <> $4)
-               AND embedding <=> $2 < $5
-             ORDER BY embedding <=> $2, id
-             LIMIT $6",
-        )
-        .bind(tenant.0)
-        .bind(Vector::from(embedding.to_vec()))
-        .bind(model)
-        .bind(exclude.map(|e| e.0))
-        .bind(f64::from(max_distance))
-        .bind(k)
-        .fetch_all(&mut *tx)
-        .await?;
+        let mut rows: Vec<Row> = sqlx::query_as(sql)
+            .bind(tenant.0)
+            .bind(Vector::from(embedding.to_vec()))
+            .bind(model)
+            .bind(exclude.map(|e| e.0))
+            .bind(f64::from(max_distance))
+            .bind(k)
+            .fetch_all(&mut *tx)
+            .await?;
         tx.commit().await?;
+        rows.sort_by(|a, b| a.4.total_cmp(&b.4));
         Ok(rows
             .into_iter()
             .map(|(id, title, estimate, actual, distance)| Basis {
