@@ -377,13 +377,28 @@ async fn postgres_builds_the_hnsw_index_for_the_configured_dimension() {
     assert!(def.contains("USING hnsw") && def.contains("vector_cosine_ops"), "{def}");
     let ada = app.user("ada@example.com").await;
     let t = ada.tenant("Acme").await;
-    for title in ["Paint the fence", "Paint the garage door", "File the taxes", "Paint the fence again"] {
+    for title in [
+        "Paint the fence",
+        "Paint the garage door",
+        "File the taxes",
+        "Paint the fence again",
+    ] {
         ada.todo(t, title).await;
     }
     let res = ada.in_tenant(t).get("/api/todos/search?q=paint%20the%20fence").await;
     let hits: Value = res.json().await.unwrap();
-    let titles: Vec<&str> = hits.as_array().unwrap().iter().map(|h| h["title"].as_str().unwrap()).collect();
+    let titles: Vec<&str> = hits
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["title"].as_str().unwrap())
+        .collect();
     assert_eq!(titles[0], "Paint the fence", "{hits}");
-    let d: Vec<f64> = hits.as_array().unwrap().iter().map(|h| h["distance"].as_f64().unwrap()).collect();
+    let d: Vec<f64> = hits
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["distance"].as_f64().unwrap())
+        .collect();
     assert!(d.windows(2).all(|w| w[0] <= w[1]), "nearest first: {d:?}");
 }
