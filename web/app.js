@@ -1,0 +1,436 @@
+// Aswan's UI: plain JavaScript modules, no build step. Every piece of user
+// text goes through textContent (see h()), never innerHTML.
+
+const main = document.getElementById('main');
+const nav = document.getElementById('nav');
+const flash = document.getElementById('flash');
+
+let me = null;          // the signed-in user, or null
+let pollTimer = null;   // refreshes a list while estimates are pending
+
+// ---- DOM helper ----------------------------------------------------------
+
+/** Creates an element. `props`: attributes, `class`, `text`, `on<event>`. */
+function h(tag, props = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(props || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k === 'class') el.className = v;
+    else if (k === 'text') el.textContent = v;
+    else if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
+    else if (v === true) el.setAttribute(k, '');
+    else el.setAttribute(k, v);
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+function show(...nodes) {
+  main.replaceChildren(...nodes);
+}
+
+function say(message, kind = 'error') {
+  flash.textContent = message;
+  flash.className = kind === 'info' ? 'info' : '';
+  flash.hidden = false;
+}
+
+function clearFlash() {
+  flash.hidden = true;
+  flash.textContent = '';
+}
+
+// ---- API -------------------------------------------------------------------
+
+class ApiError extends Error {
+  constructor(status, detail) {
+    super(detail);
+    this.status = status;
+  }
+}
+
+async function api(method, path, body) {
+  const res = await fetch(path, {
+    method,
+    credentials: 'same-origin',
+    headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (res.status === 204) return null;
+  let data = null;
+  try { data = await res.json(); } catch { /* empty or not JSON */ }
+  if (!res.ok) {
+    const detail = data && typeof data.detail === 'string' ? data.detail : `Request failed (${res.status})`;
+    throw new ApiError(res.status, detail);
+  }
+  return data;
+}
+
+/** Runs an action; shows the API's detail if it fails. */
+async function attempt(action) {
+  try {
+    clearFlash();
+    return await action();
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 401) {
+      me = null;
+      navigate('/login');
+    }
+    say(e.message || 'Something went wrong');
+    return undefined;
+  }
+}
+
+// ---- routing ---------------------------------------------------------------
+
+const routes = [
+  [/^\/$/, () => (me ? tenantsView() : navigate('/login', true))],
+  [/^\/login$/, () => authView('login')],
+  [/^\/signup$/, () => authView('signup')],
+  [/^\/tenants$/, () => tenantsView()],
+  [/^\/tenants\/([0-9a-f-]{36})$/i, (id) => todosView(id)],
+  [/^\/tenants\/([0-9a-f-]{36})\/members$/i, (id) => membersView(id)],
+];
+
+function navigate(path, replace = false) {
+  if (replace) history.replaceState(null, '', path);
+  else history.pushState(null, '', path);
+  render();
+}
+
+async function render() {
+  clearTimeout(pollTimer);
+  const path = location.pathname;
+  const needsAuth = !['/login', '/signup'].includes(path);
+  if (needsAuth && !me) {
+    navigate('/login', true);
+    return;
+  }
+  renderNav();
+  for (const [re, view] of routes) {
+    const m = path.match(re);
+    if (m) {
+      await view(...m.slice(1));
+      main.focus({ preventScroll: true });
+      return;
+    }
+  }
+  show(h('h1', { text: 'Page not found' }), h('p', {}, h('a', { href: '/', 'data-link': true, text: 'Back to your tenants' })));
+}
+
+document.addEventListener('click', (e) => {
+  const a = e.target.closest('a[data-link]');
+  if (a && !e.ctrlKey && !e.metaKey && !e.shiftKey && a.origin === location.origin) {
+    e.preventDefault();
+    navigate(a.pathname);
+  }
+});
+window.addEventListener('popstate', render);
+
+function renderNav() {
+  if (!me) {
+    nav.replaceChildren();
+    return;
+  }
+  nav.replaceChildren(
+    h('span', { class: 'muted', text: me.email }),
+    h('a', { href: '/tenants', 'data-link': true, text: 'Tenants' }),
+    h('button', { type: 'button', onclick: logout, text: 'Log out' }),
+  );
+}
+
+async function logout() {
+  await attempt(() => api('POST', '/api/logout'));
+  me = null;
+  navigate('/login');
+  say('You are logged out.', 'info');
+}
+
+// ---- views -----------------------------------------------------------------
+
+function authView(mode) {
+  const signup = mode === 'signup';
+  const email = h('input', { id: 'email', type: 'email', name: 'email', autocomplete: 'email', required: true });
+  const password = h('input', {
+    id: 'password', type: 'password', name: 'password', required: true, minlength: signup ? '8' : null,
+    autocomplete: signup ? 'new-password' : 'current-password',
+  });
+  const form = h('form', {
+    class: 'card',
+    onsubmit: async (e) => {
+      e.preventDefault();
+      const ok = await attempt(() => api('POST', signup ? '/api/sign-up' : '/api/login', { email: email.value, password: password.value }));
+      if (ok === undefined) return;
+      me = await api('GET', '/api/me');
+      navigate('/tenants');
+    },
+  },
+  h('label', { for: 'email', text: 'Email' }), email,
+  h('label', { for: 'password', text: signup ? 'Password (8 characters or more)' : 'Password' }), password,
+  h('p', {}, h('button', { class: 'primary', type: 'submit', text: signup ? 'Sign up' : 'Log in' })),
+  h('p', { class: 'muted' }, signup ? 'Have an account? ' : 'New here? ',
+    h('a', { href: signup ? '/login' : '/signup', 'data-link': true, text: signup ? 'Log in' : 'Create an account' })));
+  show(h('section', { class: 'auth' }, h('h1', { text: signup ? 'Create your account' : 'Log in to Aswan' }), form));
+  email.focus();
+}
+
+async function tenantsView() {
+  const tenants = await attempt(() => api('GET', '/api/tenants'));
+  if (tenants === undefined) return;
+  const name = h('input', { id: 'tenant-name', type: 'text', required: true, maxlength: '100', placeholder: 'Acme Inc.' });
+  const form = h('form', {
+    class: 'row',
+    onsubmit: async (e) => {
+      e.preventDefault();
+      const t = await attempt(() => api('POST', '/api/tenants', { name: name.value }));
+      if (t) navigate(`/tenants/${t.id}`);
+    },
+  }, h('div', { class: 'grow' }, h('label', { for: 'tenant-name', text: 'New tenant' }), name),
+  h('button', { class: 'primary', type: 'submit', text: 'Create tenant' }));
+  const list = tenants.length
+    ? h('ul', { class: 'tenants' }, tenants.map((t) => h('li', { class: 'card' },
+      h('a', { href: `/tenants/${t.id}`, 'data-link': true }, h('strong', { text: t.name }), ' ', h('span', { class: 'muted', text: `(${t.role})` })))))
+    : h('p', { class: 'empty', text: 'You belong to no tenant yet. Create one to start adding tasks.' });
+  show(h('h1', { text: 'Your tenants' }), list, h('h2', { text: 'Create a tenant' }), form);
+}
+
+function estimateView(todo, refresh) {
+  const box = h('div', { class: `estimate ${todo.estimate_status}` });
+  switch (todo.estimate_status) {
+    case 'pending':
+      box.append(h('span', { class: 'spinner', 'aria-hidden': 'true' }), ' Estimating…');
+      break;
+    case 'ready': {
+      const basis = todo.estimate_basis || [];
+      box.append(h('span', {}, '⏱ ', h('span', { class: 'estimate-text', text: todo.estimate })));
+      const summary = basis.length ? `based on ${basis.length} similar task${basis.length === 1 ? '' : 's'}` : 'no similar past tasks yet';
+      box.append(' ', h('details', {}, h('summary', { text: summary }),
+        basis.length ? h('ul', {}, basis.map((b) => h('li', {}, h('span', { text: b.title }), ' — ',
+          b.minutes == null ? 'no duration' : `${b.minutes} min ${b.actual ? '(actual)' : '(estimated)'}`))) : null));
+      break;
+    }
+    case 'failed':
+      box.append(h('span', { text: `Estimate failed: ${todo.estimate_reason || 'unknown reason'}` }), ' ',
+        h('button', { type: 'button', class: 'link', text: 'Retry estimate',
+          onclick: async () => { await attempt(() => api('POST', `/api/tenants/${todo.tenant_id}/todos/${todo.id}/estimate`)); refresh(); } }));
+      break;
+    default:
+      if (todo.estimate) box.append('⏱ ', h('span', { text: todo.estimate }));
+  }
+  if (todo.actual_minutes) box.append(h('div', { text: `Took ${todo.actual_minutes} min` }));
+  return box;
+}
+
+async function todosView(tenantId) {
+  const [tenant, tenants] = await Promise.all([
+    attempt(() => api('GET', `/api/tenants/${tenantId}`)),
+    attempt(() => api('GET', '/api/tenants')),
+  ]);
+  if (!tenant || !tenants) return;
+  const base = `/api/tenants/${tenantId}/todos`;
+  let filter = 'all';
+  let search = null; // results of a search, or null
+  const list = h('ul', { class: 'todos', 'aria-label': 'Tasks' });
+
+  const refresh = async () => {
+    clearTimeout(pollTimer);
+    if (search) return;
+    const q = filter === 'all' ? '' : `?complete=${filter === 'done'}`;
+    const todos = await attempt(() => api('GET', base + q));
+    if (todos === undefined) return;
+    list.replaceChildren(...todos.map((t) => todoItem(t, base, refresh)));
+    if (!todos.length) {
+      list.append(h('li', { class: 'empty', text: filter === 'all' ? 'No tasks yet. Add the first one above.' : 'Nothing here.' }));
+    }
+    if (todos.some((t) => t.estimate_status === 'pending')) pollTimer = setTimeout(refresh, 1500);
+  };
+
+  const title = h('input', { id: 'new-todo', type: 'text', required: true, maxlength: '256', placeholder: 'What needs doing?', autocomplete: 'off' });
+  const add = h('form', {
+    class: 'row',
+    onsubmit: async (e) => {
+      e.preventDefault();
+      const text = title.value;
+      title.value = '';
+      const created = await attempt(() => api('POST', base, { title: text }));
+      if (created === undefined) title.value = text;
+      await refresh();
+      title.focus();
+    },
+  }, h('label', { for: 'new-todo', class: 'sr-only', text: 'New task' }), h('div', { class: 'grow' }, title),
+  h('button', { class: 'primary', type: 'submit', text: 'Add' }));
+
+  const filters = h('div', { class: 'filters', role: 'group', 'aria-label': 'Show' });
+  for (const [key, label] of [['all', 'All'], ['open', 'Open'], ['done', 'Done']]) {
+    filters.append(h('button', {
+      type: 'button', 'aria-pressed': String(key === filter), text: label,
+      onclick: (e) => {
+        filter = key;
+        for (const b of filters.children) b.setAttribute('aria-pressed', String(b === e.currentTarget));
+        search = null;
+        refresh();
+      },
+    }));
+  }
+
+  const q = h('input', { id: 'search', type: 'search', placeholder: 'Search tasks', maxlength: '256' });
+  const searchForm = h('form', {
+    class: 'row grow', role: 'search',
+    onsubmit: async (e) => {
+      e.preventDefault();
+      if (!q.value.trim()) { search = null; return refresh(); }
+      const hits = await attempt(() => api('GET', `${base}/search?q=${encodeURIComponent(q.value)}`));
+      if (hits === undefined) return;
+      search = hits;
+      clearTimeout(pollTimer);
+      list.replaceChildren(...(hits.length
+        ? hits.map((hit) => h('li', { class: 'card' }, h('span', { text: hit.title }),
+          hit.minutes == null ? null : h('span', { class: 'muted', text: ` — ${hit.minutes} min` })))
+        : [h('li', { class: 'empty', text: 'No matching tasks.' })]),
+      h('li', {}, h('button', { type: 'button', class: 'link', text: 'Clear search', onclick: () => { q.value = ''; search = null; refresh(); } })));
+    },
+  }, h('label', { for: 'search', class: 'sr-only', text: 'Search tasks' }), h('div', { class: 'grow' }, q));
+
+  const switcher = h('select', {
+    id: 'tenant-switch', 'aria-label': 'Switch tenant',
+    onchange: (e) => navigate(`/tenants/${e.target.value}`),
+  }, tenants.map((t) => h('option', { value: t.id, selected: t.id === tenantId, text: t.name })));
+
+  show(
+    h('div', { class: 'row' }, h('h1', { class: 'grow', text: tenant.name }), switcher),
+    h('p', {}, h('a', { href: `/tenants/${tenantId}/members`, 'data-link': true, text: 'Members' })),
+    add,
+    h('div', { class: 'row spaced' }, filters, searchForm),
+    list,
+  );
+  await refresh();
+  title.focus();
+}
+
+function todoItem(todo, base, refresh) {
+  const path = `${base}/${todo.id}`;
+  const li = h('li', { class: `card todo${todo.complete ? ' done' : ''}`, 'data-id': todo.id });
+  const titleEl = h('span', { class: 'title', text: todo.title });
+  const check = h('input', {
+    type: 'checkbox', checked: todo.complete, 'aria-label': `Done: ${todo.title}`,
+    onchange: async () => {
+      const updated = await attempt(() => api('PATCH', path, { complete: check.checked }));
+      if (updated === undefined) { check.checked = !check.checked; return; }
+      if (check.checked) askDuration(li, path, refresh);
+      else refresh();
+    },
+  });
+  const edit = () => {
+    const input = h('input', { type: 'text', value: todo.title, maxlength: '256', 'aria-label': 'Edit title' });
+    const save = async () => {
+      if (input.value.trim() && input.value !== todo.title) {
+        await attempt(() => api('PATCH', path, { title: input.value }));
+      }
+      refresh();
+    };
+    input.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter') { e.preventDefault(); save(); }
+      if (e.key === 'Escape') refresh();
+    });
+    input.addEventListener('blur', save, { once: true });
+    titleEl.replaceWith(input);
+    input.focus();
+    input.select();
+  };
+  titleEl.addEventListener('dblclick', edit);
+  li.append(check, titleEl, h('span', { class: 'actions' },
+    h('button', { type: 'button', text: 'Edit', 'aria-label': `Edit ${todo.title}`, onclick: edit }),
+    h('button', {
+      type: 'button', class: 'danger', text: 'Delete', 'aria-label': `Delete ${todo.title}`,
+      onclick: async () => {
+        if (!confirm(`Delete “${todo.title}”?`)) return;
+        await attempt(() => api('DELETE', path));
+        refresh();
+      },
+    })),
+  estimateView(todo, refresh));
+  return li;
+}
+
+/** After completing a task: "how long did it take?" (optional). */
+function askDuration(li, path, refresh) {
+  const minutes = h('input', { id: `took-${li.dataset.id}`, type: 'number', min: '1', max: '14400', inputmode: 'numeric', class: 'minutes' });
+  const form = h('form', {
+    class: 'row estimate took',
+    onsubmit: async (e) => {
+      e.preventDefault();
+      if (minutes.value) await attempt(() => api('PATCH', path, { complete: true, actual_minutes: Number(minutes.value) }));
+      refresh();
+    },
+  }, h('label', { for: minutes.id, text: 'How long did it take? (minutes)' }), minutes,
+  h('button', { type: 'submit', text: 'Save' }), h('button', { type: 'button', text: 'Skip', onclick: () => refresh() }));
+  li.append(form);
+  minutes.focus();
+}
+
+async function membersView(tenantId) {
+  const [tenant, members] = await Promise.all([
+    attempt(() => api('GET', `/api/tenants/${tenantId}`)),
+    attempt(() => api('GET', `/api/tenants/${tenantId}/members`)),
+  ]);
+  if (!tenant || !members) return;
+  const owner = tenant.role === 'owner';
+  const base = `/api/tenants/${tenantId}/members`;
+  const again = () => membersView(tenantId);
+  const rows = members.map((m) => {
+    const self = m.user_id === me.id;
+    const role = owner
+      ? h('select', {
+        'aria-label': `Role of ${m.email}`,
+        onchange: async (e) => { await attempt(() => api('PATCH', `${base}/${m.user_id}`, { role: e.target.value })); again(); },
+      }, ['owner', 'member'].map((r) => h('option', { value: r, selected: r === m.role, text: r })))
+      : h('span', { text: m.role });
+    const remove = (owner || self) ? h('button', {
+      type: 'button', class: 'danger', text: self ? 'Leave' : 'Remove', 'aria-label': self ? 'Leave this tenant' : `Remove ${m.email}`,
+      onclick: async () => {
+        if (!confirm(self ? 'Leave this tenant?' : `Remove ${m.email}?`)) return;
+        const ok = await attempt(() => api('DELETE', `${base}/${m.user_id}`));
+        if (ok === undefined) return;
+        if (self) navigate('/tenants'); else again();
+      },
+    }) : null;
+    return h('tr', {}, h('td', { text: m.email }), h('td', {}, role), h('td', { text: new Date(m.joined_at).toLocaleDateString() }), h('td', {}, remove));
+  });
+  const table = h('table', {}, h('thead', {}, h('tr', {}, ['Email', 'Role', 'Joined', ''].map((t) => h('th', { scope: 'col', text: t })))), h('tbody', {}, rows));
+  let addForm = null;
+  if (owner) {
+    const email = h('input', { id: 'member-email', type: 'email', required: true, placeholder: 'teammate@example.com' });
+    const role = h('select', { id: 'member-role' }, h('option', { value: 'member', text: 'member' }), h('option', { value: 'owner', text: 'owner' }));
+    addForm = h('form', {
+      class: 'row',
+      onsubmit: async (e) => {
+        e.preventDefault();
+        const ok = await attempt(() => api('POST', base, { email: email.value, role: role.value }));
+        if (ok !== undefined) { again(); say(`${ok.email} was added.`, 'info'); }
+      },
+    }, h('div', { class: 'grow' }, h('label', { for: 'member-email', text: 'Email' }), email),
+    h('div', {}, h('label', { for: 'member-role', text: 'Role' }), role),
+    h('button', { class: 'primary', type: 'submit', text: 'Add member' }));
+  }
+  show(
+    h('h1', {}, 'Members of ', h('span', { text: tenant.name })),
+    h('p', {}, h('a', { href: `/tenants/${tenantId}`, 'data-link': true, text: '← Back to tasks' })),
+    h('div', { class: 'card' }, table),
+    owner ? h('h2', { text: 'Add a member' }) : h('p', { class: 'muted', text: 'Only owners can add or remove members.' }),
+    addForm,
+  );
+}
+
+// ---- start -------------------------------------------------------------------
+
+(async () => {
+  try {
+    me = await api('GET', '/api/me');
+  } catch {
+    me = null;
+  }
+  render();
+})();
