@@ -205,11 +205,14 @@ function estimateView(todo, refresh) {
       break;
     case 'ready': {
       const basis = todo.estimate_basis || [];
-      box.append(h('span', {}, '⏱ ', h('span', { class: 'estimate-text', text: todo.estimate })));
-      const summary = basis.length ? `based on ${basis.length} similar task${basis.length === 1 ? '' : 's'}` : 'no similar past tasks yet';
-      box.append(' ', h('details', {}, h('summary', { text: summary }),
-        basis.length ? h('ul', {}, basis.map((b) => h('li', {}, h('span', { text: b.title }), ' — ',
-          b.minutes == null ? 'no duration' : `${b.minutes} min ${b.actual ? '(actual)' : '(estimated)'}`))) : null));
+      box.append(h('span', {}, 'Estimate: ', h('span', { class: 'estimate-text', text: todo.estimate })));
+      if (basis.length) {
+        box.append(h('details', {}, h('summary', { text: `based on ${basis.length} similar task${basis.length === 1 ? '' : 's'}` }),
+          h('ul', {}, basis.map((b) => h('li', {}, h('span', { text: b.title }), ' — ',
+            b.minutes == null ? 'no duration' : `${b.minutes} min ${b.actual ? '(actual)' : '(estimated)'}`)))));
+      } else {
+        box.append(h('div', { text: 'no similar past tasks yet' }));
+      }
       break;
     }
     case 'failed':
@@ -218,7 +221,7 @@ function estimateView(todo, refresh) {
           onclick: async () => { await attempt(() => api('POST', `/api/tenants/${todo.tenant_id}/todos/${todo.id}/estimate`)); refresh(); } }));
       break;
     default:
-      if (todo.estimate) box.append('⏱ ', h('span', { text: todo.estimate }));
+      if (todo.estimate) box.append('Estimate: ', h('span', { text: todo.estimate }));
   }
   if (todo.actual_minutes) box.append(h('div', { text: `Took ${todo.actual_minutes} min` }));
   return box;
