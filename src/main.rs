@@ -7,6 +7,11 @@ use clap::error::ErrorKind;
 use clap::Parser;
 use tokio::net::TcpListener;
 
+/// mimalloc returns freed memory to the system promptly; glibc's malloc kept
+/// every 19 MiB argon2 buffer in per-thread arenas (see BENCHMARKS.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     // `.env` fills in what the environment lacks; a missing file is fine.
     let _ = dotenvy::dotenv();

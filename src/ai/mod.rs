@@ -5,7 +5,7 @@ mod breaker;
 mod client;
 pub mod parse;
 mod pipeline;
-mod prompt;
+pub mod prompt;
 mod worker;
 
 use std::sync::Arc;

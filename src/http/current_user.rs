@@ -16,16 +16,24 @@ impl FromRequestParts<AppState> for CurrentUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let token = token_from(parts).ok_or(ApiError::Unauthorized("not signed in"))?;
-        let session = state.tokens.verify(token).map_err(|e| match e {
-            TokenError::Expired => ApiError::Unauthorized("session expired: sign in again"),
-            TokenError::Invalid => ApiError::Unauthorized("invalid session: sign in again"),
-        })?;
+        let session = verified_session(parts, state)?;
         if state.store.is_token_revoked(session.jti).await? {
-            return Err(ApiError::Unauthorized("session ended: sign in again"));
+            return Err(SESSION_ENDED);
         }
         Ok(Self(session))
     }
+}
+
+pub const SESSION_ENDED: ApiError = ApiError::Unauthorized("session ended: sign in again");
+
+/// The request's token, checked for signature and expiry only (no database):
+/// the caller still checks revocation, alone or with other lookups.
+pub fn verified_session(parts: &Parts, state: &AppState) -> Result<Session, ApiError> {
+    let token = token_from(parts).ok_or(ApiError::Unauthorized("not signed in"))?;
+    state.tokens.verify(token).map_err(|e| match e {
+        TokenError::Expired => ApiError::Unauthorized("session expired: sign in again"),
+        TokenError::Invalid => ApiError::Unauthorized("invalid session: sign in again"),
+    })
 }
 
 /// `Option<CurrentUser>`: `None` for anonymous or stale sessions; database

@@ -6,9 +6,10 @@
 use axum::extract::{FromRequestParts, RawPathParams};
 use axum::http::request::Parts;
 
+use super::current_user::{verified_session, SESSION_ENDED};
 use super::{ApiError, AppState, CurrentUser};
 use crate::domain::{Role, TenantId};
-use crate::store::{Membership, TenantStore};
+use crate::store::{Membership, SessionTenant, TenantStore};
 
 pub const TENANT_HEADER: &str = "x-tenant-id";
 
@@ -32,19 +33,23 @@ impl FromRequestParts<AppState> for TenantCtx {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let user = CurrentUser::from_request_parts(parts, state).await?;
+        let session = verified_session(parts, state)?;
         let tenant_id = tenant_id_from(parts, state).await?;
-        let (tenant, membership) = state
+        // One query checks both the session's revocation and the membership.
+        match state
             .store
-            .tenant_for_member(tenant_id, user.0.user_id)
+            .tenant_for_session(tenant_id, session.user_id, session.jti)
             .await?
+        {
+            SessionTenant::Revoked => Err(SESSION_ENDED),
             // 404, not 403: a non-member must not learn that the tenant exists.
-            .ok_or(ApiError::NotFound("tenant not found"))?;
-        Ok(Self {
-            user,
-            membership,
-            tenant,
-        })
+            SessionTenant::NotMember => Err(ApiError::NotFound("tenant not found")),
+            SessionTenant::Member(tenant, membership) => Ok(Self {
+                user: CurrentUser(session),
+                membership,
+                tenant,
+            }),
+        }
     }
 }
 

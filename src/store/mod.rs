@@ -3,7 +3,7 @@
 //! * [`Store`]: the global context — accounts, tenants, memberships. It has no
 //!   method that reads or writes a tenant-aware table.
 //! * [`TenantStore`]: one tenant's data. It can only be obtained through a
-//!   membership check ([`Store::tenant_for_member`]) or, for background work
+//!   membership check ([`Store::tenant_for_session`]) or, for background work
 //!   that acts for the system, [`Store::tenant_for_system`]. Every query it
 //!   runs is scoped to that tenant.
 //!
@@ -152,13 +152,6 @@ impl Store {
         dispatch!(self, s => s.tenants_of(user).await)
     }
 
-    /// The one door to a tenant's data for a request: `None` unless `user`
-    /// is a member of `tenant`.
-    pub async fn tenant_for_member(&self, tenant: TenantId, user: UserId) -> Result<Option<(TenantStore, Membership)>> {
-        let membership = dispatch!(self, s => s.membership(tenant, user).await)?;
-        Ok(membership.map(|m| (TenantStore::new(self.clone(), tenant), m)))
-    }
-
     // ---- the estimate queue (shared: ids only) ----
 
     /// Claims up to `limit` due jobs for [`JOB_LEASE`]. Concurrent claimers
@@ -176,11 +169,34 @@ impl Store {
         dispatch!(self, s => s.finish_estimate_job(job).await)
     }
 
+    // ---- the door to tenant data ----
+
+    /// The only door to a tenant's data for a request, in one query: is the
+    /// session (`jti`) revoked, and is `user` a member of `tenant`? is the
+    /// session (`jti`) revoked, and is `user` a member of `tenant`?
+    pub async fn tenant_for_session(&self, tenant: TenantId, user: UserId, jti: Uuid) -> Result<SessionTenant> {
+        let (revoked, membership) = dispatch!(self, s => s.session_membership(tenant, user, jti).await)?;
+        Ok(match (revoked, membership) {
+            (true, _) => SessionTenant::Revoked,
+            (false, None) => SessionTenant::NotMember,
+            (false, Some(m)) => SessionTenant::Member(TenantStore::new(self.clone(), tenant), m),
+        })
+    }
+
     /// A tenant handle for work the system does on its own behalf (background
     /// jobs, maintenance commands), never for a user's request.
     pub fn tenant_for_system(&self, tenant: TenantId) -> TenantStore {
         TenantStore::new(self.clone(), tenant)
     }
+}
+
+/// What [`Store::tenant_for_session`] found.
+pub enum SessionTenant {
+    /// The session was logged out.
+    Revoked,
+    /// The user is not a member (or the tenant does not exist).
+    NotMember,
+    Member(TenantStore, Membership),
 }
 
 /// One tenant's data. Every method runs in that tenant's context only.

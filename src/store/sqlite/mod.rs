@@ -168,16 +168,30 @@ impl SqliteStore {
         rows.into_iter().map(Membership::from_row).collect()
     }
 
-    pub async fn membership(&self, tenant: TenantId, user: UserId) -> Result<Option<Membership>> {
-        let row: Option<(Uuid, String, String)> = sqlx::query_as(
-            "SELECT t.id, t.name, tu.role FROM tenant_users tu JOIN tenants t ON t.id = tu.tenant_id
-             WHERE tu.tenant_id = $1 AND tu.user_id = $2",
+    /// Whether `jti` is revoked, and `user`'s membership of `tenant`: one
+    /// row, whatever the answers.
+    pub async fn session_membership(
+        &self,
+        tenant: TenantId,
+        user: UserId,
+        jti: Uuid,
+    ) -> Result<(bool, Option<Membership>)> {
+        let row: (bool, Option<Uuid>, Option<String>, Option<String>) = sqlx::query_as(
+            "SELECT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = $3), t.id, t.name, tu.role
+             FROM (SELECT 1) AS one
+             LEFT JOIN tenant_users tu ON tu.tenant_id = $1 AND tu.user_id = $2
+             LEFT JOIN tenants t ON t.id = tu.tenant_id",
         )
         .bind(tenant.0)
         .bind(user.0)
-        .fetch_optional(&self.read)
+        .bind(jti)
+        .fetch_one(&self.read)
         .await?;
-        row.map(Membership::from_row).transpose()
+        let membership = match row {
+            (_, Some(id), Some(name), Some(role)) => Some(Membership::from_row((id, name, role))?),
+            _ => None,
+        };
+        Ok((row.0, membership))
     }
 }
 
