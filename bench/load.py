@@ -255,6 +255,7 @@ def fresh_pg_database(admin_url, pg_bin):
 
 
 def main():
+    global BIN
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--duration", type=int, default=10)
     ap.add_argument("--bin", default=BIN, help="the server binary (default: target/release/aswan)")
@@ -264,7 +265,6 @@ def main():
                     help="instead: a soak of mixed list/create load on SQLite, sampling RSS every 10 s")
     args = ap.parse_args()
     args.concurrency = [int(c) for c in args.concurrency.split(",")]
-    global BIN
     BIN = args.bin
     if not os.path.exists(BIN):
         raise SystemExit("build the server first: cargo build --release")

@@ -1,13 +1,12 @@
 //! Micro benchmarks of the hot pure functions on the estimate path:
-//! parsing a model's answer, building the prompt, cosine distance (the
-//! SQLite backend's exact scan). `cargo bench --bench micro`.
+//! parsing a model's answer and building the prompt. `cargo bench --bench micro`.
 
 use std::hint::black_box;
 
 use aswan::ai::parse::parse_estimate;
 use aswan::ai::prompt::user_prompt;
 use aswan::domain::TodoId;
-use aswan::store::{cosine_distance, Basis};
+use aswan::store::Basis;
 use criterion::{criterion_group, criterion_main, Criterion};
 
 fn parsing(c: &mut Criterion) {
@@ -51,17 +50,5 @@ fn prompting(c: &mut Criterion) {
     });
 }
 
-fn distances(c: &mut Criterion) {
-    let mut g = c.benchmark_group("cosine_distance");
-    for dims in [384usize, 768] {
-        let a: Vec<f32> = (0..dims).map(|i| (i as f32 * 0.37).sin()).collect();
-        let b: Vec<f32> = (0..dims).map(|i| (i as f32 * 0.11).cos()).collect();
-        g.bench_function(format!("{dims} dims"), |bench| {
-            bench.iter(|| cosine_distance(black_box(&a), black_box(&b)))
-        });
-    }
-    g.finish();
-}
-
-criterion_group!(benches, parsing, prompting, distances);
+criterion_group!(benches, parsing, prompting);
 criterion_main!(benches);

@@ -194,7 +194,7 @@ async fn sqlite_case(dims: usize, per_tenant: usize) -> anyhow::Result<()> {
     })
     .await?;
     println!(
-        "| sqlite | {dims} | {per_tenant} | – | – | exact (Rust scan) p50 {:.2} ms, p99 {:.2} ms | 1.000 (exact) |",
+        "| sqlite | {dims} | {per_tenant} | – | – | exact scan p50 {:.2} ms, p99 {:.2} ms | 1.000 (exact) |",
         exact.p50, exact.p99
     );
     store.close().await;

@@ -19,8 +19,7 @@ pub mod sqlite;
 pub use console::SqlTable;
 pub use error::StoreError;
 pub use models::{
-    cosine_distance, Basis, EstimateJob, EstimateOutcome, Member, Membership, NewTodo, Tenant, Todo, TodoPatch, User,
-    UserWithHash,
+    Basis, EstimateJob, EstimateOutcome, Member, Membership, NewTodo, Tenant, Todo, TodoPatch, User, UserWithHash,
 };
 
 use chrono::{DateTime, Utc};

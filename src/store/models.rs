@@ -165,21 +165,3 @@ impl EstimateJob {
         }
     }
 }
-
-/// Cosine distance (1 − cosine similarity) of two vectors of one length;
-/// `None` for mismatched lengths or a zero vector.
-pub fn cosine_distance(a: &[f32], b: &[f32]) -> Option<f32> {
-    if a.len() != b.len() || a.is_empty() {
-        return None;
-    }
-    let (mut dot, mut na, mut nb) = (0f32, 0f32, 0f32);
-    for (x, y) in a.iter().zip(b) {
-        dot += x * y;
-        na += x * x;
-        nb += y * y;
-    }
-    if na == 0.0 || nb == 0.0 {
-        return None;
-    }
-    Some(1.0 - dot / (na.sqrt() * nb.sqrt()))
-}

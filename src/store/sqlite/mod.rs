@@ -26,8 +26,31 @@ pub struct SqliteStore {
     write: SqlitePool,
 }
 
+/// Registers sqlite-vec (vector distance functions) for every SQLite
+/// connection this process opens.
+fn register_sqlite_vec() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: sqlite3_vec_init is sqlite-vec's extension entry point,
+        // compiled against the same (bundled) SQLite; auto-extensions take it
+        // as a plain function pointer, which is what the transmute gives.
+        type EntryPoint = unsafe extern "C" fn(
+            *mut libsqlite3_sys::sqlite3,
+            *mut *mut std::os::raw::c_char,
+            *const libsqlite3_sys::sqlite3_api_routines,
+        ) -> std::os::raw::c_int;
+        let rc = unsafe {
+            libsqlite3_sys::sqlite3_auto_extension(Some(std::mem::transmute::<*const (), EntryPoint>(
+                sqlite_vec::sqlite3_vec_init as *const (),
+            )))
+        };
+        assert_eq!(rc, libsqlite3_sys::SQLITE_OK, "registering sqlite-vec");
+    });
+}
+
 impl SqliteStore {
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
+        register_sqlite_vec();
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)

@@ -18,6 +18,11 @@ macro_rules! todo_columns {
     };
 }
 
+/// A vector as sqlite-vec's float32 BLOB: little-endian f32s.
+fn f32_blob(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
 /// Queues `id`'s estimate, leased to the caller, who tries it inline first.
 async fn enqueue_leased(tx: &mut sqlx::SqliteConnection, tenant: TenantId, id: TodoId) -> Result<()> {
     let now = Utc::now();
@@ -220,19 +225,20 @@ impl SqliteStore {
     }
 
     pub async fn save_embedding(&self, tenant: TenantId, id: TodoId, model: &str, embedding: &[f32]) -> Result<()> {
-        let bytes: Vec<u8> = embedding.iter().flat_map(|x| x.to_le_bytes()).collect();
         sqlx::query("UPDATE todos SET embedding = $3, embedding_model = $4 WHERE tenant_id = $1 AND id = $2")
             .bind(tenant.0)
             .bind(id.0)
-            .bind(bytes)
+            .bind(f32_blob(embedding))
             .bind(model)
             .execute(&self.write)
             .await?;
         Ok(())
     }
 
-    /// An exact scan over the tenant's embeddings of the same model: the
-    /// primary key's `tenant_id` prefix keeps it to one tenant's rows.
+    /// An exact scan over the tenant's embeddings of the same model (the
+    /// primary key's `tenant_id` prefix keeps it to one tenant's rows), with
+    /// the distance computed inside SQLite by sqlite-vec: only the k nearest
+    /// rows leave the database.
     pub async fn similar(
         &self,
         tenant: TenantId,
@@ -242,36 +248,33 @@ impl SqliteStore {
         max_distance: f32,
         exclude: Option<TodoId>,
     ) -> Result<Vec<Basis>> {
-        type Row = (Uuid, String, Option<i32>, Option<i32>, Vec<u8>);
+        type Row = (Uuid, String, Option<i32>, Option<i32>, f64);
         let rows: Vec<Row> = sqlx::query_as(
-            "SELECT id, title, estimate_minutes, actual_minutes, embedding FROM todos
-             WHERE tenant_id = $1 AND embedding_model = $2 AND embedding IS NOT NULL AND ($3 IS NULL OR id <> $3)",
+            "SELECT id, title, estimate_minutes, actual_minutes, vec_distance_cosine(embedding, $2) AS distance
+             FROM todos
+             WHERE tenant_id = $1 AND embedding_model = $3 AND length(embedding) = length($2)
+               AND ($4 IS NULL OR id <> $4) AND distance < $5
+             ORDER BY distance
+             LIMIT $6",
         )
         .bind(tenant.0)
+        .bind(f32_blob(embedding))
         .bind(model)
         .bind(exclude.map(|e| e.0))
+        .bind(f64::from(max_distance))
+        .bind(k)
         .fetch_all(&self.read)
         .await?;
-        let mut found: Vec<Basis> = rows
+        Ok(rows
             .into_iter()
-            .filter_map(|(id, title, estimate, actual, blob)| {
-                let other: Vec<f32> = blob
-                    .chunks_exact(4)
-                    .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-                    .collect();
-                let distance = crate::store::cosine_distance(embedding, &other)?;
-                (distance < max_distance).then(|| Basis {
-                    id: id.into(),
-                    title,
-                    minutes: actual.or(estimate),
-                    actual: actual.is_some(),
-                    distance,
-                })
+            .map(|(id, title, estimate, actual, distance)| Basis {
+                id: id.into(),
+                title,
+                minutes: actual.or(estimate),
+                actual: actual.is_some(),
+                distance: distance as f32,
             })
-            .collect();
-        found.sort_by(|a, b| a.distance.total_cmp(&b.distance));
-        found.truncate(usize::try_from(k).unwrap_or(0));
-        Ok(found)
+            .collect())
     }
 
     pub async fn save_estimate(&self, tenant: TenantId, id: TodoId, outcome: &EstimateOutcome) -> Result<Option<Todo>> {
