@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Reproduces every table of BENCHMARKS.md (about 25 minutes on 2 cores).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
+cargo build --release --locked
+python3 bench/load.py --duration 5 --concurrency 1,16,64 --out bench/results/load.json
+python3 bench/report.py bench/results/load.json
+python3 bench/load.py --soak 300 --out bench/results/load.json
+bench/vector.sh
+cargo bench --bench micro
