@@ -115,13 +115,7 @@ pub async fn search(
             .into_iter()
             .filter(|t| t.title.to_lowercase().contains(&needle))
             .take(SEARCH_LIMIT)
-            .map(|t| Basis {
-                id: t.id,
-                title: t.title,
-                minutes: t.actual_minutes.or(t.estimate_minutes),
-                actual: t.actual_minutes.is_some(),
-                distance: 0.0,
-            })
+            .map(|t| Basis::from_row((t.id.0, t.title, t.estimate_minutes, t.actual_minutes, 0.0)))
             .collect();
         return Ok(Json(hits));
     };

@@ -85,6 +85,22 @@ pub struct Basis {
     pub distance: f32,
 }
 
+/// `(id, title, estimate minutes, actual minutes, distance)`.
+pub type BasisRow = (Uuid, String, Option<i32>, Option<i32>, f64);
+
+impl Basis {
+    /// A similar task; its actual duration wins over its estimate.
+    pub fn from_row((id, title, estimate, actual, distance): BasisRow) -> Self {
+        Self {
+            id: id.into(),
+            title,
+            minutes: actual.or(estimate),
+            actual: actual.is_some(),
+            distance: distance as f32,
+        }
+    }
+}
+
 /// What to record about a todo's estimate.
 #[derive(Debug, Clone)]
 pub enum EstimateOutcome {

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::{vector_index, PgStore};
 use crate::domain::{Email, Role, TenantId, TenantName, TodoFilter, TodoId, UserId};
-use crate::store::models::MemberRow;
+use crate::store::models::{BasisRow, MemberRow};
 use crate::store::{Basis, EstimateOutcome, Member, NewTodo, Result, StoreError, Tenant, Todo, TodoPatch, JOB_LEASE};
 
 /// The columns a [`Todo`] is read from, spliced in at compile time.
@@ -268,8 +268,7 @@ impl PgStore {
             .execute(&mut *tx)
             .await?;
         let sql = vector_index::for_dimension(embedding.len()).map_or(vector_index::SIMILAR_EXACT, |d| d.similar);
-        type Row = (Uuid, String, Option<i32>, Option<i32>, f64);
-        let mut rows: Vec<Row> = sqlx::query_as(sql)
+        let mut rows: Vec<BasisRow> = sqlx::query_as(sql)
             .bind(tenant.0)
             .bind(Vector::from(embedding.to_vec()))
             .bind(model)
@@ -280,16 +279,7 @@ impl PgStore {
             .await?;
         tx.commit().await?;
         rows.sort_by(|a, b| a.4.total_cmp(&b.4));
-        Ok(rows
-            .into_iter()
-            .map(|(id, title, estimate, actual, distance)| Basis {
-                id: id.into(),
-                title,
-                minutes: actual.or(estimate),
-                actual: actual.is_some(),
-                distance: distance as f32,
-            })
-            .collect())
+        Ok(rows.into_iter().map(Basis::from_row).collect())
     }
 
     pub async fn save_estimate(&self, tenant: TenantId, id: TodoId, outcome: &EstimateOutcome) -> Result<Option<Todo>> {

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use super::SqliteStore;
 use crate::domain::{Email, Role, TenantId, TenantName, TodoFilter, TodoId, UserId};
-use crate::store::models::MemberRow;
+use crate::store::models::{BasisRow, MemberRow};
 use crate::store::{Basis, EstimateOutcome, Member, NewTodo, Result, StoreError, Tenant, Todo, TodoPatch, JOB_LEASE};
 
 /// The columns a [`Todo`] is read from, spliced in at compile time by
@@ -248,8 +248,7 @@ impl SqliteStore {
         max_distance: f32,
         exclude: Option<TodoId>,
     ) -> Result<Vec<Basis>> {
-        type Row = (Uuid, String, Option<i32>, Option<i32>, f64);
-        let rows: Vec<Row> = sqlx::query_as(
+        let rows: Vec<BasisRow> = sqlx::query_as(
             "SELECT id, title, estimate_minutes, actual_minutes, vec_distance_cosine(embedding, $2) AS distance
              FROM todos
              WHERE tenant_id = $1 AND embedding_model = $3 AND length(embedding) = length($2)
@@ -265,16 +264,7 @@ impl SqliteStore {
         .bind(k)
         .fetch_all(&self.read)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(id, title, estimate, actual, distance)| Basis {
-                id: id.into(),
-                title,
-                minutes: actual.or(estimate),
-                actual: actual.is_some(),
-                distance: distance as f32,
-            })
-            .collect())
+        Ok(rows.into_iter().map(Basis::from_row).collect())
     }
 
     pub async fn save_estimate(&self, tenant: TenantId, id: TodoId, outcome: &EstimateOutcome) -> Result<Option<Todo>> {
