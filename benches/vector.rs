@@ -88,25 +88,9 @@ async fn pg_case(admin: &str, dims: usize, per_tenant: usize) -> anyhow::Result<
     db.execute("VACUUM ANALYZE todos").await?;
     let built = build.elapsed();
 
-    let queries: Vec<(Uuid, Vec<f32>)> = tenants
-        .iter()
-        .flat_map(|t| (0..QUERIES_PER_TENANT).map(|q| (*t, q)).collect::<Vec<_>>())
-        .map(|(t, q)| (t, near(&cents[(q * 13) % 100], 0.35, &mut rng)))
-        .collect();
+    let queries = queries(&tenants, &cents, &mut rng);
     // The app's own code path: the indexed form with iterative scans.
-    let hnsw = run(&queries, |t, v| {
-        let store = store.clone();
-        async move {
-            let tenant = store.tenant_for_system(TenantId(t));
-            Ok(tenant
-                .similar(&v, "bench", K, 2.0, None)
-                .await?
-                .into_iter()
-                .map(|b| b.id.0)
-                .collect())
-        }
-    })
-    .await?;
+    let hnsw = run(&queries, |t, v| via_store(store.clone(), t, v)).await?;
     // The exact answer: the same filter, no index on the distance.
     let exact = run(&queries, |t, v| {
         let url = url.clone();
@@ -175,30 +159,34 @@ async fn sqlite_case(dims: usize, per_tenant: usize) -> anyhow::Result<()> {
         }
     }
     tx.commit().await?;
-    let queries: Vec<(Uuid, Vec<f32>)> = tenants
-        .iter()
-        .flat_map(|t| (0..QUERIES_PER_TENANT).map(|q| (*t, q)).collect::<Vec<_>>())
-        .map(|(t, q)| (t, near(&cents[(q * 13) % 100], 0.35, &mut rng)))
-        .collect();
-    let exact = run(&queries, |t, v| {
-        let store = store.clone();
-        async move {
-            let tenant = store.tenant_for_system(TenantId(t));
-            Ok(tenant
-                .similar(&v, "bench", K, 2.0, None)
-                .await?
-                .into_iter()
-                .map(|b| b.id.0)
-                .collect())
-        }
-    })
-    .await?;
+    let queries = queries(&tenants, &cents, &mut rng);
+    let exact = run(&queries, |t, v| via_store(store.clone(), t, v)).await?;
     println!(
         "| sqlite | {dims} | {per_tenant} | – | – | exact scan p50 {:.2} ms, p99 {:.2} ms | 1.000 (exact) |",
         exact.p50, exact.p99
     );
     store.close().await;
     Ok(())
+}
+
+/// QUERIES_PER_TENANT query vectors per tenant, each near a centroid.
+fn queries(tenants: &[Uuid], cents: &[Vec<f32>], rng: &mut StdRng) -> Vec<(Uuid, Vec<f32>)> {
+    tenants
+        .iter()
+        .flat_map(|t| (0..QUERIES_PER_TENANT).map(move |q| (*t, q)))
+        .map(|(t, q)| (t, near(&cents[(q * 13) % 100], 0.35, rng)))
+        .collect()
+}
+
+/// The app's own code path: `TenantStore::similar`.
+async fn via_store(store: Store, tenant: Uuid, v: Vec<f32>) -> anyhow::Result<Vec<Uuid>> {
+    let tenant = store.tenant_for_system(TenantId(tenant));
+    Ok(tenant
+        .similar(&v, "bench", K, 2.0, None)
+        .await?
+        .into_iter()
+        .map(|b| b.id.0)
+        .collect())
 }
 
 async fn run<F, Fut>(queries: &[(Uuid, Vec<f32>)], f: F) -> anyhow::Result<Outcome>
