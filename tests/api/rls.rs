@@ -27,15 +27,24 @@ async fn as_app_role(url: &str) -> PgConnection {
     conn
 }
 
-async fn titles_in_context(conn: &mut PgConnection, tenant: Option<Uuid>) -> Vec<String> {
-    let mut tx = conn.begin().await.unwrap();
+/// A transaction in `tenant`'s context, as the server opens one (or with no
+/// context at all).
+async fn begin_in(
+    conn: &mut PgConnection,
+    tenant: Option<Uuid>,
+) -> Result<sqlx::Transaction<'_, sqlx::Postgres>, sqlx::Error> {
+    let mut tx = conn.begin().await?;
     if let Some(t) = tenant {
         sqlx::query("SELECT set_config('nile.tenant_id', $1, true)")
             .bind(t.to_string())
             .execute(&mut *tx)
-            .await
-            .unwrap();
+            .await?;
     }
+    Ok(tx)
+}
+
+async fn titles_in_context(conn: &mut PgConnection, tenant: Option<Uuid>) -> Vec<String> {
+    let mut tx = begin_in(conn, tenant).await.unwrap();
     // Deliberately no tenant filter: only the policy stands in the way.
     let rows = sqlx::query("SELECT title FROM todos ORDER BY title")
         .fetch_all(&mut *tx)
@@ -68,13 +77,7 @@ async fn insert_in_context(
     context: Option<Uuid>,
     row_tenant: Uuid,
 ) -> Result<(), sqlx::Error> {
-    let mut tx = conn.begin().await?;
-    if let Some(t) = context {
-        sqlx::query("SELECT set_config('nile.tenant_id', $1, true)")
-            .bind(t.to_string())
-            .execute(&mut *tx)
-            .await?;
-    }
+    let mut tx = begin_in(conn, context).await?;
     sqlx::query("INSERT INTO todos (tenant_id, id, title) VALUES ($1, $2, 'smuggled')")
         .bind(row_tenant)
         .bind(Uuid::new_v4())
@@ -119,12 +122,7 @@ async fn writes_into_another_tenant_are_refused() {
     let err = insert_in_context(&mut conn, Some(a), b).await.unwrap_err();
     assert!(is_rls_violation(&err), "{err}");
     // Moving one of A's rows to B.
-    let mut tx = conn.begin().await.unwrap();
-    sqlx::query("SELECT set_config('nile.tenant_id', $1, true)")
-        .bind(a.to_string())
-        .execute(&mut *tx)
-        .await
-        .unwrap();
+    let mut tx = begin_in(&mut conn, Some(a)).await.unwrap();
     let err = sqlx::query("UPDATE todos SET tenant_id = $1 WHERE title = 'a1'")
         .bind(b)
         .execute(&mut *tx)
@@ -133,12 +131,7 @@ async fn writes_into_another_tenant_are_refused() {
     assert!(is_rls_violation(&err), "{err}");
     tx.rollback().await.unwrap();
     // Updating or deleting B's rows from A's context touches nothing.
-    let mut tx = conn.begin().await.unwrap();
-    sqlx::query("SELECT set_config('nile.tenant_id', $1, true)")
-        .bind(a.to_string())
-        .execute(&mut *tx)
-        .await
-        .unwrap();
+    let mut tx = begin_in(&mut conn, Some(a)).await.unwrap();
     let updated = sqlx::query("UPDATE todos SET title = 'pwned' WHERE title = 'b1'")
         .execute(&mut *tx)
         .await
