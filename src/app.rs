@@ -29,14 +29,16 @@ impl App {
             settings.access_token_expire_minutes,
         ));
         let ai = Ai::from_settings(settings)?;
-        match (&ai, settings.embedding_dimensions) {
-            (None, _) => tracing::info!("no AI_BASE_URL: AI estimates are off"),
-            (Some(_), Some(d)) => {
-                if store.ensure_vector_index(d as usize).await? {
-                    tracing::info!(dimensions = d, "HNSW index on embeddings ready");
+        match &ai {
+            None => tracing::info!("EMBEDDING_PROVIDER=none: AI estimates are off"),
+            Some(ai) => {
+                tracing::info!("AI estimates: {}", ai.describe());
+                if let Some(d) = ai.embedder().dimensions() {
+                    if store.ensure_vector_index(d).await? {
+                        tracing::info!(dimensions = d, "HNSW index on embeddings ready");
+                    }
                 }
             }
-            (Some(_), None) => {}
         }
         let state = AppState {
             store,

@@ -6,6 +6,7 @@ pub mod app;
 pub mod auth;
 pub mod config;
 pub mod domain;
+pub mod eval;
 pub mod http;
 pub mod store;
 pub mod telemetry;

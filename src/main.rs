@@ -74,6 +74,41 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 print!("{table}");
             }
         }
+        Command::Reindex { batch } => {
+            let ai = aswan::ai::Ai::from_settings(&settings)?
+                .context("EMBEDDING_PROVIDER is none: there is no model to index with")?;
+            let store = aswan::store::Store::open(settings.database_url.expose(), 2).await?;
+            let result = aswan::ai::reindex::reindex(&store, &ai, batch, true).await;
+            store.close().await;
+            let report = result?;
+            println!(
+                "reindexed {} todos in {} tenants with {}",
+                report.todos,
+                report.tenants,
+                ai.embedder().model()
+            );
+        }
+        Command::Eval { file, json } => {
+            let set = match file {
+                Some(path) => aswan::eval::EvalSet::parse(
+                    &std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?,
+                )?,
+                None => aswan::eval::EvalSet::builtin(),
+            };
+            let model = match &settings.embedding_model_dir {
+                Some(dir) => aswan::ai::LocalModel::from_dir(dir)?,
+                None => aswan::ai::LocalModel::builtin()?,
+            };
+            let max_distance = settings
+                .similarity_max_distance
+                .unwrap_or(aswan::ai::LOCAL_MAX_DISTANCE);
+            let report = aswan::eval::evaluate(&set, &model, max_distance, i64::from(settings.similar_tasks) as usize);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                print!("{report}");
+            }
+        }
         Command::Migrate => {
             let store = aswan::store::Store::open(settings.database_url.expose(), 1).await?;
             store.close().await;

@@ -197,6 +197,11 @@ async function tenantsView() {
   show(h('h1', { text: 'Your tenants' }), list, h('h2', { text: 'Create a tenant' }), form);
 }
 
+function reEstimateButton(todo, label, refresh) {
+  return h('button', { type: 'button', class: 'link', text: label,
+    onclick: async () => { await attempt(() => api('POST', `/api/tenants/${todo.tenant_id}/todos/${todo.id}/estimate`)); refresh(); } });
+}
+
 function estimateView(todo, refresh) {
   const box = h('div', { class: `estimate ${todo.estimate_status}` });
   switch (todo.estimate_status) {
@@ -215,10 +220,16 @@ function estimateView(todo, refresh) {
       }
       break;
     }
+    case 'insufficient_history':
+      // No number rather than an invented one; worth asking again once
+      // similar tasks have been completed with their durations.
+      box.append(h('span', { text: `Estimate: ${todo.estimate}` }), ' ',
+        h('span', { class: 'muted', text: `(${todo.estimate_reason || 'no similar tasks with a duration'})` }), ' ',
+        reEstimateButton(todo, 'Estimate again', refresh));
+      break;
     case 'failed':
       box.append(h('span', { text: `Estimate failed: ${todo.estimate_reason || 'unknown reason'}` }), ' ',
-        h('button', { type: 'button', class: 'link', text: 'Retry estimate',
-          onclick: async () => { await attempt(() => api('POST', `/api/tenants/${todo.tenant_id}/todos/${todo.id}/estimate`)); refresh(); } }));
+        reEstimateButton(todo, 'Retry estimate', refresh));
       break;
     default:
       if (todo.estimate) box.append('Estimate: ', h('span', { text: todo.estimate }));

@@ -3,9 +3,13 @@
 
 mod breaker;
 mod client;
+mod embedder;
+pub mod history;
+pub mod local;
 pub mod parse;
 mod pipeline;
 pub mod prompt;
+pub mod reindex;
 mod worker;
 
 use std::sync::Arc;
@@ -14,18 +18,21 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 pub use client::{VendorClient, VendorError};
+pub use embedder::Embedder;
+pub use local::LocalModel;
 pub use worker::spawn_worker;
 
-use crate::config::Settings;
+use crate::config::{EmbeddingProvider, Settings};
+
+/// Cosine distance under which the built-in model's neighbours count as
+/// similar. Tuned on the evaluation set (`aswan eval`, BENCHMARKS.md).
+pub const LOCAL_MAX_DISTANCE: f32 = 0.45;
+/// The vendor default: anything pointing the same way at all.
+pub const VENDOR_MAX_DISTANCE: f32 = 1.0;
 
 /// What the pipeline needs to know, resolved once from the settings.
 #[derive(Debug, Clone)]
 pub struct AiConfig {
-    pub chat_model: String,
-    pub embedding_model: String,
-    pub dimensions: Option<u32>,
-    pub query_prefix: String,
-    pub document_prefix: String,
     pub similar_tasks: i64,
     pub max_distance: f32,
     pub inline_timeout: Duration,
@@ -33,9 +40,18 @@ pub struct AiConfig {
     pub retry_base: Duration,
 }
 
+/// Who turns a title and its similar tasks into a number.
+pub enum Estimator {
+    /// A chat model behind the vendor.
+    Chat { client: VendorClient, model: String },
+    /// The tenant's own history ([`history`]).
+    History,
+}
+
 /// The estimate service: one per process, shared by handlers and the worker.
 pub struct Ai {
-    client: VendorClient,
+    embedder: Embedder,
+    estimator: Estimator,
     config: AiConfig,
     breaker: breaker::Breaker,
     /// Wakes the worker when new work is queued.
@@ -47,45 +63,85 @@ fn seconds(key: &str, value: f64) -> anyhow::Result<Duration> {
 }
 
 impl Ai {
-    /// `None` when no vendor is configured (estimates are then `off`).
+    /// `None` when estimates are off (EMBEDDING_PROVIDER=none). With no
+    /// AI_BASE_URL: the built-in model and the history estimator.
     pub fn from_settings(s: &Settings) -> anyhow::Result<Option<Arc<Self>>> {
-        let Some(base) = s.ai_base_url.as_deref().filter(|b| !b.trim().is_empty()) else {
+        let base = s.ai_base_url.as_deref().filter(|b| !b.trim().is_empty());
+        let provider = s.embedding_provider.unwrap_or(if base.is_some() {
+            EmbeddingProvider::Openai
+        } else {
+            EmbeddingProvider::Local
+        });
+        if s.embedding_model_dir.is_some() && provider != EmbeddingProvider::Local {
+            anyhow::bail!("invalid EMBEDDING_MODEL_DIR: it names a local model, but EMBEDDING_PROVIDER is not local");
+        }
+        if provider == EmbeddingProvider::None {
             return Ok(None);
+        }
+        let client = base
+            .map(|base| {
+                VendorClient::new(
+                    base,
+                    s.ai_api_key.clone(),
+                    seconds("AI_REQUEST_TIMEOUT", s.ai_request_timeout)?,
+                )
+            })
+            .transpose()?;
+        let embedder = match provider {
+            EmbeddingProvider::Openai => {
+                let Some(client) = client.clone() else {
+                    anyhow::bail!("invalid EMBEDDING_PROVIDER: openai needs AI_BASE_URL");
+                };
+                let nomic = s.embedding_model.contains("nomic");
+                let default_prefix = |p: &str| if nomic { p.to_owned() } else { String::new() };
+                Embedder::Vendor {
+                    client,
+                    model: s.embedding_model.clone(),
+                    dimensions: s.embedding_dimensions,
+                    query_prefix: s
+                        .embedding_query_prefix
+                        .clone()
+                        .unwrap_or_else(|| default_prefix("search_query: ")),
+                    document_prefix: s
+                        .embedding_document_prefix
+                        .clone()
+                        .unwrap_or_else(|| default_prefix("search_document: ")),
+                }
+            }
+            _ => Embedder::Local(match &s.embedding_model_dir {
+                Some(dir) => LocalModel::from_dir(dir)?,
+                None => LocalModel::builtin()?,
+            }),
         };
-        if !(0.0..=2.0).contains(&s.similarity_max_distance) {
+        let max_distance = s.similarity_max_distance.unwrap_or(if embedder.is_local() {
+            LOCAL_MAX_DISTANCE
+        } else {
+            VENDOR_MAX_DISTANCE
+        });
+        if !(0.0..=2.0).contains(&max_distance) {
             anyhow::bail!("invalid SIMILARITY_MAX_DISTANCE: a cosine distance is between 0 and 2");
         }
-        let nomic = s.embedding_model.contains("nomic");
-        let default_prefix = |p: &str| if nomic { p.to_owned() } else { String::new() };
+        let estimator = match client {
+            Some(client) => Estimator::Chat {
+                client,
+                model: s.ai_model.clone(),
+            },
+            None => Estimator::History,
+        };
         let config = AiConfig {
-            chat_model: s.ai_model.clone(),
-            embedding_model: s.embedding_model.clone(),
-            dimensions: s.embedding_dimensions,
-            query_prefix: s
-                .embedding_query_prefix
-                .clone()
-                .unwrap_or_else(|| default_prefix("search_query: ")),
-            document_prefix: s
-                .embedding_document_prefix
-                .clone()
-                .unwrap_or_else(|| default_prefix("search_document: ")),
             similar_tasks: i64::from(s.similar_tasks),
-            max_distance: s.similarity_max_distance,
+            max_distance,
             inline_timeout: seconds("ESTIMATE_INLINE_TIMEOUT", s.estimate_inline_timeout)?,
             max_attempts: i32::try_from(s.estimate_max_attempts)?,
             retry_base: seconds("ESTIMATE_RETRY_BASE", s.estimate_retry_base)?,
         };
-        let client = VendorClient::new(
-            base,
-            s.ai_api_key.clone(),
-            seconds("AI_REQUEST_TIMEOUT", s.ai_request_timeout)?,
-        )?;
         let breaker = breaker::Breaker::new(
             s.ai_breaker_threshold,
             seconds("AI_BREAKER_COOLDOWN", s.ai_breaker_cooldown)?,
         );
         Ok(Some(Arc::new(Self {
-            client,
+            embedder,
+            estimator,
             config,
             breaker,
             wake: Notify::new(),
@@ -96,13 +152,21 @@ impl Ai {
         &self.config
     }
 
+    pub fn embedder(&self) -> &Embedder {
+        &self.embedder
+    }
+
+    /// One line for the startup log.
+    pub fn describe(&self) -> String {
+        let estimator = match &self.estimator {
+            Estimator::Chat { model, .. } => format!("chat model {model}"),
+            Estimator::History => "the tenant's history".to_owned(),
+        };
+        format!("embeddings by {}, estimates from {estimator}", self.embedder.model())
+    }
+
     /// Embeds a search query (query form) for semantic search.
     pub async fn embed_query(&self, text: &str) -> Result<Vec<f32>, VendorError> {
-        let input = vec![format!("{}{text}", self.config.query_prefix)];
-        let mut v = self
-            .client
-            .embed(&self.config.embedding_model, &input, self.config.dimensions)
-            .await?;
-        Ok(v.remove(0))
+        self.embedder.embed_query(text).await
     }
 }

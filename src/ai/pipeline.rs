@@ -8,8 +8,9 @@ use std::time::Duration;
 use chrono::Utc;
 use rand::Rng;
 
+use super::history::{self, HistoryEstimate};
 use super::parse::parse_estimate;
-use super::{prompt, Ai, VendorError};
+use super::{prompt, Ai, Estimator, VendorError};
 use crate::store::{EstimateJob, EstimateOutcome, StoreError, TenantStore, Todo};
 
 /// The longest wait between attempts.
@@ -122,39 +123,39 @@ impl Ai {
 
     async fn attempt_unguarded(&self, tenant: &TenantStore, todo: &Todo) -> Result<Todo, Failure> {
         let c = &self.config;
-        let inputs = [
-            format!("{}{}", c.query_prefix, todo.title),
-            format!("{}{}", c.document_prefix, todo.title),
-        ];
-        let mut vectors = self.client.embed(&c.embedding_model, &inputs, c.dimensions).await?;
-        let document = vectors.pop().expect("two vectors");
-        let query = vectors.pop().expect("two vectors");
-        tenant.save_embedding(todo.id, &c.embedding_model, &document).await?;
+        let model = self.embedder.model();
+        let (query, document) = self.embedder.embed_title(&todo.title).await?;
+        tenant.save_embedding(todo.id, model, &document).await?;
         let basis = if c.similar_tasks > 0 {
             tenant
-                .similar(
-                    &query,
-                    &c.embedding_model,
-                    c.similar_tasks,
-                    c.max_distance,
-                    Some(todo.id),
-                )
+                .similar(&query, model, c.similar_tasks, c.max_distance, Some(todo.id))
                 .await?
         } else {
             Vec::new()
         };
-        let answer = self
-            .client
-            .chat(&c.chat_model, prompt::SYSTEM, &prompt::user_prompt(&todo.title, &basis))
-            .await?;
-        let estimate = parse_estimate(&answer).ok_or_else(|| VendorError::Transient {
-            reason: "the model's answer held no usable estimate".into(),
-            retry_after: None,
-        })?;
-        let outcome = EstimateOutcome::Ready {
-            minutes: i32::try_from(estimate.minutes).unwrap_or(i32::MAX),
-            text: estimate.text,
-            basis,
+        let outcome = match &self.estimator {
+            Estimator::Chat { client, model } => {
+                let answer = client
+                    .chat(model, prompt::SYSTEM, &prompt::user_prompt(&todo.title, &basis))
+                    .await?;
+                let estimate = parse_estimate(&answer).ok_or_else(|| VendorError::Transient {
+                    reason: "the model's answer held no usable estimate".into(),
+                    retry_after: None,
+                })?;
+                EstimateOutcome::Ready {
+                    minutes: i32::try_from(estimate.minutes).unwrap_or(i32::MAX),
+                    text: estimate.text,
+                    basis,
+                }
+            }
+            Estimator::History => match history::estimate(&basis) {
+                HistoryEstimate::Ready { minutes, text } => EstimateOutcome::Ready {
+                    minutes: i32::try_from(minutes).unwrap_or(i32::MAX),
+                    text,
+                    basis,
+                },
+                HistoryEstimate::Insufficient { reason } => EstimateOutcome::Insufficient { reason, basis },
+            },
         };
         tenant
             .save_estimate(todo.id, &outcome)

@@ -9,7 +9,7 @@ use crate::store::Store;
 pub struct AppState {
     pub store: Store,
     pub tokens: Arc<Tokens>,
-    /// The estimate service; `None` when no AI vendor is configured.
+    /// The estimate service; `None` when estimates are off.
     pub ai: Option<Arc<Ai>>,
     /// Mark cookies `Secure` (https deployments).
     pub cookie_secure: bool,

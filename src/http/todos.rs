@@ -76,7 +76,7 @@ pub async fn re_estimate(
 ) -> Result<Json<Todo>, ApiError> {
     let id = path_param(&params, "todo_id")?;
     if state.ai.is_none() {
-        return Err(ApiError::Conflict("estimates are off: no AI vendor is configured"));
+        return Err(ApiError::Conflict("estimates are off (EMBEDDING_PROVIDER=none)"));
     }
     let todo = ctx.tenant.request_estimate(id).await?.ok_or(NOT_FOUND)?;
     Ok(Json(estimate_inline(&state, &ctx, todo).await))
@@ -95,7 +95,7 @@ async fn estimate_inline(state: &AppState, ctx: &TenantCtx, todo: Todo) -> Todo 
 const SEARCH_LIMIT: usize = 20;
 
 /// Semantic search within the tenant (`GET …/todos/search?q=`): nearest
-/// titles by embedding. Without an AI vendor, a plain substring match.
+/// titles by embedding. With estimates off, a plain substring match.
 pub async fn search(
     State(state): State<AppState>,
     ctx: TenantCtx,
@@ -123,7 +123,7 @@ pub async fn search(
         tracing::warn!(error = %e, "search: embedding failed");
         ApiError::Unavailable
     })?;
-    let model = &ai.config().embedding_model;
+    let model = ai.embedder().model();
     Ok(Json(
         ctx.tenant
             .similar(&embedding, model, SEARCH_LIMIT as i64, 1.0, None)

@@ -147,6 +147,12 @@ impl Store {
     }
 
     /// The tenants `user` belongs to, oldest membership first.
+    /// Every tenant's id: for maintenance that visits each tenant in turn
+    /// (through [`Store::tenant_for_system`]).
+    pub async fn tenant_ids(&self) -> Result<Vec<TenantId>> {
+        dispatch!(self, s => s.tenant_ids().await)
+    }
+
     pub async fn tenants_of(&self, user: UserId) -> Result<Vec<Membership>> {
         dispatch!(self, s => s.tenants_of(user).await)
     }
@@ -272,6 +278,19 @@ impl TenantStore {
     }
 
     /// Stores the title's embedding and the model that made it.
+    pub async fn count_stale_embeddings(&self, model: &str) -> Result<u64> {
+        dispatch!(&self.store, s => s.count_stale_embeddings(self.tenant, model).await)
+    }
+
+    /// Todos whose embedding is missing or from another model (reindexing).
+    pub async fn stale_embeddings(&self, model: &str, limit: i64) -> Result<Vec<(TodoId, String)>> {
+        dispatch!(&self.store, s => s.stale_embeddings(self.tenant, model, limit).await)
+    }
+
+    pub async fn save_embeddings(&self, model: &str, rows: &[(TodoId, Vec<f32>)]) -> Result<()> {
+        dispatch!(&self.store, s => s.save_embeddings(self.tenant, model, rows).await)
+    }
+
     pub async fn save_embedding(&self, id: TodoId, model: &str, embedding: &[f32]) -> Result<()> {
         dispatch!(&self.store, s => s.save_embedding(self.tenant, id, model, embedding).await)
     }

@@ -56,13 +56,14 @@ pub struct Todo {
     pub complete: bool,
     /// The seed's human-readable estimate; `null` until one exists.
     pub estimate: Option<String>,
-    /// `pending` | `ready` | `failed` | `off` (no AI configured).
+    /// `pending` | `ready` | `insufficient_history` (too little history for
+    /// a number) | `failed` | `off` (estimates disabled).
     pub estimate_status: String,
     pub estimate_minutes: Option<i32>,
     /// The similar past tasks the estimate was based on.
     #[sqlx(json)]
     pub estimate_basis: Vec<Basis>,
-    /// Why the estimate failed (`estimate_status: failed`).
+    /// Why the estimate failed, or why there is too little history.
     #[serde(rename = "estimate_reason")]
     pub estimate_error: Option<String>,
     /// How long the task really took, when recorded on completion.
@@ -109,9 +110,35 @@ pub enum EstimateOutcome {
         text: String,
         basis: Vec<Basis>,
     },
+    /// Too little history for the history estimator to give a number.
+    Insufficient {
+        reason: String,
+        basis: Vec<Basis>,
+    },
     Failed {
         reason: String,
     },
+}
+
+/// A settled estimate's columns: status, text, minutes, basis, reason.
+pub(crate) type SettledColumns<'a> = (&'static str, &'a str, Option<i32>, &'a [Basis], Option<&'a str>);
+
+impl EstimateOutcome {
+    /// The columns of a settled (ready or insufficient) estimate, or a
+    /// failure's reason (a failure keeps whatever estimate the todo had).
+    pub(crate) fn settled(&self) -> Result<SettledColumns<'_>, &str> {
+        match self {
+            Self::Ready { minutes, text, basis } => Ok(("ready", text, Some(*minutes), basis, None)),
+            Self::Insufficient { reason, basis } => Ok((
+                "insufficient_history",
+                crate::ai::history::NOT_ENOUGH_HISTORY,
+                None,
+                basis,
+                Some(reason),
+            )),
+            Self::Failed { reason } => Err(reason),
+        }
+    }
 }
 
 /// A todo waiting for its estimate, claimed from the durable queue.

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use aswan::config::EmbeddingProvider;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -22,7 +23,7 @@ backend_tests!(
     two_servers_estimate_each_todo_exactly_once,
     the_circuit_breaker_stops_calling_a_dead_vendor,
     search_is_semantic_and_within_the_tenant,
-    without_a_vendor_estimates_are_off,
+    with_estimates_off_search_matches_words,
 );
 
 async fn todo_status(user: &User, tenant: Uuid, id: &str) -> Value {
@@ -338,8 +339,13 @@ async fn search_is_semantic_and_within_the_tenant(backend: Backend) {
     );
 }
 
-async fn without_a_vendor_estimates_are_off(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
+async fn with_estimates_off_search_matches_words(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = TestApp::fresh_url(backend, &dir).await;
+    let app = TestApp::spawn_configured(backend, url, dir, |s| {
+        s.embedding_provider = Some(EmbeddingProvider::None);
+    })
+    .await;
     let ada = app.user("ada@example.com").await;
     let t = ada.tenant("Acme").await;
     let todo = ada.todo(t, "Water the plants").await;

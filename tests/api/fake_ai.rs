@@ -98,12 +98,13 @@ impl FakeAi {
     }
 }
 
-/// A bag-of-words vector: titles sharing words point the same way.
-pub fn embed_text(text: &str) -> Vec<f32> {
+/// A bag-of-words vector of `dims` dimensions (the request's `dimensions`,
+/// else [`DIMS`]): titles sharing words point the same way.
+fn embed_text(text: &str, dims: usize) -> Vec<f32> {
     let text = text
         .trim_start_matches("search_query: ")
         .trim_start_matches("search_document: ");
-    let mut v = vec![0f32; DIMS];
+    let mut v = vec![0f32; dims];
     for word in text
         .to_lowercase()
         .split(|c: char| !c.is_alphanumeric())
@@ -111,7 +112,7 @@ pub fn embed_text(text: &str) -> Vec<f32> {
     {
         let mut h = DefaultHasher::new();
         word.hash(&mut h);
-        v[(h.finish() % DIMS as u64) as usize] += 1.0;
+        v[(h.finish() % dims as u64) as usize] += 1.0;
     }
     let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-6);
     v.iter().map(|x| x / norm).collect()
@@ -155,7 +156,8 @@ async fn embeddings(State(state): State<Arc<FakeState>>, Json(body): Json<Value>
         .iter()
         .enumerate()
         .map(|(i, t)| {
-            let mut v = embed_text(t);
+            let dims = body["dimensions"].as_u64().map_or(DIMS, |d| d as usize);
+            let mut v = embed_text(t, dims);
             if matches!(behaviour, Behaviour::WrongDimension) {
                 v.pop();
             }

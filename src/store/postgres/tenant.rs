@@ -284,26 +284,28 @@ impl PgStore {
 
     pub async fn save_estimate(&self, tenant: TenantId, id: TodoId, outcome: &EstimateOutcome) -> Result<Option<Todo>> {
         let mut tx = self.tenant_tx(tenant).await?;
-        let query = match outcome {
-            EstimateOutcome::Ready { minutes, text, basis } => sqlx::query_as(concat!(
-                "UPDATE todos SET estimate_status = 'ready', estimate = $3, estimate_minutes = $4,
-                     estimate_basis = $5, estimate_error = NULL
+        let query = match outcome.settled() {
+            Ok((status, text, minutes, basis, reason)) => sqlx::query_as(concat!(
+                "UPDATE todos SET estimate_status = $3, estimate = $4, estimate_minutes = $5,
+                     estimate_basis = $6, estimate_error = $7
                  WHERE tenant_id = $1 AND id = $2 RETURNING ",
                 todo_columns!()
             ))
             .bind(tenant.0)
             .bind(id.0)
-            .bind(text.as_str())
-            .bind(*minutes)
-            .bind(sqlx::types::Json(basis)),
-            EstimateOutcome::Failed { reason } => sqlx::query_as(concat!(
+            .bind(status)
+            .bind(text)
+            .bind(minutes)
+            .bind(sqlx::types::Json(basis))
+            .bind(reason),
+            Err(reason) => sqlx::query_as(concat!(
                 "UPDATE todos SET estimate_status = 'failed', estimate_error = $3
                  WHERE tenant_id = $1 AND id = $2 RETURNING ",
                 todo_columns!()
             ))
             .bind(tenant.0)
             .bind(id.0)
-            .bind(reason.as_str()),
+            .bind(reason),
         };
         let todo = query.fetch_optional(&mut *tx).await?;
         tx.commit().await?;
@@ -320,5 +322,54 @@ impl PgStore {
             .rows_affected();
         tx.commit().await?;
         Ok(deleted == 1)
+    }
+
+    /// How many of the tenant's todos have no embedding from `model`.
+    pub async fn count_stale_embeddings(&self, tenant: TenantId, model: &str) -> Result<u64> {
+        let mut tx = self.tenant_tx(tenant).await?;
+        let (n,): (i64,) =
+            sqlx::query_as("SELECT count(*) FROM todos WHERE tenant_id = $1 AND embedding_model IS DISTINCT FROM $2")
+                .bind(tenant.0)
+                .bind(model)
+                .fetch_one(&mut *tx)
+                .await?;
+        tx.commit().await?;
+        Ok(n.max(0) as u64)
+    }
+
+    /// Up to `limit` todos with no embedding from `model`: `(id, title)`.
+    pub async fn stale_embeddings(&self, tenant: TenantId, model: &str, limit: i64) -> Result<Vec<(TodoId, String)>> {
+        let mut tx = self.tenant_tx(tenant).await?;
+        let rows: Vec<(Uuid, String)> = sqlx::query_as(
+            "SELECT id, title FROM todos WHERE tenant_id = $1 AND embedding_model IS DISTINCT FROM $2
+             ORDER BY id LIMIT $3",
+        )
+        .bind(tenant.0)
+        .bind(model)
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(rows.into_iter().map(|(id, title)| (id.into(), title)).collect())
+    }
+
+    /// Stores many embeddings from `model` in one transaction (one statement).
+    pub async fn save_embeddings(&self, tenant: TenantId, model: &str, rows: &[(TodoId, Vec<f32>)]) -> Result<()> {
+        let ids: Vec<Uuid> = rows.iter().map(|(id, _)| id.0).collect();
+        let vectors: Vec<Vector> = rows.iter().map(|(_, v)| Vector::from(v.clone())).collect();
+        let mut tx = self.tenant_tx(tenant).await?;
+        sqlx::query(
+            "UPDATE todos SET embedding = u.embedding, embedding_model = $4
+             FROM unnest($2::uuid[], $3::vector[]) AS u(id, embedding)
+             WHERE todos.tenant_id = $1 AND todos.id = u.id",
+        )
+        .bind(tenant.0)
+        .bind(&ids)
+        .bind(&vectors)
+        .bind(model)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
     }
 }

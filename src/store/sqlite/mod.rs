@@ -180,6 +180,13 @@ impl SqliteStore {
         })
     }
 
+    pub async fn tenant_ids(&self) -> Result<Vec<TenantId>> {
+        let ids: Vec<(Uuid,)> = sqlx::query_as("SELECT id FROM tenants ORDER BY id")
+            .fetch_all(&self.read)
+            .await?;
+        Ok(ids.into_iter().map(|(id,)| id.into()).collect())
+    }
+
     pub async fn tenants_of(&self, user: UserId) -> Result<Vec<Membership>> {
         let rows: Vec<(Uuid, String, String)> = sqlx::query_as(
             "SELECT t.id, t.name, tu.role FROM tenant_users tu JOIN tenants t ON t.id = tu.tenant_id

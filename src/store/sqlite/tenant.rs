@@ -268,26 +268,28 @@ impl SqliteStore {
     }
 
     pub async fn save_estimate(&self, tenant: TenantId, id: TodoId, outcome: &EstimateOutcome) -> Result<Option<Todo>> {
-        let query = match outcome {
-            EstimateOutcome::Ready { minutes, text, basis } => sqlx::query_as(concat!(
-                "UPDATE todos SET estimate_status = 'ready', estimate = $3, estimate_minutes = $4,
-                     estimate_basis = $5, estimate_error = NULL
+        let query = match outcome.settled() {
+            Ok((status, text, minutes, basis, reason)) => sqlx::query_as(concat!(
+                "UPDATE todos SET estimate_status = $3, estimate = $4, estimate_minutes = $5,
+                     estimate_basis = $6, estimate_error = $7
                  WHERE tenant_id = $1 AND id = $2 RETURNING ",
                 todo_columns!()
             ))
             .bind(tenant.0)
             .bind(id.0)
-            .bind(text.as_str())
-            .bind(*minutes)
-            .bind(sqlx::types::Json(basis)),
-            EstimateOutcome::Failed { reason } => sqlx::query_as(concat!(
+            .bind(status)
+            .bind(text)
+            .bind(minutes)
+            .bind(sqlx::types::Json(basis))
+            .bind(reason),
+            Err(reason) => sqlx::query_as(concat!(
                 "UPDATE todos SET estimate_status = 'failed', estimate_error = $3
                  WHERE tenant_id = $1 AND id = $2 RETURNING ",
                 todo_columns!()
             ))
             .bind(tenant.0)
             .bind(id.0)
-            .bind(reason.as_str()),
+            .bind(reason),
         };
         Ok(query.fetch_optional(&self.write).await?)
     }
@@ -300,5 +302,45 @@ impl SqliteStore {
             .await?
             .rows_affected();
         Ok(deleted == 1)
+    }
+
+    /// How many of the tenant's todos have no embedding from `model`.
+    pub async fn count_stale_embeddings(&self, tenant: TenantId, model: &str) -> Result<u64> {
+        let (n,): (i64,) =
+            sqlx::query_as("SELECT count(*) FROM todos WHERE tenant_id = $1 AND embedding_model IS NOT $2")
+                .bind(tenant.0)
+                .bind(model)
+                .fetch_one(&self.read)
+                .await?;
+        Ok(n.max(0) as u64)
+    }
+
+    /// Up to `limit` todos with no embedding from `model`: `(id, title)`.
+    pub async fn stale_embeddings(&self, tenant: TenantId, model: &str, limit: i64) -> Result<Vec<(TodoId, String)>> {
+        let rows: Vec<(Uuid, String)> = sqlx::query_as(
+            "SELECT id, title FROM todos WHERE tenant_id = $1 AND embedding_model IS NOT $2 ORDER BY id LIMIT $3",
+        )
+        .bind(tenant.0)
+        .bind(model)
+        .bind(limit)
+        .fetch_all(&self.read)
+        .await?;
+        Ok(rows.into_iter().map(|(id, title)| (id.into(), title)).collect())
+    }
+
+    /// Stores many embeddings from `model` in one transaction.
+    pub async fn save_embeddings(&self, tenant: TenantId, model: &str, rows: &[(TodoId, Vec<f32>)]) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        for (id, embedding) in rows {
+            sqlx::query("UPDATE todos SET embedding = $3, embedding_model = $4 WHERE tenant_id = $1 AND id = $2")
+                .bind(tenant.0)
+                .bind(id.0)
+                .bind(f32_blob(embedding))
+                .bind(model)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 }

@@ -1,0 +1,151 @@
+//! Local embeddings: a static (model2vec) model run in-process. The built-in
+//! one is distilled from all-MiniLM-L6-v2 by `tools/distill` and compiled
+//! into the binary, so semantic similarity works with no vendor, no network
+//! and no configuration. EMBEDDING_MODEL_DIR loads any other model2vec
+//! folder (e.g. a downloaded potion-base-8M) instead.
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+use anyhow::Context;
+use model2vec_rs::model::StaticModel;
+use sha2::{Digest, Sha256};
+
+/// The name stored beside every embedding the built-in model makes. Bump
+/// the version whenever the committed model changes, so `aswan reindex`
+/// knows which vectors are stale.
+pub const BUILTIN_MODEL: &str = "aswan/minilm-l6-static-v1";
+
+const BUILTIN_TOKENIZER: &[u8] = include_bytes!("../../models/minilm-l6-static/tokenizer.json");
+const BUILTIN_WEIGHTS: &[u8] = include_bytes!("../../models/minilm-l6-static/model.safetensors");
+const BUILTIN_CONFIG: &[u8] = include_bytes!("../../models/minilm-l6-static/config.json");
+
+/// Titles are short; anything past this many tokens adds little meaning.
+const MAX_TOKENS: usize = 128;
+
+pub struct LocalModel {
+    model: StaticModel,
+    name: String,
+}
+
+impl LocalModel {
+    /// The model compiled into the binary, decoded once per process (the
+    /// model shares its tables between clones).
+    pub fn builtin() -> anyhow::Result<Self> {
+        static DECODED: OnceLock<StaticModel> = OnceLock::new();
+        let model = match DECODED.get() {
+            Some(model) => model.clone(),
+            None => {
+                let model = StaticModel::from_bytes(BUILTIN_TOKENIZER, BUILTIN_WEIGHTS, BUILTIN_CONFIG, Some(true))
+                    .context("loading the built-in embedding model")?;
+                DECODED.get_or_init(|| model).clone()
+            }
+        };
+        Ok(Self {
+            model,
+            name: BUILTIN_MODEL.to_owned(),
+        })
+    }
+
+    /// A model2vec folder (model.safetensors, tokenizer.json, config.json).
+    /// Its name carries a digest of its weights: a different file is a
+    /// different model, whose vectors must not be compared with these.
+    pub fn from_dir(dir: &Path) -> anyhow::Result<Self> {
+        let weights = std::fs::read(dir.join("model.safetensors")).with_context(|| {
+            format!(
+                "invalid EMBEDDING_MODEL_DIR: cannot read {}/model.safetensors",
+                dir.display()
+            )
+        })?;
+        let read = |file: &str| {
+            std::fs::read(dir.join(file))
+                .with_context(|| format!("invalid EMBEDDING_MODEL_DIR: cannot read {}/{file}", dir.display()))
+        };
+        let model = StaticModel::from_bytes(read("tokenizer.json")?, &weights, read("config.json")?, Some(true))
+            .with_context(|| {
+                format!(
+                    "invalid EMBEDDING_MODEL_DIR: {} is not a model2vec model",
+                    dir.display()
+                )
+            })?;
+        let digest = Sha256::digest(&weights);
+        let short: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
+        let folder = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        Ok(Self {
+            model,
+            name: format!("model2vec:{folder}@{short}"),
+        })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub fn dimensions(&self) -> usize {
+        self.model.dim()
+    }
+
+    /// One unit-length vector for `text`.
+    pub fn embed(&self, text: &str) -> Vec<f32> {
+        self.model
+            .encode_with_args(&[text.to_owned()], Some(MAX_TOKENS), 1)
+            .pop()
+            .unwrap_or_default()
+    }
+
+    pub fn embed_many(&self, texts: &[String]) -> Vec<Vec<f32>> {
+        self.model.encode_with_args(texts, Some(MAX_TOKENS), texts.len().max(1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cosine(a: &[f32], b: &[f32]) -> f32 {
+        a.iter().zip(b).map(|(x, y)| x * y).sum()
+    }
+
+    #[test]
+    fn builtin_model_loads_and_gives_unit_vectors() {
+        let m = LocalModel::builtin().unwrap();
+        assert_eq!(m.dimensions(), 384);
+        let v = m.embed("Fix the login bug");
+        assert_eq!(v.len(), 384);
+        let norm: f32 = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-3, "norm {norm}");
+    }
+
+    #[test]
+    fn builtin_model_ranks_a_paraphrase_above_an_unrelated_task() {
+        let m = LocalModel::builtin().unwrap();
+        let q = m.embed("Repair the broken sign-in page");
+        let paraphrase = m.embed("Fix the login bug");
+        let unrelated = m.embed("Mow the lawn");
+        assert!(
+            cosine(&q, &paraphrase) > cosine(&q, &unrelated) + 0.1,
+            "paraphrase {} vs unrelated {}",
+            cosine(&q, &paraphrase),
+            cosine(&q, &unrelated)
+        );
+    }
+
+    #[test]
+    fn a_model_folder_loads_under_a_name_that_tracks_its_weights() {
+        let dir = tempfile::tempdir().unwrap();
+        for f in ["model.safetensors", "tokenizer.json", "config.json"] {
+            std::fs::copy(Path::new("models/minilm-l6-static").join(f), dir.path().join(f)).unwrap();
+        }
+        let m = LocalModel::from_dir(dir.path()).unwrap();
+        assert!(m.name().starts_with("model2vec:"), "{}", m.name());
+        assert_eq!(
+            m.embed("Water the plants"),
+            LocalModel::builtin().unwrap().embed("Water the plants")
+        );
+        let missing = LocalModel::from_dir(&dir.path().join("nope")).err().unwrap();
+        assert!(missing.to_string().contains("EMBEDDING_MODEL_DIR"), "{missing}");
+    }
+}

@@ -1,0 +1,249 @@
+//! The embedded AI default: no configuration, the built-in embedding model
+//! (the real committed one) and estimates from the tenant's own history.
+//! Also `aswan reindex` after a change of model and dimensions.
+
+use std::process::Command;
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::backend_tests;
+use crate::fake_ai::FakeAi;
+use crate::helpers::{configure_ai, Backend, TestApp, User};
+
+backend_tests!(
+    with_no_configuration_estimates_come_from_history,
+    estimates_stand_in_when_nothing_was_timed,
+    history_never_crosses_tenants,
+    search_is_semantic_with_no_configuration,
+    reindex_after_a_change_of_model_and_dimensions,
+);
+
+fn id_of(todo: &Value) -> String {
+    todo["id"].as_str().unwrap().to_owned()
+}
+
+async fn finish(user: &User, tenant: Uuid, todo: &Value, minutes: i64) {
+    let res = user
+        .client
+        .patch(
+            &format!("/api/tenants/{tenant}/todos/{}", id_of(todo)),
+            json!({ "complete": true, "actual_minutes": minutes }),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
+async fn with_no_configuration_estimates_come_from_history(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let ada = app.user("ada@example.com").await;
+    let t = ada.tenant("Acme").await;
+
+    // Nothing to go on yet: no number, and it says so.
+    let first = ada.todo(t, "Fix the login bug").await;
+    assert_eq!(first["estimate_status"], "insufficient_history", "{first}");
+    assert_eq!(first["estimate"], "not enough history yet");
+    assert_eq!(first["estimate_minutes"], Value::Null);
+    assert!(
+        first["estimate_reason"].as_str().unwrap().contains("no similar task"),
+        "{first}"
+    );
+    finish(&ada, t, &first, 90).await;
+
+    // A paraphrase (few shared words) finds it through the embedding.
+    let second = ada.todo(t, "Repair the broken sign-in page").await;
+    assert_eq!(second["estimate_status"], "ready", "{second}");
+    assert_eq!(second["estimate_minutes"], 90);
+    assert_eq!(
+        second["estimate"],
+        "1 h 30 min, from the actual durations of 1 similar task"
+    );
+    let basis = second["estimate_basis"].as_array().unwrap();
+    assert_eq!(basis.len(), 1, "{second}");
+    assert_eq!(basis[0]["id"], first["id"]);
+    assert_eq!(
+        (basis[0]["minutes"].as_i64(), basis[0]["actual"].as_bool()),
+        (Some(90), Some(true))
+    );
+
+    // An unrelated task borrows nothing from it.
+    let third = ada.todo(t, "Mow the lawn").await;
+    assert_eq!(third["estimate_status"], "insufficient_history", "{third}");
+    assert_eq!(third["estimate_minutes"], Value::Null);
+
+    // Once a similar task is timed, estimating again gives a number.
+    let lawn = ada.todo(t, "Cut the grass in the back yard").await;
+    finish(&ada, t, &lawn, 45).await;
+    let again: Value = ada
+        .client
+        .post(&format!("/api/tenants/{t}/todos/{}/estimate", id_of(&third)), json!({}))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(again["estimate_status"], "ready", "{again}");
+    assert_eq!(again["estimate_minutes"], 45);
+}
+
+async fn estimates_stand_in_when_nothing_was_timed(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let ada = app.user("ada@example.com").await;
+    let t = ada.tenant("Acme").await;
+    let timed = ada.todo(t, "Renew the SSL certificate").await;
+    finish(&ada, t, &timed, 20).await;
+    let estimated = ada.todo(t, "Renew the TLS certificate").await;
+    assert_eq!(estimated["estimate_minutes"], 20, "{estimated}");
+    // With the timed one gone, only an estimate is left to go on.
+    let res = ada
+        .client
+        .delete(&format!("/api/tenants/{t}/todos/{}", id_of(&timed)))
+        .await;
+    assert!(res.status().is_success());
+    let third = ada.todo(t, "Renew the HTTPS certificate").await;
+    assert_eq!(third["estimate_status"], "ready", "{third}");
+    assert_eq!(third["estimate_minutes"], 20);
+    assert_eq!(third["estimate"], "20 min, from the estimates of 1 similar task");
+    assert_eq!(third["estimate_basis"][0]["actual"], false);
+}
+
+async fn history_never_crosses_tenants(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let ada = app.user("ada@example.com").await;
+    let bob = app.user("bob@example.com").await;
+    let a = ada.tenant("Acme").await;
+    let b = bob.tenant("Bobco").await;
+    let done = ada.todo(a, "Fix the login bug").await;
+    finish(&ada, a, &done, 90).await;
+    let same_title = bob.todo(b, "Fix the login bug").await;
+    assert_eq!(same_title["estimate_status"], "insufficient_history", "{same_title}");
+    assert_eq!(same_title["estimate_basis"], json!([]));
+    let hits: Value = bob
+        .in_tenant(b)
+        .get("/api/todos/search?q=login")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = hits
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec![same_title["id"].as_str().unwrap()], "{hits}");
+}
+
+async fn search_is_semantic_with_no_configuration(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let ada = app.user("ada@example.com").await;
+    let t = ada.tenant("Acme").await;
+    for title in ["Mow the lawn", "Fix the login bug", "Buy groceries", "Do my tax return"] {
+        ada.todo(t, title).await;
+    }
+    // No word in common with the title it should find first.
+    let hits: Value = ada
+        .in_tenant(t)
+        .get("/api/todos/search?q=users%20cannot%20sign%20in")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(hits[0]["title"], "Fix the login bug", "{hits}");
+    let hits: Value = ada
+        .in_tenant(t)
+        .get("/api/todos/search?q=cut%20the%20grass")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(hits[0]["title"], "Mow the lawn", "{hits}");
+}
+
+fn reindex(app: &TestApp, envs: &[(&str, &str)]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_aswan"))
+        .current_dir(app.data_dir.path())
+        .env("DATABASE_URL", &app.database_url)
+        .env_remove("RUST_LOG")
+        .env_remove("AI_BASE_URL")
+        .envs(envs.iter().copied())
+        .arg("reindex")
+        .args(["--batch", "2"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+async fn reindex_after_a_change_of_model_and_dimensions(backend: Backend) {
+    // Before: a vendor's 64-dimension embeddings.
+    let ai = FakeAi::start().await;
+    let base = ai.base_url();
+    let dir = tempfile::tempdir().unwrap();
+    let url = TestApp::fresh_url(backend, &dir).await;
+    let mut vendor = TestApp::spawn_configured(backend, url, dir, |s| {
+        configure_ai(s, &base);
+        s.embedding_dimensions = Some(64);
+    })
+    .await;
+    let ada = vendor.user("ada@example.com").await;
+    let t = ada.tenant("Acme").await;
+    let login = ada.todo(t, "Fix the login bug").await;
+    finish(&ada, t, &login, 90).await;
+    for title in [
+        "Renew the SSL certificate",
+        "Buy groceries",
+        "Mow the lawn",
+        "Water the plants",
+    ] {
+        ada.todo(t, title).await;
+    }
+    let bob = vendor.user("bob@example.com").await;
+    let b = bob.tenant("Bobco").await;
+    bob.todo(b, "Bob's own task").await;
+    vendor.stop().await;
+
+    // After: the built-in model (384 dimensions) on the same database.
+    let url = vendor.database_url.clone();
+    let dir = std::mem::replace(&mut vendor.data_dir, tempfile::tempdir().unwrap());
+    let mut local = TestApp::spawn_configured(backend, url, dir, |_| {}).await;
+    let ada = User {
+        client: local.anon().with_token(&ada.token),
+        ..ada
+    };
+    // The 64-dimension vectors are another model's: never compared.
+    let before = ada.todo(t, "Repair the broken sign-in page").await;
+    assert_eq!(before["estimate_status"], "insufficient_history", "{before}");
+
+    local.stop().await;
+    // Six stale todos in two tenants (the new one is already current).
+    assert_eq!(
+        reindex(&local, &[]),
+        "reindexed 6 todos in 2 tenants with aswan/minilm-l6-static-v1\n"
+    );
+    assert_eq!(
+        reindex(&local, &[]),
+        "reindexed 0 todos in 0 tenants with aswan/minilm-l6-static-v1\n"
+    );
+
+    let url = local.database_url.clone();
+    let dir = std::mem::replace(&mut local.data_dir, tempfile::tempdir().unwrap());
+    let again = TestApp::spawn_configured(backend, url, dir, |_| {}).await;
+    let ada = User {
+        client: again.anon().with_token(&ada.token),
+        ..ada
+    };
+    let after: Value = ada
+        .client
+        .post(
+            &format!("/api/tenants/{t}/todos/{}/estimate", id_of(&before)),
+            json!({}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(after["estimate_status"], "ready", "{after}");
+    assert_eq!(after["estimate_minutes"], 90);
+    assert_eq!(after["estimate_basis"][0]["id"], login["id"]);
+}
