@@ -1,10 +1,13 @@
 //! Micro benchmarks of the hot pure functions on the estimate path:
-//! parsing a model's answer and building the prompt. `cargo bench --bench micro`.
+//! parsing a model's answer, building the prompt, embedding a title with the
+//! built-in model, and the history estimator. `cargo bench --bench micro`.
 
 use std::hint::black_box;
 
+use aswan::ai::history;
 use aswan::ai::parse::parse_estimate;
 use aswan::ai::prompt::user_prompt;
+use aswan::ai::LocalModel;
 use aswan::domain::TodoId;
 use aswan::store::Basis;
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -50,5 +53,48 @@ fn prompting(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, parsing, prompting);
+fn local_embedding(c: &mut Criterion) {
+    let model = LocalModel::builtin().expect("the built-in model loads");
+    let mut g = c.benchmark_group("local embedding (built-in, 384 dims)");
+    g.bench_function("short title", |b| {
+        b.iter(|| model.embed(black_box("Fix the login bug")))
+    });
+    g.bench_function("long title (30 words)", |b| {
+        b.iter(|| {
+            model.embed(black_box(
+                "Investigate why the nightly export to the data warehouse fails for customers in the EU region \
+                 and write a short report with the root cause and the proposed fix for the team",
+            ))
+        })
+    });
+    let batch: Vec<String> = (0..256)
+        .map(|i| format!("Prepare the monthly invoice batch number {i}"))
+        .collect();
+    g.bench_function("batch of 256 titles (reindex)", |b| {
+        b.iter(|| model.embed_many(black_box(&batch)))
+    });
+    g.finish();
+    c.bench_function("load the built-in model (first use)", |b| {
+        b.iter(|| {
+            aswan::ai::local::decode_builtin_uncached().expect("loads");
+        })
+    });
+}
+
+fn history_estimate(c: &mut Criterion) {
+    let basis: Vec<Basis> = (0..3)
+        .map(|i| Basis {
+            id: TodoId::new(),
+            title: format!("Task {i}"),
+            minutes: Some(30 + i * 20),
+            actual: true,
+            distance: 0.2 + 0.05 * i as f32,
+        })
+        .collect();
+    c.bench_function("history estimate (3 similar tasks)", |b| {
+        b.iter(|| history::estimate(black_box(&basis)))
+    });
+}
+
+criterion_group!(benches, parsing, prompting, local_embedding, history_estimate);
 criterion_main!(benches);
