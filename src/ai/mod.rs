@@ -23,6 +23,8 @@ pub use local::LocalModel;
 pub use worker::spawn_worker;
 
 use crate::config::{EmbeddingProvider, Settings};
+use crate::domain::TodoId;
+use crate::store::TenantStore;
 
 /// Cosine distance under which the built-in model's neighbours count as
 /// similar. Tuned on the evaluation set (`aswan eval`, BENCHMARKS.md).
@@ -163,6 +165,30 @@ impl Ai {
             Estimator::History => "the tenant's history".to_owned(),
         };
         format!("embeddings by {}, estimates from {estimator}", self.embedder.model())
+    }
+
+    /// Embeds a retitled todo again: at once with a local model; in the
+    /// background with a vendor (a failure leaves it unembedded, invisible to
+    /// similarity until `aswan reindex` or a re-estimate).
+    pub async fn refresh_embedding(self: &Arc<Self>, tenant: TenantStore, id: TodoId, title: String) {
+        let ai = Arc::clone(self);
+        let work = async move {
+            let stored = match ai.embedder.embed_title(&title).await {
+                Ok((_, document)) => tenant
+                    .save_embedding(id, ai.embedder.model(), &document)
+                    .await
+                    .map_err(|e| e.to_string()),
+                Err(e) => Err(e.to_string()),
+            };
+            if let Err(e) = stored {
+                tracing::warn!(todo = %id, error = %e, "retitled todo not embedded again");
+            }
+        };
+        if self.embedder.is_local() {
+            work.await;
+        } else {
+            tokio::spawn(work);
+        }
     }
 
     /// Embeds a search query (query form) for semantic search.

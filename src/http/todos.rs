@@ -136,12 +136,17 @@ pub async fn get(ctx: TenantCtx, params: RawPathParams) -> Result<Json<Todo>, Ap
     ctx.tenant.todo(id).await?.map(Json).ok_or(NOT_FOUND)
 }
 
-pub async fn put(ctx: TenantCtx, JsonBody(body): JsonBody<PutTodo>) -> Result<Json<Todo>, ApiError> {
+pub async fn put(
+    State(state): State<AppState>,
+    ctx: TenantCtx,
+    JsonBody(body): JsonBody<PutTodo>,
+) -> Result<Json<Todo>, ApiError> {
     let patch = patch_from(body.title, body.complete)?;
-    update(&ctx, body.id, &patch).await
+    update(&state, &ctx, body.id, &patch).await
 }
 
 pub async fn patch(
+    State(state): State<AppState>,
     ctx: TenantCtx,
     params: RawPathParams,
     JsonBody(body): JsonBody<PatchTodo>,
@@ -158,7 +163,7 @@ pub async fn patch(
         }
         patch.actual_minutes = i32::try_from(actual).ok();
     }
-    update(&ctx, id, &patch).await
+    update(&state, &ctx, id, &patch).await
 }
 
 pub async fn delete(ctx: TenantCtx, params: RawPathParams) -> Result<StatusCode, ApiError> {
@@ -170,8 +175,15 @@ pub async fn delete(ctx: TenantCtx, params: RawPathParams) -> Result<StatusCode,
     }
 }
 
-async fn update(ctx: &TenantCtx, id: TodoId, patch: &TodoPatch) -> Result<Json<Todo>, ApiError> {
-    ctx.tenant.update_todo(id, patch).await?.map(Json).ok_or(NOT_FOUND)
+async fn update(state: &AppState, ctx: &TenantCtx, id: TodoId, patch: &TodoPatch) -> Result<Json<Todo>, ApiError> {
+    let todo = ctx.tenant.update_todo(id, patch).await?.ok_or(NOT_FOUND)?;
+    // A retitled todo is embedded again, so that similarity sees its new
+    // title. The estimate stays (re-estimate on demand).
+    if let (Some(ai), Some(_)) = (&state.ai, &patch.title) {
+        ai.refresh_embedding(ctx.tenant.clone(), todo.id, todo.title.clone())
+            .await;
+    }
+    Ok(Json(todo))
 }
 
 fn patch_from(title: Option<String>, complete: Option<bool>) -> Result<TodoPatch, ApiError> {

@@ -17,6 +17,7 @@ backend_tests!(
     estimates_stand_in_when_nothing_was_timed,
     history_never_crosses_tenants,
     search_is_semantic_with_no_configuration,
+    a_retitled_todo_is_similar_by_its_new_title,
     reindex_after_a_change_of_model_and_dimensions,
 );
 
@@ -158,6 +159,40 @@ async fn search_is_semantic_with_no_configuration(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(hits[0]["title"], "Mow the lawn", "{hits}");
+}
+
+async fn a_retitled_todo_is_similar_by_its_new_title(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let ada = app.user("ada@example.com").await;
+    let t = ada.tenant("Acme").await;
+    let todo = ada.todo(t, "Buy groceries").await;
+    finish(&ada, t, &todo, 40).await;
+    // Close enough to count as similar under its first title.
+    let hits: Value = ada
+        .in_tenant(t)
+        .get("/api/todos/search?q=Do%20the%20weekly%20food%20shopping")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        hits[0]["distance"].as_f64().unwrap() < f64::from(aswan::ai::LOCAL_MAX_DISTANCE),
+        "{hits}"
+    );
+    let res = ada
+        .client
+        .patch(
+            &format!("/api/tenants/{t}/todos/{}", id_of(&todo)),
+            json!({ "title": "Fix the login bug" }),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let login = ada.todo(t, "Repair the broken sign-in page").await;
+    assert_eq!(login["estimate_minutes"], 40, "{login}");
+    assert_eq!(login["estimate_basis"][0]["title"], "Fix the login bug");
+    // Its old title's vector is gone.
+    let food = ada.todo(t, "Do the weekly food shopping").await;
+    assert_eq!(food["estimate_status"], "insufficient_history", "{food}");
 }
 
 fn reindex(app: &TestApp, envs: &[(&str, &str)]) -> String {

@@ -201,8 +201,13 @@ impl PgStore {
     pub async fn update_todo(&self, tenant: TenantId, id: TodoId, patch: &TodoPatch) -> Result<Option<Todo>> {
         let mut tx = self.tenant_tx(tenant).await?;
         let todo = sqlx::query_as(concat!(
+            // A new title makes the old embedding wrong: it is dropped (the
+            // right-hand sides see the old row) and made again by the caller.
             "UPDATE todos SET title = coalesce($3, title), complete = coalesce($4, complete),
-                 actual_minutes = coalesce($5, actual_minutes), updated_at = now()
+                 actual_minutes = coalesce($5, actual_minutes),
+                 embedding = CASE WHEN $3 IS NULL OR $3 = title THEN embedding END,
+                 embedding_model = CASE WHEN $3 IS NULL OR $3 = title THEN embedding_model END,
+                 updated_at = now()
              WHERE tenant_id = $1 AND id = $2 RETURNING ",
             todo_columns!()
         ))
