@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use serde_json::value::RawValue;
 use uuid::Uuid;
 
 use super::StoreError;
@@ -60,16 +61,29 @@ pub struct Todo {
     /// a number) | `failed` | `off` (estimates disabled).
     pub estimate_status: String,
     pub estimate_minutes: Option<i32>,
-    /// The similar past tasks the estimate was based on.
+    /// The similar past tasks the estimate was based on: a JSON array of
+    /// [`Basis`], passed from the database to the response as it is. Parsing
+    /// it into values only to write it out again took a quarter of a list's
+    /// CPU (BENCHMARKS.md).
     #[sqlx(json)]
-    pub estimate_basis: Vec<Basis>,
+    pub estimate_basis: Box<RawValue>,
     /// Why the estimate failed, or why there is too little history.
     #[serde(rename = "estimate_reason")]
     pub estimate_error: Option<String>,
     /// How long the task really took, when recorded on completion.
     pub actual_minutes: Option<i32>,
+    #[serde(serialize_with = "rfc3339")]
     pub created_at: DateTime<Utc>,
+    #[serde(serialize_with = "rfc3339")]
     pub updated_at: DateTime<Utc>,
+}
+
+/// The same text as chrono's own serialisation (RFC 3339, UTC, `Z`, as many
+/// fraction digits as needed), formatted once and written as one string:
+/// chrono's serialiser streams it character by character through
+/// serde_json's escaper, ~10 % of a list's CPU (BENCHMARKS.md).
+fn rfc3339<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
 }
 
 /// A similar past task: what an estimate is grounded in.
@@ -205,6 +219,26 @@ impl EstimateJob {
             tenant_id: tenant.into(),
             todo_id: todo.into(),
             attempts,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    #[test]
+    fn timestamps_serialise_as_chrono_does() {
+        #[derive(Serialize)]
+        struct Ours(#[serde(serialize_with = "rfc3339")] DateTime<Utc>);
+        for nanos in [0, 120_000_000, 134_328_000, 134_328_260] {
+            let t = Utc.with_ymd_and_hms(2026, 11, 28, 19, 12, 29).unwrap() + chrono::Duration::nanoseconds(nanos);
+            assert_eq!(
+                serde_json::to_string(&Ours(t)).unwrap(),
+                serde_json::to_string(&t).unwrap()
+            );
         }
     }
 }
