@@ -273,7 +273,7 @@ pub fn evaluate(set: &EvalSet, model: &LocalModel, max_distance: f32, k: usize) 
         .collect();
     let methods = vec![
         MethodResult {
-            method: format!("{} (built-in retrieval + history)", model.name()),
+            method: format!("{} + history", model.name()),
             recall_at_3: Some(recall_at_3(items, &model_d)),
             mdape,
             coverage,

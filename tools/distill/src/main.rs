@@ -41,6 +41,10 @@ struct Args {
     /// The smooth-inverse-frequency coefficient (model2vec's default).
     #[arg(long, default_value_t = 1e-4)]
     sif: f64,
+    /// Also write the unquantised f32 table to this folder (4× larger), to
+    /// measure what int8 costs (`aswan eval` with EMBEDDING_MODEL_DIR).
+    #[arg(long)]
+    f32_out: Option<PathBuf>,
     /// The name recorded in config.json.
     #[arg(long, default_value = "sentence-transformers/all-MiniLM-L6-v2")]
     base_model: String,
@@ -116,6 +120,7 @@ fn main() -> Result<()> {
     let harmonic: f64 = (0..rows).map(|r| 1.0 / (r as f64 + 2.0)).sum();
     let mut quantised = vec![0i8; rows * dim];
     let mut scales = vec![0f32; rows];
+    let mut full = vec![0f32; rows * dim];
     for (t, row) in table.chunks(dim).enumerate() {
         if unused[t] {
             continue;
@@ -127,6 +132,9 @@ fn main() -> Result<()> {
             .zip(&mean)
             .map(|(x, m)| (f64::from(*x) - m) * weight)
             .collect();
+        for (f, x) in full[t * dim..(t + 1) * dim].iter_mut().zip(&centred) {
+            *f = *x as f32;
+        }
         let peak = centred.iter().fold(0f64, |a, x| a.max(x.abs()));
         if peak == 0.0 {
             continue;
@@ -138,6 +146,17 @@ fn main() -> Result<()> {
         scales[t] = scale as f32;
     }
 
+    if let Some(dir) = &args.f32_out {
+        std::fs::create_dir_all(dir)?;
+        let bytes: Vec<u8> = full.iter().flat_map(|x| x.to_le_bytes()).collect();
+        let tensors = vec![(
+            "embeddings".to_owned(),
+            TensorView::new(Dtype::F32, vec![rows, dim], &bytes)?,
+        )];
+        safetensors::serialize_to_file(tensors, &None, &dir.join("model.safetensors"))?;
+        std::fs::copy(args.from.join("tokenizer.json"), dir.join("tokenizer.json"))?;
+        std::fs::write(dir.join("config.json"), "{\"normalize\": true}\n")?;
+    }
     std::fs::create_dir_all(&args.out)?;
     let embedding_bytes: Vec<u8> = quantised.iter().map(|q| *q as u8).collect();
     let scale_bytes: Vec<u8> = scales.iter().flat_map(|s| s.to_le_bytes()).collect();
