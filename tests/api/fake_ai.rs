@@ -44,6 +44,9 @@ pub struct FakeState {
     pub prompts: Mutex<Vec<String>>,
     /// The `input` arrays of embedding calls.
     pub embed_inputs: Mutex<Vec<Vec<String>>>,
+    /// Embedding calls still answered before every one fails with a 500
+    /// (`None`: no limit).
+    pub embed_budget: Mutex<Option<u64>>,
 }
 
 #[derive(Clone)]
@@ -62,6 +65,7 @@ impl FakeAi {
             chat_calls: AtomicUsize::new(0),
             prompts: Mutex::new(Vec::new()),
             embed_inputs: Mutex::new(Vec::new()),
+            embed_budget: Mutex::new(None),
         });
         let app = Router::new()
             .route("/v1/embeddings", post(embeddings))
@@ -83,6 +87,12 @@ impl FakeAi {
 
     pub fn set_chat(&self, b: Behaviour) {
         *self.state.chat.lock().unwrap() = b;
+    }
+
+    /// Answers `calls` more embedding calls, then fails every one with a
+    /// 500; `None` lifts the limit.
+    pub fn set_embed_budget(&self, calls: Option<u64>) {
+        *self.state.embed_budget.lock().unwrap() = calls;
     }
 
     pub fn embed_calls(&self) -> usize {
@@ -142,7 +152,12 @@ async fn fault(b: &Behaviour) -> Option<Response> {
 
 async fn embeddings(State(state): State<Arc<FakeState>>, Json(body): Json<Value>) -> Response {
     state.embed_calls.fetch_add(1, Ordering::SeqCst);
-    let behaviour = state.embed.lock().unwrap().clone();
+    let mut behaviour = state.embed.lock().unwrap().clone();
+    match &mut *state.embed_budget.lock().unwrap() {
+        Some(0) => behaviour = Behaviour::Status(500, "server_error", None),
+        Some(left) => *left -= 1,
+        None => {}
+    }
     if let Some(res) = fault(&behaviour).await {
         return res;
     }

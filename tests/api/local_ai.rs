@@ -19,6 +19,7 @@ backend_tests!(
     search_is_semantic_with_no_configuration,
     a_retitled_todo_is_similar_by_its_new_title,
     reindex_after_a_change_of_model_and_dimensions,
+    an_interrupted_reindex_resumes_where_it_stopped,
 );
 
 fn id_of(todo: &Value) -> String {
@@ -196,7 +197,13 @@ async fn a_retitled_todo_is_similar_by_its_new_title(backend: Backend) {
 }
 
 fn reindex(app: &TestApp, envs: &[(&str, &str)]) -> String {
-    let out = Command::new(env!("CARGO_BIN_EXE_aswan"))
+    let out = reindex_run(app, envs);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn reindex_run(app: &TestApp, envs: &[(&str, &str)]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_aswan"))
         .current_dir(app.data_dir.path())
         .env("DATABASE_URL", &app.database_url)
         .env_remove("RUST_LOG")
@@ -205,9 +212,45 @@ fn reindex(app: &TestApp, envs: &[(&str, &str)]) -> String {
         .arg("reindex")
         .args(["--batch", "2"])
         .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
+        .unwrap()
+}
+
+async fn an_interrupted_reindex_resumes_where_it_stopped(backend: Backend) {
+    let mut app = TestApp::spawn(backend).await;
+    let ada = app.user("ada@example.com").await;
+    let t = ada.tenant("Acme").await;
+    for i in 0..6 {
+        ada.todo(t, &format!("Task number {i}")).await;
+    }
+    app.stop().await;
+    // Moving to a vendor's embeddings; the vendor dies after one batch.
+    let ai = FakeAi::start().await;
+    let base = ai.base_url();
+    let vendor = [
+        ("AI_BASE_URL", base.as_str()),
+        ("EMBEDDING_MODEL", "fake-embed"),
+        ("EMBEDDING_DIMENSIONS", "32"),
+        ("AI_REQUEST_TIMEOUT", "5"),
+    ];
+    ai.set_embed_budget(Some(1));
+    let out = reindex_run(&app, &vendor);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("after 2 todos") && stderr.contains("run aswan reindex again"),
+        "{stderr}"
+    );
+    // Run again: only the four left are embedded.
+    ai.set_embed_budget(None);
+    assert_eq!(
+        reindex(&app, &vendor),
+        "reindexed 4 todos in 1 tenants with fake-embed\n"
+    );
+    assert_eq!(ai.embed_calls(), 1 + 1 + 2);
+    assert_eq!(
+        reindex(&app, &vendor),
+        "reindexed 0 todos in 0 tenants with fake-embed\n"
+    );
 }
 
 async fn reindex_after_a_change_of_model_and_dimensions(backend: Backend) {
