@@ -12,6 +12,7 @@ use crate::store::models::{BasisRow, MemberRow};
 use crate::store::{Basis, EstimateOutcome, Member, NewTodo, Result, StoreError, Tenant, Todo, TodoPatch, JOB_LEASE};
 
 /// The columns a [`Todo`] is read from, spliced in at compile time.
+/// The order is the one `Todo`'s `FromRow` decodes by (models.rs).
 macro_rules! todo_columns {
     () => {
         "id, tenant_id, title, complete, estimate, estimate_status, estimate_minutes, estimate_basis,

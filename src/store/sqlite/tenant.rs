@@ -11,6 +11,7 @@ use crate::store::{Basis, EstimateOutcome, Member, NewTodo, Result, StoreError, 
 
 /// The columns a [`Todo`] is read from, spliced in at compile time by
 /// `concat!` (SQL text is never formatted at run time).
+/// The order is the one `Todo`'s `FromRow` decodes by (models.rs).
 macro_rules! todo_columns {
     () => {
         "id, tenant_id, title, complete, estimate, estimate_status, estimate_minutes, estimate_basis,
