@@ -20,6 +20,8 @@ pub struct App {
 impl App {
     /// Connects to the database, applies migrations, loads the signing key.
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
+        // Settings first: a bad one must not leave a database behind.
+        let ai = Ai::from_settings(settings)?;
         let store = Store::open(settings.database_url.expose(), settings.db_max_connections)
             .await
             .context("opening the database")?;
@@ -28,7 +30,6 @@ impl App {
             secret.expose().as_bytes(),
             settings.access_token_expire_minutes,
         ));
-        let ai = Ai::from_settings(settings)?;
         match &ai {
             None => tracing::info!("EMBEDDING_PROVIDER=none: AI estimates are off"),
             Some(ai) => {

@@ -267,6 +267,13 @@ pub struct Settings {
     pub log_format: LogFormat,
 }
 
+/// A setting that parses but cannot be used (found when it is put to use);
+/// the binary reports it in one line and exits with code 2, like a setting
+/// that does not parse.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct InvalidSetting(pub String);
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum EmbeddingProvider {
     Local,

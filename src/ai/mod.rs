@@ -22,7 +22,7 @@ pub use embedder::Embedder;
 pub use local::LocalModel;
 pub use worker::spawn_worker;
 
-use crate::config::{EmbeddingProvider, Settings};
+use crate::config::{EmbeddingProvider, InvalidSetting, Settings};
 use crate::domain::TodoId;
 use crate::store::TenantStore;
 
@@ -60,8 +60,13 @@ pub struct Ai {
     wake: Notify,
 }
 
-fn seconds(key: &str, value: f64) -> anyhow::Result<Duration> {
-    Duration::try_from_secs_f64(value).map_err(|_| anyhow::anyhow!("invalid {key}: {value} is not a number of seconds"))
+fn seconds(key: &str, value: f64) -> Result<Duration, InvalidSetting> {
+    Duration::try_from_secs_f64(value)
+        .map_err(|_| invalid(format!("invalid {key}: {value} is not a number of seconds")))
+}
+
+fn invalid(message: impl Into<String>) -> InvalidSetting {
+    InvalidSetting(message.into())
 }
 
 impl Ai {
@@ -75,7 +80,10 @@ impl Ai {
             EmbeddingProvider::Local
         });
         if s.embedding_model_dir.is_some() && provider != EmbeddingProvider::Local {
-            anyhow::bail!("invalid EMBEDDING_MODEL_DIR: it names a local model, but EMBEDDING_PROVIDER is not local");
+            return Err(invalid(
+                "invalid EMBEDDING_MODEL_DIR: it names a local model, but EMBEDDING_PROVIDER is not local",
+            )
+            .into());
         }
         if provider == EmbeddingProvider::None {
             return Ok(None);
@@ -92,7 +100,7 @@ impl Ai {
         let embedder = match provider {
             EmbeddingProvider::Openai => {
                 let Some(client) = client.clone() else {
-                    anyhow::bail!("invalid EMBEDDING_PROVIDER: openai needs AI_BASE_URL");
+                    return Err(invalid("invalid EMBEDDING_PROVIDER: openai needs AI_BASE_URL").into());
                 };
                 let nomic = s.embedding_model.contains("nomic");
                 let default_prefix = |p: &str| if nomic { p.to_owned() } else { String::new() };
@@ -111,7 +119,7 @@ impl Ai {
                 }
             }
             _ => Embedder::Local(match &s.embedding_model_dir {
-                Some(dir) => LocalModel::from_dir(dir)?,
+                Some(dir) => LocalModel::from_dir(dir).map_err(|e| invalid(format!("{e:#}")))?,
                 None => LocalModel::builtin()?,
             }),
         };
@@ -121,7 +129,7 @@ impl Ai {
             VENDOR_MAX_DISTANCE
         });
         if !(0.0..=2.0).contains(&max_distance) {
-            anyhow::bail!("invalid SIMILARITY_MAX_DISTANCE: a cosine distance is between 0 and 2");
+            return Err(invalid("invalid SIMILARITY_MAX_DISTANCE: a cosine distance is between 0 and 2").into());
         }
         let estimator = match client {
             Some(client) => Estimator::Chat {

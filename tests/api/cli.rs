@@ -48,6 +48,29 @@ fn invalid_settings_are_one_line_naming_the_key_and_exit_2() {
         assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
         assert!(err.contains(named), "{err}");
     }
+    // Settings that parse but cannot be used: the same, and no database is
+    // left behind.
+    let unusable: [(&str, &str, &str); 4] = [
+        ("EMBEDDING_PROVIDER", "openai", "EMBEDDING_PROVIDER"),
+        ("EMBEDDING_PROVIDER", "bogus", "EMBEDDING_PROVIDER"),
+        ("EMBEDDING_MODEL_DIR", "/nonexistent/model", "EMBEDDING_MODEL_DIR"),
+        ("SIMILARITY_MAX_DISTANCE", "3", "SIMILARITY_MAX_DISTANCE"),
+    ];
+    for (key, value, named) in unusable {
+        let out = aswan(dir.path())
+            .env_remove("AI_BASE_URL")
+            .env(key, value)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{key}={value}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+        assert!(err.contains(named), "{err}");
+        assert!(
+            !dir.path().join("data/aswan.db").exists(),
+            "{key}={value} left a database"
+        );
+    }
     // A bad database URL fails at start with a clear message (not a panic).
     let out = aswan(dir.path())
         .env("DATABASE_URL", "mysql://x")
