@@ -26,6 +26,12 @@ fn id_of(todo: &Value) -> String {
     todo["id"].as_str().unwrap().to_owned()
 }
 
+/// `GET …/todos/search?q=` in `tenant`.
+async fn search(user: &User, tenant: Uuid, q: &str) -> Value {
+    let path = format!("/api/todos/search?q={}", q.replace(' ', "%20"));
+    user.in_tenant(tenant).get(&path).await.json().await.unwrap()
+}
+
 async fn finish(user: &User, tenant: Uuid, todo: &Value, minutes: i64) {
     let res = user
         .client
@@ -120,13 +126,7 @@ async fn history_never_crosses_tenants(backend: Backend) {
     let same_title = bob.todo(b, "Fix the login bug").await;
     assert_eq!(same_title["estimate_status"], "insufficient_history", "{same_title}");
     assert_eq!(same_title["estimate_basis"], json!([]));
-    let hits: Value = bob
-        .in_tenant(b)
-        .get("/api/todos/search?q=login")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let hits = search(&bob, b, "login").await;
     let ids: Vec<&str> = hits
         .as_array()
         .unwrap()
@@ -144,21 +144,9 @@ async fn search_is_semantic_with_no_configuration(backend: Backend) {
         ada.todo(t, title).await;
     }
     // No word in common with the title it should find first.
-    let hits: Value = ada
-        .in_tenant(t)
-        .get("/api/todos/search?q=users%20cannot%20sign%20in")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let hits = search(&ada, t, "users cannot sign in").await;
     assert_eq!(hits[0]["title"], "Fix the login bug", "{hits}");
-    let hits: Value = ada
-        .in_tenant(t)
-        .get("/api/todos/search?q=cut%20the%20grass")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let hits = search(&ada, t, "cut the grass").await;
     assert_eq!(hits[0]["title"], "Mow the lawn", "{hits}");
 }
 
@@ -169,13 +157,7 @@ async fn a_retitled_todo_is_similar_by_its_new_title(backend: Backend) {
     let todo = ada.todo(t, "Buy groceries").await;
     finish(&ada, t, &todo, 40).await;
     // Close enough to count as similar under its first title.
-    let hits: Value = ada
-        .in_tenant(t)
-        .get("/api/todos/search?q=Do%20the%20weekly%20food%20shopping")
-        .await
-        .json()
-        .await
-        .unwrap();
+    let hits = search(&ada, t, "Do the weekly food shopping").await;
     assert!(
         hits[0]["distance"].as_f64().unwrap() < f64::from(aswan::ai::LOCAL_MAX_DISTANCE),
         "{hits}"
