@@ -222,7 +222,9 @@ function estimateView(todo, refresh) {
     }
     case 'insufficient_history':
       // No number rather than an invented one; worth asking again once
-      // similar tasks have been completed with their durations.
+      // similar tasks have been completed with their durations (moot once
+      // this one was timed itself).
+      if (todo.actual_minutes) break;
       box.append(h('span', { text: `Estimate: ${todo.estimate}` }), ' ',
         h('span', { class: 'muted', text: `(${todo.estimate_reason || 'no similar tasks with a duration'})` }), ' ',
         reEstimateButton(todo, 'Estimate again', refresh));
