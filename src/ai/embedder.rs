@@ -6,21 +6,32 @@ use super::local::LocalModel;
 use super::{VendorClient, VendorError};
 
 pub enum Embedder {
-    Vendor {
-        client: VendorClient,
-        model: String,
-        dimensions: Option<u32>,
-        query_prefix: String,
-        document_prefix: String,
-    },
+    Vendor(VendorEmbedder),
     Local(LocalModel),
+}
+
+/// A vendor's embedding model, with the prefixes of a title's two forms.
+pub struct VendorEmbedder {
+    pub client: VendorClient,
+    pub model: String,
+    pub dimensions: Option<u32>,
+    pub query_prefix: String,
+    pub document_prefix: String,
+}
+
+impl VendorEmbedder {
+    /// One request for all of `texts`, each with `prefix`.
+    async fn embed(&self, prefix: &str, texts: &[&str]) -> Result<Vec<Vec<f32>>, VendorError> {
+        let inputs: Vec<String> = texts.iter().map(|t| format!("{prefix}{t}")).collect();
+        self.client.embed(&self.model, &inputs, self.dimensions).await
+    }
 }
 
 impl Embedder {
     /// The name stored beside each vector this embedder makes.
     pub fn model(&self) -> &str {
         match self {
-            Self::Vendor { model, .. } => model,
+            Self::Vendor(v) => &v.model,
             Self::Local(m) => m.name(),
         }
     }
@@ -28,7 +39,7 @@ impl Embedder {
     /// The vectors' length, when known before the first call.
     pub fn dimensions(&self) -> Option<usize> {
         match self {
-            Self::Vendor { dimensions, .. } => dimensions.map(|d| d as usize),
+            Self::Vendor(v) => v.dimensions.map(|d| d as usize),
             Self::Local(m) => Some(m.dimensions()),
         }
     }
@@ -40,15 +51,12 @@ impl Embedder {
     /// A title's query and document forms (one vendor request for both).
     pub async fn embed_title(&self, title: &str) -> Result<(Vec<f32>, Vec<f32>), VendorError> {
         match self {
-            Self::Vendor {
-                client,
-                model,
-                dimensions,
-                query_prefix,
-                document_prefix,
-            } => {
-                let inputs = [format!("{query_prefix}{title}"), format!("{document_prefix}{title}")];
-                let mut vectors = client.embed(model, &inputs, *dimensions).await?;
+            Self::Vendor(v) => {
+                let inputs = [
+                    format!("{}{title}", v.query_prefix),
+                    format!("{}{title}", v.document_prefix),
+                ];
+                let mut vectors = v.client.embed(&v.model, &inputs, v.dimensions).await?;
                 let document = vectors.pop().expect("two vectors");
                 let query = vectors.pop().expect("two vectors");
                 Ok((query, document))
@@ -64,36 +72,16 @@ impl Embedder {
     /// A search query's vector.
     pub async fn embed_query(&self, text: &str) -> Result<Vec<f32>, VendorError> {
         match self {
-            Self::Vendor {
-                client,
-                model,
-                dimensions,
-                query_prefix,
-                ..
-            } => {
-                let mut v = client
-                    .embed(model, &[format!("{query_prefix}{text}")], *dimensions)
-                    .await?;
-                Ok(v.remove(0))
-            }
+            Self::Vendor(v) => Ok(v.embed(&v.query_prefix, &[text]).await?.remove(0)),
             Self::Local(m) => Ok(m.embed(text)),
         }
     }
 
-    /// Document vectors for many titles (reindexing), in one request.
-    pub async fn embed_documents(&self, titles: &[String]) -> Result<Vec<Vec<f32>>, VendorError> {
+    /// Document vectors for many titles (reindexing, retitling), in one request.
+    pub async fn embed_documents(&self, titles: &[&str]) -> Result<Vec<Vec<f32>>, VendorError> {
         match self {
-            Self::Vendor {
-                client,
-                model,
-                dimensions,
-                document_prefix,
-                ..
-            } => {
-                let inputs: Vec<String> = titles.iter().map(|t| format!("{document_prefix}{t}")).collect();
-                client.embed(model, &inputs, *dimensions).await
-            }
-            Self::Local(m) => Ok(m.embed_many(titles)),
+            Self::Vendor(v) => v.embed(&v.document_prefix, titles).await,
+            Self::Local(m) => Ok(titles.iter().map(|t| m.embed(t)).collect()),
         }
     }
 }

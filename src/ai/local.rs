@@ -126,10 +126,6 @@ impl LocalModel {
             .pop()
             .unwrap_or_default()
     }
-
-    pub fn embed_many(&self, texts: &[String]) -> Vec<Vec<f32>> {
-        self.model.encode_with_args(texts, Some(MAX_TOKENS), texts.len().max(1))
-    }
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use std::time::Duration;
 use tokio::sync::Notify;
 
 pub use client::{VendorClient, VendorError};
-pub use embedder::Embedder;
+pub use embedder::{Embedder, VendorEmbedder};
 pub use local::LocalModel;
 pub use worker::spawn_worker;
 
@@ -104,7 +104,7 @@ impl Ai {
                 };
                 let nomic = s.embedding_model.contains("nomic");
                 let default_prefix = |p: &str| if nomic { p.to_owned() } else { String::new() };
-                Embedder::Vendor {
+                Embedder::Vendor(VendorEmbedder {
                     client,
                     model: s.embedding_model.clone(),
                     dimensions: s.embedding_dimensions,
@@ -116,7 +116,7 @@ impl Ai {
                         .embedding_document_prefix
                         .clone()
                         .unwrap_or_else(|| default_prefix("search_document: ")),
-                }
+                })
             }
             _ => Embedder::Local(match &s.embedding_model_dir {
                 Some(dir) => LocalModel::from_dir(dir).map_err(|e| invalid(format!("{e:#}")))?,
@@ -181,9 +181,10 @@ impl Ai {
     pub async fn refresh_embedding(self: &Arc<Self>, tenant: TenantStore, id: TodoId, title: String) {
         let ai = Arc::clone(self);
         let work = async move {
-            let stored = match ai.embedder.embed_title(&title).await {
-                Ok((_, document)) => tenant
-                    .save_embedding(id, ai.embedder.model(), &document)
+            // The document form only: a retitled todo is searched for, not searching.
+            let stored = match ai.embedder.embed_documents(&[&title]).await {
+                Ok(mut vectors) => tenant
+                    .save_embedding(id, ai.embedder.model(), &vectors.remove(0))
                     .await
                     .map_err(|e| e.to_string()),
                 Err(e) => Err(e.to_string()),

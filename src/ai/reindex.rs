@@ -46,7 +46,7 @@ pub async fn reindex(store: &Store, ai: &Ai, batch: u32, progress: bool) -> anyh
             if rows.is_empty() {
                 break;
             }
-            let titles: Vec<String> = rows.iter().map(|(_, title)| title.clone()).collect();
+            let titles: Vec<&str> = rows.iter().map(|(_, title)| title.as_str()).collect();
             let vectors = embedder.embed_documents(&titles).await.map_err(|e| {
                 anyhow!("embedding failed after {done} todos ({e}); run aswan reindex again to continue")
             })?;
