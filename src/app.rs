@@ -14,8 +14,14 @@ use crate::http::{self, AppState};
 use crate::store::Store;
 
 pub struct App {
+    store: Store,
+    ai: Option<Arc<Ai>>,
     state: AppState,
 }
+
+/// How long shutdown waits for estimates in flight before closing the store
+/// (cut off, they are still safe: their jobs stay queued until the lease ends).
+const DRAIN: std::time::Duration = std::time::Duration::from_secs(15);
 
 impl App {
     /// Connects to the database, applies migrations, loads the signing key.
@@ -41,13 +47,8 @@ impl App {
                 }
             }
         }
-        let state = AppState {
-            store,
-            tokens,
-            ai,
-            cookie_secure: settings.cookie_secure,
-        };
-        Ok(Self { state })
+        let state = AppState::new(store.clone(), tokens, ai.clone(), settings.cookie_secure);
+        Ok(Self { store, ai, state })
     }
 
     pub fn router(&self) -> axum::Router {
@@ -55,7 +56,7 @@ impl App {
     }
 
     pub fn store(&self) -> &Store {
-        &self.state.store
+        &self.store
     }
 
     /// Serves until `shutdown` resolves, then stops accepting and lets the
@@ -67,22 +68,27 @@ impl App {
     ) -> anyhow::Result<()> {
         let router = self.router();
         // The estimate worker runs beside the server and stops with it,
-        // letting the jobs in flight settle. Should that take too long, it is
-        // cut off: still safe, the jobs stay queued until their lease ends.
+        // letting the jobs in flight settle; then the work requests left
+        // behind (inline estimates past their timeout, re-embeds) is awaited,
+        // and only then does the store close.
         let (stop, stopped) = tokio::sync::watch::channel(false);
-        let store = self.state.store.clone();
-        let worker = self.state.ai.clone().map(|ai| spawn_worker(ai, store, stopped));
+        let worker = self.ai.clone().map(|ai| spawn_worker(ai, self.store.clone(), stopped));
         let served = axum::serve(listener, router).with_graceful_shutdown(shutdown).await;
         let _ = stop.send(true);
+        let deadline = tokio::time::Instant::now() + DRAIN;
         if let Some(mut worker) = worker {
-            if tokio::time::timeout(std::time::Duration::from_secs(15), &mut worker)
-                .await
-                .is_err()
-            {
+            if tokio::time::timeout_at(deadline, &mut worker).await.is_err() {
+                tracing::warn!("estimate worker still busy at shutdown: its jobs stay queued");
                 worker.abort();
             }
         }
-        self.state.store.close().await;
+        if let Some(ai) = &self.ai {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if !ai.drain(left).await {
+                tracing::warn!("background estimates still running at shutdown: their jobs stay queued");
+            }
+        }
+        self.store.close().await;
         served?;
         Ok(())
     }

@@ -1,4 +1,4 @@
-//! AI time estimates (DESIGN.md §4): an OpenAI-compatible vendor for
+//! AI time estimates (ARCHITECTURE.md, "The estimate pipeline"): an OpenAI-compatible vendor for
 //! embeddings and chat, the estimate pipeline, and the durable worker.
 
 mod breaker;
@@ -16,14 +16,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::Notify;
+use tokio_util::task::TaskTracker;
 
 pub use client::{VendorClient, VendorError};
 pub use embedder::{Embedder, VendorEmbedder};
 pub use local::LocalModel;
+pub use pipeline::JobOutcome;
 pub use worker::spawn_worker;
 
 use crate::config::{EmbeddingProvider, InvalidSetting, Settings};
 use crate::domain::TodoId;
+use crate::store::prelude::*;
 use crate::store::TenantStore;
 
 /// Cosine distance under which the built-in model's neighbours count as
@@ -58,6 +61,9 @@ pub struct Ai {
     breaker: breaker::Breaker,
     /// Wakes the worker when new work is queued.
     wake: Notify,
+    /// Work started for a request that outlives it (inline estimates past
+    /// their timeout, re-embeds): awaited on shutdown, before the store closes.
+    tasks: TaskTracker,
 }
 
 fn seconds(key: &str, value: f64) -> Result<Duration, InvalidSetting> {
@@ -155,6 +161,7 @@ impl Ai {
             config,
             breaker,
             wake: Notify::new(),
+            tasks: TaskTracker::new(),
         })))
     }
 
@@ -196,8 +203,15 @@ impl Ai {
         if self.embedder.is_local() {
             work.await;
         } else {
-            tokio::spawn(work);
+            self.tasks.spawn(work);
         }
+    }
+
+    /// Waits up to `limit` for the background work started by requests;
+    /// `false` if some was still running (its jobs stay queued, safe).
+    pub async fn drain(&self, limit: Duration) -> bool {
+        self.tasks.close();
+        tokio::time::timeout(limit, self.tasks.wait()).await.is_ok()
     }
 
     /// Embeds a search query (query form) for semantic search.

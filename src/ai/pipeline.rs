@@ -7,18 +7,34 @@ use std::time::Duration;
 
 use chrono::Utc;
 use rand::Rng;
+use tracing::Instrument;
 
-use super::history::{self, HistoryEstimate};
+use super::history::{self, HistoryEstimate, NOT_ENOUGH_HISTORY};
 use super::parse::parse_estimate;
 use super::{prompt, Ai, Estimator, VendorError};
+use crate::store::prelude::*;
 use crate::store::{EstimateJob, EstimateOutcome, StoreError, TenantStore, Todo};
 
 /// The longest wait between attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(600);
 
+/// How one run of a job ended.
+#[derive(Debug)]
+pub enum JobOutcome {
+    /// The estimate is settled (ready, insufficient history, or failed for
+    /// good) and the job is closed.
+    Settled(Todo),
+    /// Not this time: the job is due again later (or its lease runs out).
+    RetryLater,
+    /// The todo is gone (deleted meanwhile): the job is closed, nothing to do.
+    Dropped,
+}
+
 enum Failure {
     Vendor(VendorError),
     Store(StoreError),
+    /// The todo was deleted while it was being estimated.
+    Gone,
 }
 
 impl From<VendorError> for Failure {
@@ -35,38 +51,35 @@ impl From<StoreError> for Failure {
 
 impl Ai {
     /// Runs one attempt for `job` and settles the job: done (the todo is
-    /// ready, or failed for good) or due again later. Returns the todo when
-    /// its estimate is settled, `None` while it stays pending.
-    pub async fn run_job(self: Arc<Self>, tenant: TenantStore, job: EstimateJob) -> Option<Todo> {
-        let store = tenant.store().clone();
+    /// ready, or failed for good), due again later, or dropped with its todo.
+    #[tracing::instrument(name = "estimate", skip_all, fields(tenant_id = %tenant.tenant_id(), todo_id = %job.todo_id, attempt = job.attempts + 1))]
+    pub async fn run_job(self: Arc<Self>, tenant: TenantStore, job: EstimateJob) -> JobOutcome {
         let todo = match tenant.todo(job.todo_id).await {
             Ok(Some(todo)) => todo,
-            // Deleted meanwhile: nothing to estimate.
-            Ok(None) => {
-                let _ = store.finish_estimate_job(&job).await;
-                return None;
-            }
+            Ok(None) => return self.drop_job(&tenant, &job).await,
             Err(e) => {
-                tracing::warn!(error = %e, "estimate: cannot read the todo; will retry");
-                return None;
+                tracing::warn!(error = %e, "cannot read the todo; the job stays queued");
+                return JobOutcome::RetryLater;
             }
         };
         let failure = match self.attempt(&tenant, &todo).await {
             Ok(ready) => {
-                if let Err(e) = store.finish_estimate_job(&job).await {
+                if let Err(e) = tenant.finish_estimate_job(&job).await {
                     tracing::warn!(error = %e, "estimate stored, but its job could not be closed");
                 }
-                return Some(ready);
+                return JobOutcome::Settled(ready);
             }
+            Err(Failure::Gone) => return self.drop_job(&tenant, &job).await,
             Err(f) => f,
         };
         let (reason, retry_after, permanent) = match failure {
             Failure::Vendor(VendorError::Permanent(reason)) => (reason, None, true),
             Failure::Vendor(VendorError::Transient { reason, retry_after }) => (reason, retry_after, false),
             Failure::Store(e) => {
-                tracing::error!(error = %e, "estimate: database error");
+                tracing::error!(error = %e, "database error");
                 ("internal error".to_owned(), None, false)
             }
+            Failure::Gone => unreachable!("handled above"),
         };
         let attempts = job.attempts + 1;
         if permanent || attempts >= self.config.max_attempts {
@@ -75,20 +88,36 @@ impl Ai {
             } else {
                 format!("gave up after {attempts} attempts: {reason}")
             };
-            tracing::warn!(todo = %job.todo_id, %reason, "estimate failed");
+            tracing::warn!(%reason, "estimate failed");
             let saved = tenant
                 .save_estimate(job.todo_id, &EstimateOutcome::Failed { reason })
                 .await;
-            let _ = store.finish_estimate_job(&job).await;
-            return saved.ok().flatten();
+            let _ = tenant.finish_estimate_job(&job).await;
+            return match saved {
+                Ok(Some(todo)) => JobOutcome::Settled(todo),
+                Ok(None) => JobOutcome::Dropped,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot record the failure");
+                    JobOutcome::RetryLater
+                }
+            };
         }
         let wait = self.backoff(job.attempts, retry_after);
-        tracing::info!(todo = %job.todo_id, attempt = attempts, %reason, retry_in_ms = wait.as_millis() as u64, "estimate will be retried");
+        tracing::info!(%reason, retry_in_ms = wait.as_millis() as u64, "estimate will be retried");
         let next_at = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_else(|_| chrono::Duration::seconds(600));
-        if let Err(e) = store.retry_estimate_job(&job, next_at, &reason).await {
-            tracing::error!(error = %e, "estimate: cannot reschedule (the lease will expire and release it)");
+        if let Err(e) = tenant.retry_estimate_job(&job, next_at, &reason).await {
+            tracing::error!(error = %e, "cannot reschedule (the lease will expire and release it)");
         }
-        None
+        JobOutcome::RetryLater
+    }
+
+    /// The todo is gone: close its job (usually already gone with it).
+    async fn drop_job(&self, tenant: &TenantStore, job: &EstimateJob) -> JobOutcome {
+        tracing::debug!("the todo was deleted: job dropped");
+        if let Err(e) = tenant.finish_estimate_job(job).await {
+            tracing::warn!(error = %e, "cannot close the job of a deleted todo");
+        }
+        JobOutcome::Dropped
     }
 
     /// Exponential backoff with jitter (half to full of base·2^attempts),
@@ -116,7 +145,7 @@ impl Ai {
         match &result {
             Err(Failure::Vendor(VendorError::Transient { .. })) => self.breaker.failure(),
             Err(Failure::Vendor(VendorError::Permanent(_))) | Ok(_) => self.breaker.success(),
-            Err(Failure::Store(_)) => {}
+            Err(Failure::Store(_) | Failure::Gone) => {}
         }
         result
     }
@@ -154,23 +183,26 @@ impl Ai {
                     text,
                     basis,
                 },
-                HistoryEstimate::Insufficient { reason } => EstimateOutcome::Insufficient { reason, basis },
+                HistoryEstimate::Insufficient { reason } => EstimateOutcome::Insufficient {
+                    text: NOT_ENOUGH_HISTORY.to_owned(),
+                    reason,
+                    basis,
+                },
             },
         };
-        tenant
-            .save_estimate(todo.id, &outcome)
-            .await?
-            .ok_or(Failure::Store(StoreError::NotFound))
+        tenant.save_estimate(todo.id, &outcome).await?.ok_or(Failure::Gone)
     }
 
     /// A freshly queued job: try it now for up to the inline timeout. The job
-    /// runs to the end in its own task either way (its lease keeps the worker
-    /// off it); past the timeout the caller answers with the todo pending.
+    /// runs to the end in its own tracked task either way (its lease keeps
+    /// the worker off it; shutdown waits for it); past the timeout the caller
+    /// answers with the todo pending.
     pub async fn estimate_inline(self: &Arc<Self>, tenant: TenantStore, job: EstimateJob) -> Option<Todo> {
         self.wake.notify_one();
-        let task = tokio::spawn(Arc::clone(self).run_job(tenant, job));
+        let span = tracing::Span::current();
+        let task = self.tasks.spawn(Arc::clone(self).run_job(tenant, job).instrument(span));
         match tokio::time::timeout(self.config.inline_timeout, task).await {
-            Ok(Ok(todo)) => todo,
+            Ok(Ok(JobOutcome::Settled(todo))) => Some(todo),
             _ => None,
         }
     }

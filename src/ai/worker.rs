@@ -6,14 +6,16 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures::future::join_all;
 use tokio::sync::watch;
+use tokio::task::JoinSet;
 
 use super::Ai;
+use crate::store::prelude::*;
 use crate::store::Store;
 
-/// Jobs claimed (and run concurrently) per round.
-const BATCH: i64 = 8;
+/// Jobs in flight at once. A slot is refilled as soon as its job ends, so
+/// one slow job (up to the vendor timeout) never holds the others back.
+const SLOTS: usize = 8;
 /// How often an idle worker looks for due retries.
 const POLL: Duration = Duration::from_millis(500);
 
@@ -22,35 +24,37 @@ const POLL: Duration = Duration::from_millis(500);
 /// locked to a process that is gone.
 pub fn spawn_worker(ai: Arc<Ai>, store: Store, mut stop: watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
+        let mut running = JoinSet::new();
         while !*stop.borrow() {
-            if let Err(wait) = ai.breaker.allow_peek() {
-                tokio::select! {
-                    _ = stop.changed() => {}
-                    () = tokio::time::sleep(wait.min(POLL * 4)) => {}
+            let wait = if let Err(wait) = ai.breaker.allow_peek() {
+                // The vendor is resting: claim nothing until it may be tried.
+                wait.min(POLL * 4)
+            } else if running.len() < SLOTS {
+                match store.claim_estimate_jobs((SLOTS - running.len()) as i64).await {
+                    Ok(jobs) if !jobs.is_empty() => {
+                        for claimed in jobs {
+                            running.spawn(Arc::clone(&ai).run_job(claimed.tenant, claimed.job));
+                        }
+                        continue;
+                    }
+                    Ok(_) => POLL,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "estimate worker: cannot claim jobs");
+                        POLL * 4
+                    }
                 }
-                continue;
-            }
-            let jobs = match store.claim_estimate_jobs(BATCH).await {
-                Ok(jobs) => jobs,
-                Err(e) => {
-                    tracing::warn!(error = %e, "estimate worker: cannot claim jobs");
-                    tokio::time::sleep(POLL * 4).await;
-                    continue;
-                }
+            } else {
+                // Every slot is busy: the next free one is the next event.
+                Duration::MAX
             };
-            if jobs.is_empty() {
-                tokio::select! {
-                    _ = stop.changed() => {}
-                    () = ai.wake.notified() => {}
-                    () = tokio::time::sleep(POLL) => {}
-                }
-                continue;
+            tokio::select! {
+                _ = stop.changed() => {}
+                Some(_) = running.join_next(), if !running.is_empty() => {}
+                () = ai.wake.notified() => {}
+                () = tokio::time::sleep(wait.min(POLL * 4)) => {}
             }
-            join_all(jobs.into_iter().map(|job| {
-                let tenant = store.tenant_for_system(job.tenant_id);
-                Arc::clone(&ai).run_job(tenant, job)
-            }))
-            .await;
         }
+        // Let the jobs in flight settle (the caller bounds how long).
+        while running.join_next().await.is_some() {}
     })
 }

@@ -8,7 +8,8 @@ use axum::extract::State;
 use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
-use axum::Json;
+use axum::routing::{get, post};
+use axum::{Json, Router};
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -16,7 +17,17 @@ use serde_json::json;
 use super::{ApiError, AppState, CurrentUser, JsonBody};
 use crate::auth::{hash_password, verify_password};
 use crate::domain::{Email, Password};
+use crate::store::prelude::*;
 use crate::store::{StoreError, User};
+
+/// Mounted at `/api`.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/sign-up", post(sign_up))
+        .route("/login", post(login))
+        .route("/logout", post(logout))
+        .route("/me", get(me))
+}
 
 #[derive(Deserialize)]
 pub struct SignUp {

@@ -51,11 +51,36 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for QueryParams<T>
     }
 }
 
-/// The path parameter `name`, parsed; a malformed one is a 400.
-pub fn path_param<T: std::str::FromStr>(params: &axum::extract::RawPathParams, name: &str) -> Result<T, ApiError> {
-    params
-        .iter()
-        .find(|(k, _)| *k == name)
-        .and_then(|(_, v)| v.parse().ok())
-        .ok_or_else(|| ApiError::BadRequest(format!("the {} is not a valid UUID", name.replace('_', " "))))
+/// Typed path parameters (`ApiPath(TodoPath { todo_id })`). A segment that
+/// is not valid UTF-8 or does not parse is a 400 `{"detail"}` naming it.
+pub struct ApiPath<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        use axum::extract::path::ErrorKind;
+        use axum::extract::rejection::PathRejection;
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(v)) => Ok(Self(v)),
+            Err(PathRejection::FailedToDeserializePathParams(e)) => Err(match e.kind() {
+                ErrorKind::InvalidUtf8InPathParam { key } => invalid_utf8(key),
+                ErrorKind::ParseErrorAtKey { key, .. } | ErrorKind::DeserializeError { key, .. } => {
+                    not_a_uuid(key)
+                }
+                _ => ApiError::BadRequest(format!("invalid path: {}", e.body_text())),
+            }),
+            Err(e) => Err(ApiError::Internal(anyhow::anyhow!("path parameters: {}", e.body_text()))),
+        }
+    }
+}
+
+/// The 400 for a path parameter that is not a UUID (all of ours are).
+pub fn not_a_uuid(key: &str) -> ApiError {
+    ApiError::BadRequest(format!("the {} is not a valid UUID", key.replace('_', " ")))
+}
+
+/// The 400 for a path segment that does not decode to UTF-8.
+pub fn invalid_utf8(key: &str) -> ApiError {
+    ApiError::BadRequest(format!("the {} is not valid UTF-8", key.replace('_', " ")))
 }

@@ -2,14 +2,27 @@
 //! remove; any member may remove themselves (leave). A tenant always keeps
 //! at least one owner.
 
-use axum::extract::RawPathParams;
 use axum::http::StatusCode;
-use axum::Json;
+use axum::routing::{get, patch};
+use axum::{Json, Router};
 use serde::Deserialize;
 
-use super::{path_param, ApiError, JsonBody, TenantCtx};
-use crate::domain::{Email, Role};
+use super::{ApiError, ApiPath, AppState, JsonBody, TenantCtx};
+use crate::domain::{Email, Role, UserId};
+use crate::store::prelude::*;
 use crate::store::{Member, StoreError};
+
+/// Mounted at `/api/tenants/{tenant_id}/members`.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(list).post(add))
+        .route("/{user_id}", patch(set_role).delete(remove))
+}
+
+#[derive(Deserialize)]
+pub struct MemberPath {
+    user_id: UserId,
+}
 
 #[derive(Deserialize)]
 pub struct AddMember {
@@ -44,11 +57,10 @@ pub async fn add(ctx: TenantCtx, JsonBody(body): JsonBody<AddMember>) -> Result<
 
 pub async fn set_role(
     ctx: TenantCtx,
-    params: RawPathParams,
+    ApiPath(MemberPath { user_id: user }): ApiPath<MemberPath>,
     JsonBody(body): JsonBody<SetRole>,
 ) -> Result<Json<Member>, ApiError> {
     ctx.require_owner()?;
-    let user = path_param(&params, "user_id")?;
     let member = ctx
         .tenant
         .set_member_role(user, body.role)
@@ -57,8 +69,10 @@ pub async fn set_role(
     Ok(Json(member))
 }
 
-pub async fn remove(ctx: TenantCtx, params: RawPathParams) -> Result<StatusCode, ApiError> {
-    let user = path_param(&params, "user_id")?;
+pub async fn remove(
+    ctx: TenantCtx,
+    ApiPath(MemberPath { user_id: user }): ApiPath<MemberPath>,
+) -> Result<StatusCode, ApiError> {
     if user != ctx.user.0.user_id {
         ctx.require_owner()?;
     }

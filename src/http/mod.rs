@@ -16,7 +16,7 @@ mod web;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Request, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::{get, patch, post};
+use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 use tower::ServiceBuilder;
@@ -27,7 +27,7 @@ use tracing::Level;
 
 pub use current_user::CurrentUser;
 pub use error::ApiError;
-pub use extract::{path_param, JsonBody, QueryParams};
+pub use extract::{ApiPath, JsonBody, QueryParams};
 pub use state::AppState;
 pub use tenant_ctx::{TenantCtx, TENANT_HEADER};
 
@@ -37,34 +37,10 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 pub fn router(state: AppState) -> Router {
-    let todos = get(todos::list).post(todos::create).put(todos::put);
-    let todo = get(todos::get).patch(todos::patch).delete(todos::delete);
     let api = Router::new()
-        .route("/sign-up", post(accounts::sign_up))
-        .route("/login", post(accounts::login))
-        .route("/logout", post(accounts::logout))
-        .route("/me", get(accounts::me))
-        .route("/tenants", get(tenants::list).post(tenants::create))
-        .route(
-            "/tenants/{tenant_id}",
-            get(tenants::get).patch(tenants::rename).put(tenants::rename),
-        )
-        .route("/tenants/{tenant_id}/members", get(members::list).post(members::add))
-        .route(
-            "/tenants/{tenant_id}/members/{user_id}",
-            patch(members::set_role).delete(members::remove),
-        )
-        .route("/tenants/{tenant_id}/todos", todos.clone())
-        .route("/tenants/{tenant_id}/todos/{todo_id}", todo.clone())
-        .route("/tenants/{tenant_id}/todos/search", get(todos::search))
-        .route(
-            "/tenants/{tenant_id}/todos/{todo_id}/estimate",
-            post(todos::re_estimate),
-        )
-        .route("/todos", todos)
-        .route("/todos/search", get(todos::search))
-        .route("/todos/{todo_id}", todo)
-        .route("/todos/{todo_id}/estimate", post(todos::re_estimate))
+        .merge(accounts::router())
+        .nest("/tenants", tenants::router())
+        .nest("/todos", todos::router())
         .fallback(not_found);
 
     Router::new()

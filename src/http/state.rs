@@ -4,13 +4,25 @@ use crate::ai::Ai;
 use crate::auth::Tokens;
 use crate::store::Store;
 
-/// What every handler can reach. Cheap to clone.
+/// What every handler can reach. Cheap to clone. Its fields are the HTTP
+/// layer's own: nothing outside `http` reaches the store through it.
 #[derive(Clone)]
 pub struct AppState {
-    pub store: Store,
-    pub tokens: Arc<Tokens>,
+    pub(super) store: Store,
+    pub(super) tokens: Arc<Tokens>,
     /// The estimate service; `None` when estimates are off.
-    pub ai: Option<Arc<Ai>>,
+    pub(super) ai: Option<Arc<Ai>>,
     /// Mark cookies `Secure` (https deployments).
-    pub cookie_secure: bool,
+    pub(super) cookie_secure: bool,
+}
+
+impl AppState {
+    pub fn new(store: Store, tokens: Arc<Tokens>, ai: Option<Arc<Ai>>, cookie_secure: bool) -> Self {
+        Self {
+            store,
+            tokens,
+            ai,
+            cookie_secure,
+        }
+    }
 }

@@ -1,12 +1,14 @@
-//! The tenant context of a request (DESIGN.md §2). The tenant is named by the
+//! The tenant context of a request (ARCHITECTURE.md, "Isolation"). The tenant is named by the
 //! `/api/tenants/{tenant_id}/…` path or, for the seed's routes, by the
 //! `X-Tenant-Id` header. The same extractor checks membership and yields the
 //! tenant handle, so no handler can reach tenant data without the check.
 
+use axum::extract::rejection::RawPathParamsRejection;
 use axum::extract::{FromRequestParts, RawPathParams};
 use axum::http::request::Parts;
 
 use super::current_user::{verified_session, SESSION_ENDED};
+use super::extract::not_a_uuid;
 use super::{ApiError, AppState, CurrentUser};
 use crate::domain::{Role, TenantId};
 use crate::store::{Membership, SessionTenant, TenantStore};
@@ -53,26 +55,27 @@ impl FromRequestParts<AppState> for TenantCtx {
     }
 }
 
+/// The tenant named by the path's `tenant_id`, else by `X-Tenant-Id`. A
+/// path that names one invalidly is a 400: it never falls back to the header.
 async fn tenant_id_from(parts: &mut Parts, state: &AppState) -> Result<TenantId, ApiError> {
-    let from_path = RawPathParams::from_request_parts(parts, state)
-        .await
-        .ok()
-        .and_then(|params| {
-            params
-                .iter()
-                .find(|(k, _)| *k == "tenant_id")
-                .map(|(_, v)| v.to_owned())
-        });
-    let raw = match from_path {
-        Some(raw) => raw,
+    const KEY: &str = "tenant_id";
+    let from_path = match RawPathParams::from_request_parts(parts, state).await {
+        Ok(params) => params.iter().find(|(k, _)| *k == KEY).map(|(_, v)| v.to_owned()),
+        // Some path segment does not decode; its name is in the text.
+        Err(RawPathParamsRejection::InvalidUtf8InPathParam(e)) => {
+            return Err(ApiError::BadRequest(format!("invalid path: {}", e.body_text())))
+        }
+        Err(e) => return Err(ApiError::Internal(anyhow::anyhow!("path parameters: {}", e.body_text()))),
+    };
+    match from_path {
+        Some(raw) => raw.parse().map_err(|_| not_a_uuid(KEY)),
         None => parts
             .headers
             .get(TENANT_HEADER)
             .ok_or_else(|| ApiError::BadRequest("missing tenant: send the X-Tenant-Id header".into()))?
             .to_str()
-            .map_err(|_| ApiError::BadRequest("X-Tenant-Id is not a valid tenant id".into()))?
-            .to_owned(),
-    };
-    raw.parse()
-        .map_err(|_| ApiError::BadRequest("the tenant id is not a valid UUID".into()))
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| ApiError::BadRequest("X-Tenant-Id is not a valid tenant id".into())),
+    }
 }

@@ -2,12 +2,23 @@
 //! (tenant context: members only, renaming by owners).
 
 use axum::extract::State;
-use axum::Json;
+use axum::routing::get;
+use axum::{Json, Router};
 use serde::Deserialize;
 
-use super::{ApiError, AppState, CurrentUser, JsonBody, TenantCtx};
+use super::{members, todos, ApiError, AppState, CurrentUser, JsonBody, TenantCtx};
 use crate::domain::{Role, TenantName};
+use crate::store::prelude::*;
 use crate::store::Membership;
+
+/// Mounted at `/api/tenants`; a tenant's members and todos nest below it.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(list).post(create))
+        .route("/{tenant_id}", get(get_one).patch(rename).put(rename))
+        .nest("/{tenant_id}/members", members::router())
+        .nest("/{tenant_id}/todos", todos::router())
+}
 
 #[derive(Deserialize)]
 pub struct TenantBody {
@@ -35,7 +46,7 @@ pub async fn list(
     Ok(Json(state.store.tenants_of(session.user_id).await?))
 }
 
-pub async fn get(ctx: TenantCtx) -> Json<Membership> {
+pub async fn get_one(ctx: TenantCtx) -> Json<Membership> {
     Json(ctx.membership)
 }
 

@@ -1,14 +1,31 @@
-//! Todos, in tenant context (header or path, see [`TenantCtx`]).
+//! Todos, in tenant context (header or path, see [`TenantCtx`]). One router,
+//! mounted at `/api/todos` (tenant by `X-Tenant-Id`, the seed's routes) and
+//! at `/api/tenants/{tenant_id}/todos` (tenant by path).
 
-use axum::extract::{RawPathParams, State};
+use axum::extract::State;
 use axum::http::StatusCode;
-use axum::Json;
+use axum::routing::{get, post};
+use axum::{Json, Router};
 use serde::Deserialize;
 
-use super::{path_param, ApiError, AppState, JsonBody, QueryParams, TenantCtx};
+use super::{ApiError, ApiPath, AppState, JsonBody, QueryParams, TenantCtx};
 use crate::ai::parse::MAX_MINUTES;
 use crate::domain::{TodoFilter, TodoId, TodoTitle};
+use crate::store::prelude::*;
 use crate::store::{Basis, EstimateJob, NewTodo, Todo, TodoPatch};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(list).post(create).put(put))
+        .route("/search", get(search))
+        .route("/{todo_id}", get(get_one).patch(patch).delete(delete))
+        .route("/{todo_id}/estimate", post(re_estimate))
+}
+
+#[derive(Deserialize)]
+pub struct TodoPath {
+    todo_id: TodoId,
+}
 
 const NOT_FOUND: ApiError = ApiError::NotFound("todo not found");
 
@@ -63,36 +80,33 @@ pub async fn create(
         complete: body.complete,
         estimate: state.ai.is_some(),
     };
-    let todo = ctx.tenant.create_todo(&new).await?;
+    let (todo, job) = ctx.tenant.create_todo(&new).await?;
     // 200, not 201: the seed answers 200 and its clients expect it.
-    Ok(Json(estimate_inline(&state, &ctx, todo).await))
+    Ok(Json(estimate_inline(&state, &ctx, todo, job).await))
 }
 
 /// Estimates again (`POST …/todos/{id}/estimate`), e.g. after a failure.
 pub async fn re_estimate(
     State(state): State<AppState>,
     ctx: TenantCtx,
-    params: RawPathParams,
+    ApiPath(TodoPath { todo_id }): ApiPath<TodoPath>,
 ) -> Result<Json<Todo>, ApiError> {
-    let id = path_param(&params, "todo_id")?;
     if state.ai.is_none() {
         return Err(ApiError::Conflict("estimates are off (EMBEDDING_PROVIDER=none)"));
     }
-    let todo = ctx.tenant.request_estimate(id).await?.ok_or(NOT_FOUND)?;
-    Ok(Json(estimate_inline(&state, &ctx, todo).await))
+    let (todo, job) = ctx.tenant.request_estimate(todo_id).await?.ok_or(NOT_FOUND)?;
+    Ok(Json(estimate_inline(&state, &ctx, todo, Some(job)).await))
 }
 
-async fn estimate_inline(state: &AppState, ctx: &TenantCtx, todo: Todo) -> Todo {
-    let Some(ai) = &state.ai else { return todo };
-    let job = EstimateJob {
-        tenant_id: todo.tenant_id,
-        todo_id: todo.id,
-        attempts: 0,
+/// The todo as its inline estimate left it (settled, or still pending).
+async fn estimate_inline(state: &AppState, ctx: &TenantCtx, todo: Todo, job: Option<EstimateJob>) -> Todo {
+    let (Some(ai), Some(job)) = (&state.ai, job) else {
+        return todo;
     };
     ai.estimate_inline(ctx.tenant.clone(), job).await.unwrap_or(todo)
 }
 
-const SEARCH_LIMIT: usize = 20;
+const SEARCH_LIMIT: i64 = 20;
 
 /// Semantic search within the tenant (`GET …/todos/search?q=`): nearest
 /// titles by embedding. With estimates off, a plain substring match.
@@ -109,15 +123,7 @@ pub async fn search(
         )));
     }
     let Some(ai) = &state.ai else {
-        let needle = query.to_lowercase();
-        let all = ctx.tenant.list_todos(TodoFilter::default()).await?;
-        let hits = all
-            .into_iter()
-            .filter(|t| t.title.to_lowercase().contains(&needle))
-            .take(SEARCH_LIMIT)
-            .map(|t| Basis::from_row((t.id.0, t.title, t.estimate_minutes, t.actual_minutes, 0.0)))
-            .collect();
-        return Ok(Json(hits));
+        return Ok(Json(ctx.tenant.titles_containing(query, SEARCH_LIMIT).await?));
     };
     let embedding = ai.embed_query(query).await.map_err(|e| {
         tracing::warn!(error = %e, "search: embedding failed");
@@ -126,14 +132,13 @@ pub async fn search(
     let model = ai.embedder().model();
     Ok(Json(
         ctx.tenant
-            .similar(&embedding, model, SEARCH_LIMIT as i64, 1.0, None)
+            .similar(&embedding, model, SEARCH_LIMIT, 1.0, None)
             .await?,
     ))
 }
 
-pub async fn get(ctx: TenantCtx, params: RawPathParams) -> Result<Json<Todo>, ApiError> {
-    let id = path_param(&params, "todo_id")?;
-    ctx.tenant.todo(id).await?.map(Json).ok_or(NOT_FOUND)
+pub async fn get_one(ctx: TenantCtx, ApiPath(TodoPath { todo_id }): ApiPath<TodoPath>) -> Result<Json<Todo>, ApiError> {
+    ctx.tenant.todo(todo_id).await?.map(Json).ok_or(NOT_FOUND)
 }
 
 pub async fn put(
@@ -148,10 +153,9 @@ pub async fn put(
 pub async fn patch(
     State(state): State<AppState>,
     ctx: TenantCtx,
-    params: RawPathParams,
+    ApiPath(TodoPath { todo_id: id }): ApiPath<TodoPath>,
     JsonBody(body): JsonBody<PatchTodo>,
 ) -> Result<Json<Todo>, ApiError> {
-    let id = path_param(&params, "todo_id")?;
     // Recording an actual duration implies the task is done.
     let complete = body.complete.or(body.actual_minutes.map(|_| true));
     let mut patch = patch_from(body.title, complete)?;
@@ -166,9 +170,8 @@ pub async fn patch(
     update(&state, &ctx, id, &patch).await
 }
 
-pub async fn delete(ctx: TenantCtx, params: RawPathParams) -> Result<StatusCode, ApiError> {
-    let id = path_param(&params, "todo_id")?;
-    if ctx.tenant.delete_todo(id).await? {
+pub async fn delete(ctx: TenantCtx, ApiPath(TodoPath { todo_id }): ApiPath<TodoPath>) -> Result<StatusCode, ApiError> {
+    if ctx.tenant.delete_todo(todo_id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(NOT_FOUND)

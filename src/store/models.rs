@@ -55,9 +55,7 @@ pub struct Todo {
     pub complete: bool,
     /// The seed's human-readable estimate; `null` until one exists.
     pub estimate: Option<String>,
-    /// `pending` | `ready` | `insufficient_history` (too little history for
-    /// a number) | `failed` | `off` (estimates disabled).
-    pub estimate_status: String,
+    pub estimate_status: EstimateStatus,
     pub estimate_minutes: Option<i32>,
     /// The similar past tasks the estimate was based on: a JSON array of
     /// [`Basis`], passed from the database to the response as it is. Parsing
@@ -75,44 +73,52 @@ pub struct Todo {
     pub updated_at: DateTime<Utc>,
 }
 
-/// Decoded by position, in the column order of both backends'
-/// `todo_columns!`: the derived `FromRow` looks each column up by name, a
-/// hash per column per row (~10 % of a list's CPU on PostgreSQL).
-impl<'r, R> sqlx::FromRow<'r, R> for Todo
-where
-    R: sqlx::Row,
-    usize: sqlx::ColumnIndex<R>,
-    Uuid: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    bool: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    i32: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    DateTime<Utc>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    sqlx::types::Json<Box<RawValue>>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-{
-    fn from_row(row: &'r R) -> Result<Self, sqlx::Error> {
-        Ok(Self {
-            id: row.try_get::<Uuid, _>(0)?.into(),
-            tenant_id: row.try_get::<Uuid, _>(1)?.into(),
-            title: row.try_get(2)?,
-            complete: row.try_get(3)?,
-            estimate: row.try_get(4)?,
-            estimate_status: row.try_get(5)?,
-            estimate_minutes: row.try_get(6)?,
-            estimate_basis: row.try_get::<sqlx::types::Json<Box<RawValue>>, _>(7)?.0,
-            estimate_error: row.try_get(8)?,
-            actual_minutes: row.try_get(9)?,
-            created_at: row.try_get(10)?,
-            updated_at: row.try_get(11)?,
-        })
-    }
-}
-
 /// The same text as chrono's own serialisation (RFC 3339, UTC, `Z`, as many
 /// fraction digits as needed), formatted once and written as one string:
 /// chrono's serialiser streams it character by character through
 /// serde_json's escaper, ~10 % of a list's CPU (BENCHMARKS.md).
-fn rfc3339<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+pub(super) fn rfc3339<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+}
+
+/// Where a todo's estimate stands. Stored as the text of [`Self::as_str`]
+/// (the migrations' CHECK constraints list the same words); this is the one
+/// mapping between the two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EstimateStatus {
+    /// Queued: the inline attempt or the worker will settle it.
+    Pending,
+    Ready,
+    /// The history estimator found too little history for a number.
+    InsufficientHistory,
+    Failed,
+    /// Estimates are disabled (EMBEDDING_PROVIDER=none).
+    Off,
+}
+
+impl EstimateStatus {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Ready => "ready",
+            Self::InsufficientHistory => "insufficient_history",
+            Self::Failed => "failed",
+            Self::Off => "off",
+        }
+    }
+
+    pub(super) fn parse(s: &str) -> Option<Self> {
+        [
+            Self::Pending,
+            Self::Ready,
+            Self::InsufficientHistory,
+            Self::Failed,
+            Self::Off,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == s)
+    }
 }
 
 /// A similar past task: what an estimate is grounded in.
@@ -129,20 +135,50 @@ pub struct Basis {
     pub distance: f32,
 }
 
-/// `(id, title, estimate minutes, actual minutes, distance)`.
-pub type BasisRow = (Uuid, String, Option<i32>, Option<i32>, f64);
+/// A similar todo as the vector search reads it.
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct SimilarRow {
+    pub id: Uuid,
+    pub title: String,
+    pub estimate_minutes: Option<i32>,
+    pub actual_minutes: Option<i32>,
+    pub distance: f64,
+}
 
-impl Basis {
+impl From<SimilarRow> for Basis {
     /// A similar task; its actual duration wins over its estimate.
-    pub fn from_row((id, title, estimate, actual, distance): BasisRow) -> Self {
+    fn from(r: SimilarRow) -> Self {
         Self {
-            id: id.into(),
-            title,
-            minutes: actual.or(estimate),
-            actual: actual.is_some(),
-            distance: distance as f32,
+            id: r.id.into(),
+            title: r.title,
+            minutes: r.actual_minutes.or(r.estimate_minutes),
+            actual: r.actual_minutes.is_some(),
+            distance: r.distance as f32,
         }
     }
+}
+
+impl Basis {
+    /// A todo whose title contains the words searched for, when there are no
+    /// embeddings to measure a distance with: it counts as a match (0).
+    pub(super) fn word_match(r: TitleRow) -> Self {
+        Self::from(SimilarRow {
+            id: r.id,
+            title: r.title,
+            estimate_minutes: r.estimate_minutes,
+            actual_minutes: r.actual_minutes,
+            distance: 0.0,
+        })
+    }
+}
+
+/// A todo's title and durations, for a search by words.
+#[derive(Debug, sqlx::FromRow)]
+pub(super) struct TitleRow {
+    pub id: Uuid,
+    pub title: String,
+    pub estimate_minutes: Option<i32>,
+    pub actual_minutes: Option<i32>,
 }
 
 /// What to record about a todo's estimate.
@@ -155,6 +191,8 @@ pub enum EstimateOutcome {
     },
     /// Too little history for the history estimator to give a number.
     Insufficient {
+        /// What the todo's `estimate` says instead of a number.
+        text: String,
         reason: String,
         basis: Vec<Basis>,
     },
@@ -163,31 +201,43 @@ pub enum EstimateOutcome {
     },
 }
 
-/// A settled estimate's columns: status, text, minutes, basis, reason.
-pub(crate) type SettledColumns<'a> = (&'static str, &'a str, Option<i32>, &'a [Basis], Option<&'a str>);
+/// The columns a settled estimate writes.
+pub(super) struct Settled<'a> {
+    pub status: EstimateStatus,
+    pub text: &'a str,
+    pub minutes: Option<i32>,
+    pub basis: &'a [Basis],
+    pub reason: Option<&'a str>,
+}
 
 impl EstimateOutcome {
     /// The columns of a settled (ready or insufficient) estimate, or a
     /// failure's reason (a failure keeps whatever estimate the todo had).
-    pub(crate) fn settled(&self) -> Result<SettledColumns<'_>, &str> {
+    pub(super) fn settled(&self) -> Result<Settled<'_>, &str> {
         match self {
-            Self::Ready { minutes, text, basis } => Ok(("ready", text, Some(*minutes), basis, None)),
-            Self::Insufficient { reason, basis } => Ok((
-                "insufficient_history",
-                crate::ai::history::NOT_ENOUGH_HISTORY,
-                None,
+            Self::Ready { minutes, text, basis } => Ok(Settled {
+                status: EstimateStatus::Ready,
+                text,
+                minutes: Some(*minutes),
                 basis,
-                Some(reason),
-            )),
+                reason: None,
+            }),
+            Self::Insufficient { text, reason, basis } => Ok(Settled {
+                status: EstimateStatus::InsufficientHistory,
+                text,
+                minutes: None,
+                basis,
+                reason: Some(reason),
+            }),
             Self::Failed { reason } => Err(reason),
         }
     }
 }
 
-/// A todo waiting for its estimate, claimed from the durable queue.
+/// A todo waiting for its estimate, in the durable queue. The tenant is the
+/// one of the [`TenantStore`](super::TenantStore) the job came with.
 #[derive(Debug, Clone, Copy)]
 pub struct EstimateJob {
-    pub tenant_id: TenantId,
     pub todo_id: TodoId,
     /// Attempts that failed so far.
     pub attempts: i32,
@@ -211,44 +261,49 @@ pub struct TodoPatch {
 }
 
 /// A role column's text as a [`Role`]; anything else is corrupt data.
-pub(crate) fn parse_role(role: &str) -> Result<Role, StoreError> {
+pub(super) fn parse_role(role: &str) -> Result<Role, StoreError> {
     role.parse()
         .map_err(|e: crate::domain::Invalid| StoreError::Database(sqlx::Error::Decode(e.into())))
 }
 
-impl Membership {
-    /// From `(tenant id, tenant name, role)`.
-    pub(crate) fn from_row((id, name, role): (Uuid, String, String)) -> Result<Self, StoreError> {
+/// A membership as the database has it.
+#[derive(sqlx::FromRow)]
+pub(super) struct MembershipRow {
+    pub id: Uuid,
+    pub name: String,
+    pub role: String,
+}
+
+impl TryFrom<MembershipRow> for Membership {
+    type Error = StoreError;
+    fn try_from(r: MembershipRow) -> Result<Self, StoreError> {
         Ok(Self {
-            tenant: Tenant { id: id.into(), name },
-            role: parse_role(&role)?,
+            tenant: Tenant { id: r.id.into(), name: r.name },
+            role: parse_role(&r.role)?,
         })
     }
 }
 
-/// `(user id, email, name, role, joined at)`.
-pub(crate) type MemberRow = (Uuid, String, Option<String>, String, DateTime<Utc>);
-
-impl Member {
-    pub(crate) fn from_row((user_id, email, name, role, joined_at): MemberRow) -> Result<Self, StoreError> {
-        Ok(Self {
-            user_id: user_id.into(),
-            email,
-            name,
-            role: parse_role(&role)?,
-            joined_at,
-        })
-    }
+/// A member as the database has it.
+#[derive(sqlx::FromRow)]
+pub(super) struct MemberRow {
+    pub id: Uuid,
+    pub email: String,
+    pub name: Option<String>,
+    pub role: String,
+    pub created_at: DateTime<Utc>,
 }
 
-impl EstimateJob {
-    /// From `(tenant id, todo id, attempts)`.
-    pub(crate) fn from_row((tenant, todo, attempts): (Uuid, Uuid, i32)) -> Self {
-        Self {
-            tenant_id: tenant.into(),
-            todo_id: todo.into(),
-            attempts,
-        }
+impl TryFrom<MemberRow> for Member {
+    type Error = StoreError;
+    fn try_from(r: MemberRow) -> Result<Self, StoreError> {
+        Ok(Self {
+            user_id: r.id.into(),
+            email: r.email,
+            name: r.name,
+            role: parse_role(&r.role)?,
+            joined_at: r.created_at,
+        })
     }
 }
 
@@ -257,6 +312,16 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
+
+    #[test]
+    fn estimate_status_text_round_trips() {
+        for s in ["pending", "ready", "insufficient_history", "failed", "off"] {
+            let status = EstimateStatus::parse(s).unwrap();
+            assert_eq!(status.as_str(), s);
+            assert_eq!(serde_json::to_value(status).unwrap(), s);
+        }
+        assert_eq!(EstimateStatus::parse("done"), None);
+    }
 
     #[test]
     fn timestamps_serialise_as_chrono_does() {

@@ -5,35 +5,37 @@
 //! The explicit `tenant_id` filters below stay anyway: Citus needs them to
 //! route, and two locks are better than one.
 
-mod tenant;
 mod vector_index;
 
 use std::str::FromStr;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use pgvector::Vector;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Column, Executor, Postgres, Row, Statement, Transaction};
 use uuid::Uuid;
 
-use super::{EstimateJob, Membership, Result, SqlTable, StoreError, Tenant, User, UserWithHash, JOB_LEASE};
-use crate::domain::{Email, TenantId, TenantName, UserId};
+use super::models::{MemberRow, SimilarRow};
+use super::tenants::member_query;
+use super::{Member, Result, SqlTable, StoreError, JOB_LEASE};
+use crate::domain::{Role, TenantId, TodoId, UserId};
 
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
 
 /// The role every server query runs as (created by the first migration).
-pub const APP_ROLE: &str = "aswan_app";
+const APP_ROLE: &str = "aswan_app";
 
 #[derive(Clone)]
-pub struct PgStore {
-    /// Connections as the URL's user: migrations only.
+pub(in crate::store) struct PgDb {
+    /// Connections as the URL's user: migrations and index builds only.
     options: std::sync::Arc<PgConnectOptions>,
     /// Connections that have switched to `aswan_app`: everything else.
-    pool: PgPool,
+    pub(in crate::store) pool: PgPool,
 }
 
-impl PgStore {
-    pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
+impl PgDb {
+    pub(in crate::store) async fn connect(url: &str, max_connections: u32) -> Result<Self> {
         let options = PgConnectOptions::from_str(url)?;
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
@@ -43,6 +45,10 @@ impl PgStore {
                     // Runs as the app role from here on, so RLS applies even
                     // when DATABASE_URL names a superuser or the tables' owner.
                     conn.execute("SET ROLE aswan_app").await?;
+                    // Nile's schemas for the built-in tables (users.users,
+                    // auth.credentials …) on the path: the queries shared
+                    // with SQLite name them unqualified (ARCHITECTURE.md).
+                    conn.execute("SET search_path = public, users, auth").await?;
                     Ok(())
                 })
             })
@@ -55,7 +61,7 @@ impl PgStore {
 
     /// Applies migrations as the URL's user, then checks that the app role
     /// really is subject to row-level security.
-    pub async fn migrate(&self) -> Result<()> {
+    pub(in crate::store) async fn migrate(&self) -> Result<()> {
         let mut conn = sqlx::ConnectOptions::connect(&*self.options).await?;
         let available: Option<(String,)> =
             sqlx::query_as("SELECT name FROM pg_available_extensions WHERE name = 'vector'")
@@ -75,7 +81,7 @@ impl PgStore {
     /// Creates the HNSW index for embeddings of `dimensions` (as the URL's
     /// user: the app role may not create indexes). `false` if that dimension
     /// has no index form (queries then scan the tenant's rows exactly).
-    pub async fn ensure_vector_index(&self, dimensions: usize) -> Result<bool> {
+    pub(in crate::store) async fn ensure_vector_index(&self, dimensions: usize) -> Result<bool> {
         let Some(sql) = vector_index::for_dimension(dimensions) else {
             return Ok(false);
         };
@@ -101,18 +107,13 @@ impl PgStore {
         Ok(())
     }
 
-    pub async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
-        Ok(())
-    }
-
-    pub async fn close(&self) {
+    pub(in crate::store) async fn close(&self) {
         self.pool.close().await;
     }
 
     /// A transaction in `tenant`'s context. The setting is transaction-local
     /// (`true`): a pooled connection never carries it into the next request.
-    pub(crate) async fn tenant_tx(&self, tenant: TenantId) -> Result<Transaction<'static, Postgres>> {
+    pub(in crate::store) async fn tenant_tx(&self, tenant: TenantId) -> Result<Transaction<'static, Postgres>> {
         let mut tx = self.pool.begin().await?;
         sqlx::query("SELECT set_config('nile.tenant_id', $1, true)")
             .bind(tenant.to_string())
@@ -121,145 +122,12 @@ impl PgStore {
         Ok(tx)
     }
 
-    pub fn pool(&self) -> &PgPool {
-        &self.pool
-    }
-
-    pub async fn create_user(&self, email: &Email, name: Option<&str>, password_hash: &str) -> Result<User> {
-        let id = UserId::new();
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("INSERT INTO users.users (id, email, name) VALUES ($1, $2, $3)")
-            .bind(id.0)
-            .bind(email.as_str())
-            .bind(name)
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::conflict_on_unique)?;
-        sqlx::query(
-            "INSERT INTO auth.credentials (user_id, method, payload)
-             VALUES ($1, 'PASSWORD', jsonb_build_object('crypt', 'argon2id', 'hash', $2::text))",
-        )
-        .bind(id.0)
-        .bind(password_hash)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(User {
-            id,
-            email: email.as_str().to_owned(),
-            name: name.map(str::to_owned),
-        })
-    }
-
-    pub async fn user_with_password(&self, email: &Email) -> Result<Option<UserWithHash>> {
-        Ok(sqlx::query_as(
-            "SELECT u.id, u.email, u.name, c.payload->>'hash' AS password_hash
-             FROM users.users u JOIN auth.credentials c ON c.user_id = u.id AND c.method = 'PASSWORD'
-             WHERE u.email = $1",
-        )
-        .bind(email.as_str())
-        .fetch_optional(&self.pool)
-        .await?)
-    }
-
-    pub async fn user(&self, id: UserId) -> Result<Option<User>> {
-        Ok(sqlx::query_as("SELECT id, email, name FROM users.users WHERE id = $1")
-            .bind(id.0)
-            .fetch_optional(&self.pool)
-            .await?)
-    }
-
-    pub async fn revoke_token(&self, jti: Uuid, expires_at: DateTime<Utc>) -> Result<()> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("DELETE FROM auth.revoked_tokens WHERE expires_at < now()")
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("INSERT INTO auth.revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING")
-            .bind(jti)
-            .bind(expires_at)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    pub async fn is_token_revoked(&self, jti: Uuid) -> Result<bool> {
-        let row: Option<(i32,)> = sqlx::query_as("SELECT 1 FROM auth.revoked_tokens WHERE jti = $1")
-            .bind(jti)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.is_some())
-    }
-
-    pub async fn create_tenant(&self, name: &TenantName, owner: UserId) -> Result<Tenant> {
-        let id = TenantId::new();
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("INSERT INTO tenants (id, name) VALUES ($1, $2)")
-            .bind(id.0)
-            .bind(name.as_str())
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("INSERT INTO users.tenant_users (tenant_id, user_id, role) VALUES ($1, $2, 'owner')")
-            .bind(id.0)
-            .bind(owner.0)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(Tenant {
-            id,
-            name: name.as_str().to_owned(),
-        })
-    }
-
-    pub async fn tenant_ids(&self) -> Result<Vec<TenantId>> {
-        let ids: Vec<(Uuid,)> = sqlx::query_as("SELECT id FROM tenants ORDER BY id")
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(ids.into_iter().map(|(id,)| id.into()).collect())
-    }
-
-    pub async fn tenants_of(&self, user: UserId) -> Result<Vec<Membership>> {
-        let rows: Vec<(Uuid, String, String)> = sqlx::query_as(
-            "SELECT t.id, t.name, tu.role FROM users.tenant_users tu JOIN tenants t ON t.id = tu.tenant_id
-             WHERE tu.user_id = $1 ORDER BY tu.created_at, t.id",
-        )
-        .bind(user.0)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.into_iter().map(Membership::from_row).collect()
-    }
-
-    /// Whether `jti` is revoked, and `user`'s membership of `tenant`: one
-    /// row, whatever the answers.
-    pub async fn session_membership(
-        &self,
-        tenant: TenantId,
-        user: UserId,
-        jti: Uuid,
-    ) -> Result<(bool, Option<Membership>)> {
-        let row: (bool, Option<Uuid>, Option<String>, Option<String>) = sqlx::query_as(
-            "SELECT EXISTS (SELECT 1 FROM auth.revoked_tokens WHERE jti = $3), t.id, t.name, tu.role
-             FROM (SELECT 1) AS one
-             LEFT JOIN users.tenant_users tu ON tu.tenant_id = $1 AND tu.user_id = $2
-             LEFT JOIN tenants t ON t.id = tu.tenant_id",
-        )
-        .bind(tenant.0)
-        .bind(user.0)
-        .bind(jti)
-        .fetch_one(&self.pool)
-        .await?;
-        let membership = match row {
-            (_, Some(id), Some(name), Some(role)) => Some(Membership::from_row((id, name, role))?),
-            _ => None,
-        };
-        Ok((row.0, membership))
-    }
 }
 
-impl PgStore {
+impl PgDb {
     /// `FOR UPDATE SKIP LOCKED`: several server processes claim disjoint jobs.
-    pub async fn claim_estimate_jobs(&self, limit: i64) -> Result<Vec<EstimateJob>> {
-        let rows: Vec<(Uuid, Uuid, i32)> = sqlx::query_as(
+    pub(in crate::store) async fn claim_estimate_jobs(&self, limit: i64) -> Result<Vec<(Uuid, Uuid, i32)>> {
+        let rows = sqlx::query_as(
             "WITH due AS (
                  SELECT tenant_id, todo_id FROM estimate_jobs
                  WHERE next_at <= now() AND (locked_until IS NULL OR locked_until < now())
@@ -273,35 +141,12 @@ impl PgStore {
         .bind(JOB_LEASE.as_secs_f64())
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.into_iter().map(EstimateJob::from_row).collect())
-    }
-
-    pub async fn retry_estimate_job(&self, job: &EstimateJob, next_at: DateTime<Utc>, error: &str) -> Result<()> {
-        sqlx::query(
-            "UPDATE estimate_jobs SET attempts = attempts + 1, next_at = $3, locked_until = NULL, last_error = $4
-             WHERE tenant_id = $1 AND todo_id = $2",
-        )
-        .bind(job.tenant_id.0)
-        .bind(job.todo_id.0)
-        .bind(next_at)
-        .bind(error)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
-    pub async fn finish_estimate_job(&self, job: &EstimateJob) -> Result<()> {
-        sqlx::query("DELETE FROM estimate_jobs WHERE tenant_id = $1 AND todo_id = $2")
-            .bind(job.tenant_id.0)
-            .bind(job.todo_id.0)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        Ok(rows)
     }
 
     /// Runs one statement as the app role; in `tenant`'s context when given,
     /// else with no context (tenant-aware tables then show nothing).
-    pub async fn run_sql(&self, tenant: Option<TenantId>, sql: &str) -> Result<SqlTable> {
+    pub(in crate::store) async fn run_sql(&self, tenant: Option<TenantId>, sql: &str) -> Result<SqlTable> {
         let mut tx = match tenant {
             Some(t) => self.tenant_tx(t).await?,
             None => self.pool.begin().await?,
@@ -321,6 +166,124 @@ impl PgStore {
         }
         tx.commit().await?;
         Ok(table)
+    }
+}
+
+impl PgDb {
+    /// Stores many embeddings in one statement.
+    pub(in crate::store) async fn save_embeddings(
+        &self,
+        tenant: TenantId,
+        model: &str,
+        rows: &[(TodoId, Vec<f32>)],
+    ) -> Result<()> {
+        let ids: Vec<Uuid> = rows.iter().map(|(id, _)| id.0).collect();
+        let vectors: Vec<Vector> = rows.iter().map(|(_, v)| Vector::from(v.clone())).collect();
+        let mut tx = self.tenant_tx(tenant).await?;
+        sqlx::query(
+            "UPDATE todos SET embedding = u.embedding, embedding_model = $4
+             FROM unnest($2::uuid[], $3::vector[]) AS u(id, embedding)
+             WHERE todos.tenant_id = $1 AND todos.id = u.id",
+        )
+        .bind(tenant.0)
+        .bind(&ids)
+        .bind(&vectors)
+        .bind(model)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Nearest neighbours by pgvector's cosine distance `<=>`, within the
+    /// tenant (RLS and the explicit filter) and the same model.
+    pub(in crate::store) async fn similar(
+        &self,
+        tenant: TenantId,
+        embedding: &[f32],
+        model: &str,
+        k: i64,
+        max_distance: f32,
+        exclude: Option<TodoId>,
+    ) -> Result<Vec<SimilarRow>> {
+        let mut tx = self.tenant_tx(tenant).await?;
+        // A tenant's rows are a sliver of the index: keep scanning the HNSW
+        // graph until enough of them pass the filter (pgvector >= 0.8).
+        // relaxed_order may return neighbours slightly out of order, so
+        // they are sorted again below.
+        sqlx::query("SET LOCAL hnsw.iterative_scan = relaxed_order")
+            .execute(&mut *tx)
+            .await?;
+        let sql = vector_index::for_dimension(embedding.len()).map_or(vector_index::SIMILAR_EXACT, |d| d.similar);
+        let mut rows: Vec<SimilarRow> = sqlx::query_as(sql)
+            .bind(tenant.0)
+            .bind(Vector::from(embedding.to_vec()))
+            .bind(model)
+            .bind(exclude.map(|e| e.0))
+            .bind(f64::from(max_distance))
+            .bind(k)
+            .fetch_all(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        rows.sort_by(|a, b| a.distance.total_cmp(&b.distance));
+        Ok(rows)
+    }
+
+    /// Locks the tenant's owner rows, so two concurrent demotions or removals
+    /// cannot both see "another owner remains".
+    async fn other_owners_exist(tx: &mut sqlx::PgConnection, tenant: TenantId, user: UserId) -> Result<bool> {
+        let owners: Vec<(Uuid,)> =
+            sqlx::query_as("SELECT user_id FROM tenant_users WHERE tenant_id = $1 AND role = 'owner' FOR UPDATE")
+                .bind(tenant.0)
+                .fetch_all(&mut *tx)
+                .await?;
+        Ok(owners.iter().any(|(id,)| *id != user.0))
+    }
+
+    async fn member(tx: &mut sqlx::PgConnection, tenant: TenantId, user: UserId) -> Result<Option<Member>> {
+        let row: Option<MemberRow> = sqlx::query_as(member_query!("WHERE tu.tenant_id = $1 AND tu.user_id = $2"))
+            .bind(tenant.0)
+            .bind(user.0)
+            .fetch_optional(&mut *tx)
+            .await?;
+        row.map(Member::try_from).transpose()
+    }
+
+    /// The last-owner rule under concurrency: the owner rows are locked
+    /// first (see [`Self::other_owners_exist`]).
+    pub(in crate::store) async fn set_member_role(&self, tenant: TenantId, user: UserId, role: Role) -> Result<Member> {
+        let mut tx = self.pool.begin().await?;
+        let other_owners = Self::other_owners_exist(&mut tx, tenant, user).await?;
+        let current = Self::member(&mut tx, tenant, user).await?.ok_or(StoreError::NotFound)?;
+        if current.role == Role::Owner && role != Role::Owner && !other_owners {
+            return Err(StoreError::LastOwner);
+        }
+        sqlx::query("UPDATE tenant_users SET role = $3 WHERE tenant_id = $1 AND user_id = $2")
+            .bind(tenant.0)
+            .bind(user.0)
+            .bind(role.as_str())
+            .execute(&mut *tx)
+            .await?;
+        let member = Self::member(&mut tx, tenant, user).await?.ok_or(StoreError::NotFound)?;
+        tx.commit().await?;
+        Ok(member)
+    }
+
+    /// As [`Self::set_member_role`].
+    pub(in crate::store) async fn remove_member(&self, tenant: TenantId, user: UserId) -> Result<()> {
+        let mut tx = self.pool.begin().await?;
+        let other_owners = Self::other_owners_exist(&mut tx, tenant, user).await?;
+        let current = Self::member(&mut tx, tenant, user).await?.ok_or(StoreError::NotFound)?;
+        if current.role == Role::Owner && !other_owners {
+            return Err(StoreError::LastOwner);
+        }
+        sqlx::query("DELETE FROM tenant_users WHERE tenant_id = $1 AND user_id = $2")
+            .bind(tenant.0)
+            .bind(user.0)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
     }
 }
 

@@ -6,24 +6,26 @@
 //! in-process is fairer and faster than busy-waiting on the file lock. Reads
 //! use their own pool and never block on writers (WAL).
 
-mod tenant;
-
 use std::str::FromStr;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use uuid::Uuid;
 
-use super::{EstimateJob, Membership, Result, SqlTable, StoreError, Tenant, User, UserWithHash, JOB_LEASE};
-use crate::domain::{Email, TenantId, TenantName, UserId};
+use super::models::{MemberRow, SimilarRow};
+use super::queue::lease_from;
+use super::tenants::member_query;
+use super::{Member, Result, SqlTable, StoreError};
+use crate::domain::{Role, TenantId, TodoId, UserId};
 
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 
 #[derive(Clone)]
-pub struct SqliteStore {
-    read: SqlitePool,
-    write: SqlitePool,
+pub(in crate::store) struct SqliteDb {
+    pub(in crate::store) read: SqlitePool,
+    /// One connection: SQLite's single writer, queued in-process.
+    pub(in crate::store) write: SqlitePool,
 }
 
 /// Registers sqlite-vec (vector distance functions) for every SQLite
@@ -48,8 +50,8 @@ fn register_sqlite_vec() {
     });
 }
 
-impl SqliteStore {
-    pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
+impl SqliteDb {
+    pub(in crate::store) async fn connect(url: &str, max_connections: u32) -> Result<Self> {
         register_sqlite_vec();
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
@@ -74,162 +76,25 @@ impl SqliteStore {
         Ok(Self { read, write })
     }
 
-    pub async fn migrate(&self) -> Result<()> {
+    pub(in crate::store) async fn migrate(&self) -> Result<()> {
         MIGRATIONS.run(&self.write).await?;
         Ok(())
     }
 
-    pub async fn ping(&self) -> Result<()> {
-        sqlx::query("SELECT 1").execute(&self.read).await?;
-        Ok(())
-    }
-
-    pub async fn close(&self) {
+    pub(in crate::store) async fn close(&self) {
         self.read.close().await;
         self.write.close().await;
     }
 
-    pub async fn create_user(&self, email: &Email, name: Option<&str>, password_hash: &str) -> Result<User> {
-        let id = UserId::new();
-        let now = Utc::now();
-        let mut tx = self.write.begin().await?;
-        sqlx::query("INSERT INTO users (id, email, name, created_at) VALUES ($1, $2, $3, $4)")
-            .bind(id.0)
-            .bind(email.as_str())
-            .bind(name)
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .map_err(StoreError::conflict_on_unique)?;
-        sqlx::query("INSERT INTO credentials (user_id, method, payload, created_at) VALUES ($1, 'PASSWORD', $2, $3)")
-            .bind(id.0)
-            .bind(password_hash)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(User {
-            id,
-            email: email.as_str().to_owned(),
-            name: name.map(str::to_owned),
-        })
-    }
-
-    pub async fn user_with_password(&self, email: &Email) -> Result<Option<UserWithHash>> {
-        Ok(sqlx::query_as(
-            "SELECT u.id, u.email, u.name, c.payload AS password_hash
-             FROM users u JOIN credentials c ON c.user_id = u.id AND c.method = 'PASSWORD'
-             WHERE u.email = $1",
-        )
-        .bind(email.as_str())
-        .fetch_optional(&self.read)
-        .await?)
-    }
-
-    pub async fn user(&self, id: UserId) -> Result<Option<User>> {
-        Ok(sqlx::query_as("SELECT id, email, name FROM users WHERE id = $1")
-            .bind(id.0)
-            .fetch_optional(&self.read)
-            .await?)
-    }
-
-    pub async fn revoke_token(&self, jti: Uuid, expires_at: DateTime<Utc>) -> Result<()> {
-        let mut tx = self.write.begin().await?;
-        // Expired entries can go: their tokens are refused for expiry anyway.
-        sqlx::query("DELETE FROM revoked_tokens WHERE expires_at < $1")
-            .bind(Utc::now())
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING")
-            .bind(jti)
-            .bind(expires_at)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-
-    pub async fn is_token_revoked(&self, jti: Uuid) -> Result<bool> {
-        let row: Option<(i64,)> = sqlx::query_as("SELECT 1 FROM revoked_tokens WHERE jti = $1")
-            .bind(jti)
-            .fetch_optional(&self.read)
-            .await?;
-        Ok(row.is_some())
-    }
-
-    pub async fn create_tenant(&self, name: &TenantName, owner: UserId) -> Result<Tenant> {
-        let id = TenantId::new();
-        let now = Utc::now();
-        let mut tx = self.write.begin().await?;
-        sqlx::query("INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)")
-            .bind(id.0)
-            .bind(name.as_str())
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("INSERT INTO tenant_users (tenant_id, user_id, role, created_at) VALUES ($1, $2, 'owner', $3)")
-            .bind(id.0)
-            .bind(owner.0)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(Tenant {
-            id,
-            name: name.as_str().to_owned(),
-        })
-    }
-
-    pub async fn tenant_ids(&self) -> Result<Vec<TenantId>> {
-        let ids: Vec<(Uuid,)> = sqlx::query_as("SELECT id FROM tenants ORDER BY id")
-            .fetch_all(&self.read)
-            .await?;
-        Ok(ids.into_iter().map(|(id,)| id.into()).collect())
-    }
-
-    pub async fn tenants_of(&self, user: UserId) -> Result<Vec<Membership>> {
-        let rows: Vec<(Uuid, String, String)> = sqlx::query_as(
-            "SELECT t.id, t.name, tu.role FROM tenant_users tu JOIN tenants t ON t.id = tu.tenant_id
-             WHERE tu.user_id = $1 ORDER BY tu.created_at, t.id",
-        )
-        .bind(user.0)
-        .fetch_all(&self.read)
-        .await?;
-        rows.into_iter().map(Membership::from_row).collect()
-    }
-
-    /// Whether `jti` is revoked, and `user`'s membership of `tenant`: one
-    /// row, whatever the answers.
-    pub async fn session_membership(
-        &self,
-        tenant: TenantId,
-        user: UserId,
-        jti: Uuid,
-    ) -> Result<(bool, Option<Membership>)> {
-        let row: (bool, Option<Uuid>, Option<String>, Option<String>) = sqlx::query_as(
-            "SELECT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = $3), t.id, t.name, tu.role
-             FROM (SELECT 1) AS one
-             LEFT JOIN tenant_users tu ON tu.tenant_id = $1 AND tu.user_id = $2
-             LEFT JOIN tenants t ON t.id = tu.tenant_id",
-        )
-        .bind(tenant.0)
-        .bind(user.0)
-        .bind(jti)
-        .fetch_one(&self.read)
-        .await?;
-        let membership = match row {
-            (_, Some(id), Some(name), Some(role)) => Some(Membership::from_row((id, name, role))?),
-            _ => None,
-        };
-        Ok((row.0, membership))
-    }
 }
 
-impl SqliteStore {
-    pub async fn claim_estimate_jobs(&self, limit: i64) -> Result<Vec<EstimateJob>> {
+impl SqliteDb {
+    /// One conditional UPDATE on the single writer connection: no two
+    /// claimers can interleave, so a job is claimed once per lease.
+    pub(in crate::store) async fn claim_estimate_jobs(&self, limit: i64) -> Result<Vec<(Uuid, Uuid, i32)>> {
         let now = Utc::now();
-        let lease = now + chrono::Duration::from_std(JOB_LEASE).expect("lease fits");
-        let rows: Vec<(Uuid, Uuid, i32)> = sqlx::query_as(
+        let lease = lease_from(now);
+        let rows = sqlx::query_as(
             "UPDATE estimate_jobs SET locked_until = $2
              WHERE rowid IN (SELECT rowid FROM estimate_jobs
                              WHERE next_at <= $1 AND (locked_until IS NULL OR locked_until < $1)
@@ -241,30 +106,7 @@ impl SqliteStore {
         .bind(limit)
         .fetch_all(&self.write)
         .await?;
-        Ok(rows.into_iter().map(EstimateJob::from_row).collect())
-    }
-
-    pub async fn retry_estimate_job(&self, job: &EstimateJob, next_at: DateTime<Utc>, error: &str) -> Result<()> {
-        sqlx::query(
-            "UPDATE estimate_jobs SET attempts = attempts + 1, next_at = $3, locked_until = NULL, last_error = $4
-             WHERE tenant_id = $1 AND todo_id = $2",
-        )
-        .bind(job.tenant_id.0)
-        .bind(job.todo_id.0)
-        .bind(next_at)
-        .bind(error)
-        .execute(&self.write)
-        .await?;
-        Ok(())
-    }
-
-    pub async fn finish_estimate_job(&self, job: &EstimateJob) -> Result<()> {
-        sqlx::query("DELETE FROM estimate_jobs WHERE tenant_id = $1 AND todo_id = $2")
-            .bind(job.tenant_id.0)
-            .bind(job.todo_id.0)
-            .execute(&self.write)
-            .await?;
-        Ok(())
+        Ok(rows)
     }
 
     /// Runs one statement on a private connection. SQLite has no row-level
@@ -274,7 +116,7 @@ impl SqliteStore {
     /// statement runs read-only (`query_only`), since writes would land in
     /// the copy. This is a convenience for inspecting data, not a security
     /// boundary: whoever can run it can read the file.
-    pub async fn run_sql(&self, tenant: Option<TenantId>, sql: &str) -> Result<SqlTable> {
+    pub(in crate::store) async fn run_sql(&self, tenant: Option<TenantId>, sql: &str) -> Result<SqlTable> {
         use sqlx::{Column, Connection, Executor, Row, Statement};
         let options = self.read.connect_options();
         let mut conn = sqlx::ConnectOptions::connect(&*options).await?;
@@ -297,6 +139,117 @@ impl SqliteStore {
         }
         conn.close().await?;
         Ok(table)
+    }
+}
+
+/// A vector as sqlite-vec's float32 BLOB: little-endian f32s.
+fn f32_blob(v: &[f32]) -> Vec<u8> {
+    v.iter().flat_map(|x| x.to_le_bytes()).collect()
+}
+
+impl SqliteDb {
+    pub(in crate::store) async fn save_embeddings(
+        &self,
+        tenant: TenantId,
+        model: &str,
+        rows: &[(TodoId, Vec<f32>)],
+    ) -> Result<()> {
+        let mut tx = self.write.begin().await?;
+        for (id, embedding) in rows {
+            sqlx::query("UPDATE todos SET embedding = $3, embedding_model = $4 WHERE tenant_id = $1 AND id = $2")
+                .bind(tenant.0)
+                .bind(id.0)
+                .bind(f32_blob(embedding))
+                .bind(model)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// An exact scan over the tenant's embeddings of the same model (the
+    /// primary key's `tenant_id` prefix keeps it to one tenant's rows), with
+    /// the distance computed inside SQLite by sqlite-vec: only the k nearest
+    /// rows leave the database.
+    pub(in crate::store) async fn similar(
+        &self,
+        tenant: TenantId,
+        embedding: &[f32],
+        model: &str,
+        k: i64,
+        max_distance: f32,
+        exclude: Option<TodoId>,
+    ) -> Result<Vec<SimilarRow>> {
+        Ok(sqlx::query_as(
+            "SELECT id, title, estimate_minutes, actual_minutes, vec_distance_cosine(embedding, $2) AS distance
+             FROM todos
+             WHERE tenant_id = $1 AND embedding_model = $3 AND length(embedding) = length($2)
+               AND ($4 IS NULL OR id <> $4) AND distance < $5
+             ORDER BY distance
+             LIMIT $6",
+        )
+        .bind(tenant.0)
+        .bind(f32_blob(embedding))
+        .bind(model)
+        .bind(exclude.map(|e| e.0))
+        .bind(f64::from(max_distance))
+        .bind(k)
+        .fetch_all(&self.read)
+        .await?)
+    }
+
+    /// The last-owner rule as one conditional statement on the single writer
+    /// connection: the owner count cannot change between check and update.
+    pub(in crate::store) async fn set_member_role(&self, tenant: TenantId, user: UserId, role: Role) -> Result<Member> {
+        let changed = sqlx::query(
+            "UPDATE tenant_users SET role = $3
+             WHERE tenant_id = $1 AND user_id = $2
+               AND ($3 = 'owner' OR role <> 'owner'
+                    OR (SELECT count(*) FROM tenant_users WHERE tenant_id = $1 AND role = 'owner') > 1)",
+        )
+        .bind(tenant.0)
+        .bind(user.0)
+        .bind(role.as_str())
+        .execute(&self.write)
+        .await?
+        .rows_affected();
+        match self.member(tenant, user).await? {
+            None => Err(StoreError::NotFound),
+            Some(_) if changed == 0 => Err(StoreError::LastOwner),
+            Some(member) => Ok(member),
+        }
+    }
+
+    /// As [`Self::set_member_role`].
+    pub(in crate::store) async fn remove_member(&self, tenant: TenantId, user: UserId) -> Result<()> {
+        let removed = sqlx::query(
+            "DELETE FROM tenant_users
+             WHERE tenant_id = $1 AND user_id = $2
+               AND (role <> 'owner'
+                    OR (SELECT count(*) FROM tenant_users WHERE tenant_id = $1 AND role = 'owner') > 1)",
+        )
+        .bind(tenant.0)
+        .bind(user.0)
+        .execute(&self.write)
+        .await?
+        .rows_affected();
+        if removed == 1 {
+            return Ok(());
+        }
+        match self.member(tenant, user).await? {
+            None => Err(StoreError::NotFound),
+            Some(_) => Err(StoreError::LastOwner),
+        }
+    }
+
+    async fn member(&self, tenant: TenantId, user: UserId) -> Result<Option<Member>> {
+        let row: Option<MemberRow> = sqlx::query_as(member_query!("WHERE tu.tenant_id = $1 AND tu.user_id = $2"))
+            .bind(tenant.0)
+            .bind(user.0)
+            .fetch_optional(&self.write)
+            .await?;
+        row.map(Member::try_from).transpose()
     }
 }
 

@@ -1,0 +1,284 @@
+//! A tenant's todos and embeddings: the one column list and decoder of a
+//! [`Todo`], and every todo query, once for both backends. Vector search and
+//! saving embeddings differ per backend (a `vector` column and HNSW on
+//! PostgreSQL, f32 blobs and sqlite-vec on SQLite) and live there.
+
+use chrono::{DateTime, Utc};
+use serde_json::value::RawValue;
+use uuid::Uuid;
+
+use super::backend::{on, Db};
+use super::models::TitleRow;
+use super::queue::enqueue_leased;
+use super::{
+    Basis, Embeddings, EstimateJob, EstimateOutcome, EstimateStatus, NewTodo, Result, TenantStore, Todo, TodoPatch,
+    Todos,
+};
+use crate::domain::{TodoFilter, TodoId};
+
+/// The columns a [`Todo`] is read from, spliced in at compile time by
+/// `concat!` (SQL text is never formatted at run time). The order is the
+/// one the decoder below reads by.
+macro_rules! todo_columns {
+    () => {
+        "id, tenant_id, title, complete, estimate, estimate_status, estimate_minutes, estimate_basis,
+         estimate_error, actual_minutes, created_at, updated_at"
+    };
+}
+
+/// Decoded by position, in the order of `todo_columns!`: the derived
+/// `FromRow` looks each column up by name, a hash per column per row (~10 %
+/// of a list's CPU on PostgreSQL, BENCHMARKS.md).
+impl<'r, R> sqlx::FromRow<'r, R> for Todo
+where
+    R: sqlx::Row,
+    usize: sqlx::ColumnIndex<R>,
+    Uuid: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    &'r str: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    bool: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i32: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    DateTime<Utc>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    sqlx::types::Json<Box<RawValue>>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    fn from_row(row: &'r R) -> Result<Self, sqlx::Error> {
+        let status: &str = row.try_get(5)?;
+        Ok(Self {
+            id: row.try_get::<Uuid, _>(0)?.into(),
+            tenant_id: row.try_get::<Uuid, _>(1)?.into(),
+            title: row.try_get(2)?,
+            complete: row.try_get(3)?,
+            estimate: row.try_get(4)?,
+            estimate_status: EstimateStatus::parse(status).ok_or_else(|| sqlx::Error::ColumnDecode {
+                index: "estimate_status".into(),
+                source: format!("unknown estimate status {status:?}").into(),
+            })?,
+            estimate_minutes: row.try_get(6)?,
+            estimate_basis: row.try_get::<sqlx::types::Json<Box<RawValue>>, _>(7)?.0,
+            estimate_error: row.try_get(8)?,
+            actual_minutes: row.try_get(9)?,
+            created_at: row.try_get(10)?,
+            updated_at: row.try_get(11)?,
+        })
+    }
+}
+
+impl Todos for TenantStore {
+    async fn list_todos(&self, filter: TodoFilter) -> Result<Vec<Todo>> {
+        Ok(on!(&self.db, tenant self.tenant, read |c| sqlx::query_as(concat!(
+            "SELECT ",
+            todo_columns!(),
+            " FROM todos WHERE tenant_id = $1 AND ($2 IS NULL OR complete = $2)
+              ORDER BY created_at DESC, id DESC"
+        ))
+        .bind(self.tenant.0)
+        .bind(filter.complete)
+        .fetch_all(&mut *c)
+        .await?))
+    }
+
+    async fn todo(&self, id: TodoId) -> Result<Option<Todo>> {
+        Ok(on!(&self.db, tenant self.tenant, read |c| sqlx::query_as(concat!(
+            "SELECT ",
+            todo_columns!(),
+            " FROM todos WHERE tenant_id = $1 AND id = $2"
+        ))
+        .bind(self.tenant.0)
+        .bind(id.0)
+        .fetch_optional(&mut *c)
+        .await?))
+    }
+
+    async fn create_todo(&self, new: &NewTodo) -> Result<(Todo, Option<EstimateJob>)> {
+        let id = TodoId::new();
+        let now = Utc::now();
+        let status = if new.estimate {
+            EstimateStatus::Pending
+        } else {
+            EstimateStatus::Off
+        };
+        let todo: Todo = on!(&self.db, tenant self.tenant, write |c| {
+            let todo = sqlx::query_as(concat!(
+                "INSERT INTO todos (tenant_id, id, title, complete, estimate_status, created_at, updated_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING ",
+                todo_columns!()
+            ))
+            .bind(self.tenant.0)
+            .bind(id.0)
+            .bind(new.title.as_str())
+            .bind(new.complete)
+            .bind(status.as_str())
+            .bind(now)
+            .fetch_one(&mut *c)
+            .await?;
+            if new.estimate {
+                enqueue_leased!(c, self.tenant, id);
+            }
+            todo
+        });
+        let job = new.estimate.then_some(EstimateJob { todo_id: id, attempts: 0 });
+        Ok((todo, job))
+    }
+
+    async fn update_todo(&self, id: TodoId, patch: &TodoPatch) -> Result<Option<Todo>> {
+        Ok(on!(&self.db, tenant self.tenant, write |c| sqlx::query_as(concat!(
+            // A new title makes the old embedding wrong: it is dropped (the
+            // right-hand sides see the old row) and made again by the caller.
+            "UPDATE todos SET title = coalesce($3, title), complete = coalesce($4, complete),
+                 actual_minutes = coalesce($5, actual_minutes),
+                 embedding = CASE WHEN $3 IS NULL OR $3 = title THEN embedding END,
+                 embedding_model = CASE WHEN $3 IS NULL OR $3 = title THEN embedding_model END,
+                 updated_at = $6
+             WHERE tenant_id = $1 AND id = $2 RETURNING ",
+            todo_columns!()
+        ))
+        .bind(self.tenant.0)
+        .bind(id.0)
+        .bind(patch.title.as_ref().map(|t| t.as_str()))
+        .bind(patch.complete)
+        .bind(patch.actual_minutes)
+        .bind(Utc::now())
+        .fetch_optional(&mut *c)
+        .await?))
+    }
+
+    async fn request_estimate(&self, id: TodoId) -> Result<Option<(Todo, EstimateJob)>> {
+        let todo: Option<Todo> = on!(&self.db, tenant self.tenant, write |c| {
+            let todo = sqlx::query_as(concat!(
+                "UPDATE todos SET estimate_status = $3, estimate_error = NULL, updated_at = $4
+                 WHERE tenant_id = $1 AND id = $2 RETURNING ",
+                todo_columns!()
+            ))
+            .bind(self.tenant.0)
+            .bind(id.0)
+            .bind(EstimateStatus::Pending.as_str())
+            .bind(Utc::now())
+            .fetch_optional(&mut *c)
+            .await?;
+            if todo.is_some() {
+                enqueue_leased!(c, self.tenant, id);
+            }
+            todo
+        });
+        Ok(todo.map(|t| (t, EstimateJob { todo_id: id, attempts: 0 })))
+    }
+
+    async fn save_estimate(&self, id: TodoId, outcome: &EstimateOutcome) -> Result<Option<Todo>> {
+        Ok(match outcome.settled() {
+            Ok(s) => on!(&self.db, tenant self.tenant, write |c| sqlx::query_as(concat!(
+                "UPDATE todos SET estimate_status = $3, estimate = $4, estimate_minutes = $5,
+                     estimate_basis = $6, estimate_error = $7
+                 WHERE tenant_id = $1 AND id = $2 RETURNING ",
+                todo_columns!()
+            ))
+            .bind(self.tenant.0)
+            .bind(id.0)
+            .bind(s.status.as_str())
+            .bind(s.text)
+            .bind(s.minutes)
+            .bind(sqlx::types::Json(s.basis))
+            .bind(s.reason)
+            .fetch_optional(&mut *c)
+            .await?),
+            Err(reason) => on!(&self.db, tenant self.tenant, write |c| sqlx::query_as(concat!(
+                "UPDATE todos SET estimate_status = $3, estimate_error = $4
+                 WHERE tenant_id = $1 AND id = $2 RETURNING ",
+                todo_columns!()
+            ))
+            .bind(self.tenant.0)
+            .bind(id.0)
+            .bind(EstimateStatus::Failed.as_str())
+            .bind(reason)
+            .fetch_optional(&mut *c)
+            .await?),
+        })
+    }
+
+    async fn delete_todo(&self, id: TodoId) -> Result<bool> {
+        let deleted = on!(&self.db, tenant self.tenant, write |c| sqlx::query(
+            "DELETE FROM todos WHERE tenant_id = $1 AND id = $2"
+        )
+        .bind(self.tenant.0)
+        .bind(id.0)
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
+        Ok(deleted == 1)
+    }
+
+    async fn titles_containing(&self, needle: &str, limit: i64) -> Result<Vec<Basis>> {
+        // lower() folds ASCII on SQLite and all of Unicode on PostgreSQL; the
+        // needle is folded here the same way SQLite does, and escaped for LIKE.
+        let pattern = format!(
+            "%{}%",
+            needle
+                .to_ascii_lowercase()
+                .replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        );
+        let rows: Vec<TitleRow> = on!(&self.db, tenant self.tenant, read |c| sqlx::query_as(
+            "SELECT id, title, estimate_minutes, actual_minutes FROM todos
+             WHERE tenant_id = $1 AND lower(title) LIKE $2 ESCAPE '\\'
+             ORDER BY created_at DESC, id DESC LIMIT $3"
+        )
+        .bind(self.tenant.0)
+        .bind(pattern)
+        .bind(limit)
+        .fetch_all(&mut *c)
+        .await?);
+        Ok(rows.into_iter().map(Basis::word_match).collect())
+    }
+}
+
+impl Embeddings for TenantStore {
+    async fn save_embedding(&self, id: TodoId, model: &str, embedding: &[f32]) -> Result<()> {
+        self.save_embeddings(model, &[(id, embedding.to_vec())]).await
+    }
+
+    async fn save_embeddings(&self, model: &str, rows: &[(TodoId, Vec<f32>)]) -> Result<()> {
+        match &self.db {
+            Db::Sqlite(s) => s.save_embeddings(self.tenant, model, rows).await,
+            Db::Postgres(p) => p.save_embeddings(self.tenant, model, rows).await,
+        }
+    }
+
+    async fn similar(
+        &self,
+        embedding: &[f32],
+        model: &str,
+        k: i64,
+        max_distance: f32,
+        exclude: Option<TodoId>,
+    ) -> Result<Vec<Basis>> {
+        let rows = match &self.db {
+            Db::Sqlite(s) => s.similar(self.tenant, embedding, model, k, max_distance, exclude).await?,
+            Db::Postgres(p) => p.similar(self.tenant, embedding, model, k, max_distance, exclude).await?,
+        };
+        Ok(rows.into_iter().map(Basis::from).collect())
+    }
+
+    async fn count_stale_embeddings(&self, model: &str) -> Result<u64> {
+        let (n,): (i64,) = on!(&self.db, tenant self.tenant, read |c| sqlx::query_as(
+            "SELECT count(*) FROM todos WHERE tenant_id = $1 AND embedding_model IS DISTINCT FROM $2"
+        )
+        .bind(self.tenant.0)
+        .bind(model)
+        .fetch_one(&mut *c)
+        .await?);
+        Ok(n.max(0) as u64)
+    }
+
+    async fn stale_embeddings(&self, model: &str, limit: i64) -> Result<Vec<(TodoId, String)>> {
+        let rows: Vec<(Uuid, String)> = on!(&self.db, tenant self.tenant, read |c| sqlx::query_as(
+            "SELECT id, title FROM todos WHERE tenant_id = $1 AND embedding_model IS DISTINCT FROM $2
+             ORDER BY id LIMIT $3",
+        )
+        .bind(self.tenant.0)
+        .bind(model)
+        .bind(limit)
+        .fetch_all(&mut *c)
+        .await?);
+        Ok(rows.into_iter().map(|(id, title)| (id.into(), title)).collect())
+    }
+}
