@@ -6,8 +6,8 @@ use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::request::Parts;
 
 use super::{ApiError, AppState};
-use crate::store::prelude::*;
 use crate::auth::{Session, TokenError};
+use crate::store::prelude::*;
 
 /// A request's verified session. Extracting it answers 401 when absent.
 #[derive(Debug, Clone)]

@@ -65,12 +65,13 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for ApiPath
             Ok(axum::extract::Path(v)) => Ok(Self(v)),
             Err(PathRejection::FailedToDeserializePathParams(e)) => Err(match e.kind() {
                 ErrorKind::InvalidUtf8InPathParam { key } => invalid_utf8(key),
-                ErrorKind::ParseErrorAtKey { key, .. } | ErrorKind::DeserializeError { key, .. } => {
-                    not_a_uuid(key)
-                }
+                ErrorKind::ParseErrorAtKey { key, .. } | ErrorKind::DeserializeError { key, .. } => not_a_uuid(key),
                 _ => ApiError::BadRequest(format!("invalid path: {}", e.body_text())),
             }),
-            Err(e) => Err(ApiError::Internal(anyhow::anyhow!("path parameters: {}", e.body_text()))),
+            Err(e) => Err(ApiError::Internal(anyhow::anyhow!(
+                "path parameters: {}",
+                e.body_text()
+            ))),
         }
     }
 }

@@ -65,7 +65,12 @@ async fn tenant_id_from(parts: &mut Parts, state: &AppState) -> Result<TenantId,
         Err(RawPathParamsRejection::InvalidUtf8InPathParam(e)) => {
             return Err(ApiError::BadRequest(format!("invalid path: {}", e.body_text())))
         }
-        Err(e) => return Err(ApiError::Internal(anyhow::anyhow!("path parameters: {}", e.body_text()))),
+        Err(e) => {
+            return Err(ApiError::Internal(anyhow::anyhow!(
+                "path parameters: {}",
+                e.body_text()
+            )))
+        }
     };
     match from_path {
         Some(raw) => raw.parse().map_err(|_| not_a_uuid(KEY)),

@@ -131,9 +131,7 @@ pub async fn search(
     })?;
     let model = ai.embedder().model();
     Ok(Json(
-        ctx.tenant
-            .similar(&embedding, model, SEARCH_LIMIT, 1.0, None)
-            .await?,
+        ctx.tenant.similar(&embedding, model, SEARCH_LIMIT, 1.0, None).await?,
     ))
 }
 

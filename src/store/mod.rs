@@ -49,8 +49,8 @@ pub use models::{
 
 use uuid::Uuid;
 
-use backend::{on, Db};
 use crate::domain::{TenantId, UserId};
+use backend::{on, Db};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
@@ -131,7 +131,10 @@ impl Store {
 
     /// Is the database answering?
     pub async fn ping(&self) -> Result<()> {
-        on!(&self.db, read |c| sqlx::query("SELECT 1").execute(&mut *c).await?.rows_affected());
+        on!(
+            &self.db,
+            read | c | sqlx::query("SELECT 1").execute(&mut *c).await?.rows_affected()
+        );
         Ok(())
     }
 

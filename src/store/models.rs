@@ -278,7 +278,10 @@ impl TryFrom<MembershipRow> for Membership {
     type Error = StoreError;
     fn try_from(r: MembershipRow) -> Result<Self, StoreError> {
         Ok(Self {
-            tenant: Tenant { id: r.id.into(), name: r.name },
+            tenant: Tenant {
+                id: r.id.into(),
+                name: r.name,
+            },
             role: parse_role(&r.role)?,
         })
     }

@@ -71,12 +71,17 @@ impl Jobs for TenantStore {
     }
 
     async fn finish_estimate_job(&self, job: &EstimateJob) -> Result<()> {
-        on!(&self.db, write |c| sqlx::query("DELETE FROM estimate_jobs WHERE tenant_id = $1 AND todo_id = $2")
-            .bind(self.tenant.0)
-            .bind(job.todo_id.0)
-            .execute(&mut *c)
-            .await?
-            .rows_affected());
+        on!(
+            &self.db,
+            write
+                | c
+                | sqlx::query("DELETE FROM estimate_jobs WHERE tenant_id = $1 AND todo_id = $2")
+                    .bind(self.tenant.0)
+                    .bind(job.todo_id.0)
+                    .execute(&mut *c)
+                    .await?
+                    .rows_affected()
+        );
         Ok(())
     }
 }

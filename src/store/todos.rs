@@ -116,7 +116,10 @@ impl Todos for TenantStore {
             }
             todo
         });
-        let job = new.estimate.then_some(EstimateJob { todo_id: id, attempts: 0 });
+        let job = new.estimate.then_some(EstimateJob {
+            todo_id: id,
+            attempts: 0,
+        });
         Ok((todo, job))
     }
 
@@ -160,7 +163,15 @@ impl Todos for TenantStore {
             }
             todo
         });
-        Ok(todo.map(|t| (t, EstimateJob { todo_id: id, attempts: 0 })))
+        Ok(todo.map(|t| {
+            (
+                t,
+                EstimateJob {
+                    todo_id: id,
+                    attempts: 0,
+                },
+            )
+        }))
     }
 
     async fn save_estimate(&self, id: TodoId, outcome: &EstimateOutcome) -> Result<Option<Todo>> {
@@ -252,8 +263,14 @@ impl Embeddings for TenantStore {
         exclude: Option<TodoId>,
     ) -> Result<Vec<Basis>> {
         let rows = match &self.db {
-            Db::Sqlite(s) => s.similar(self.tenant, embedding, model, k, max_distance, exclude).await?,
-            Db::Postgres(p) => p.similar(self.tenant, embedding, model, k, max_distance, exclude).await?,
+            Db::Sqlite(s) => {
+                s.similar(self.tenant, embedding, model, k, max_distance, exclude)
+                    .await?
+            }
+            Db::Postgres(p) => {
+                p.similar(self.tenant, embedding, model, k, max_distance, exclude)
+                    .await?
+            }
         };
         Ok(rows.into_iter().map(Basis::from).collect())
     }

@@ -121,7 +121,6 @@ impl PgDb {
             .await?;
         Ok(tx)
     }
-
 }
 
 impl PgDb {

@@ -85,7 +85,6 @@ impl SqliteDb {
         self.read.close().await;
         self.write.close().await;
     }
-
 }
 
 impl SqliteDb {
