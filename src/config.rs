@@ -290,10 +290,31 @@ pub enum LogFormat {
 impl Settings {
     /// Settings for tests and embedding: defaults, with the given database.
     pub fn for_database(database_url: &str, data_dir: &Path) -> Self {
-        let mut s = Cli::parse_from(["aswan"]).settings;
+        let mut s = Self::defaults();
         s.database_url = Secret(database_url.to_owned());
         s.data_dir = data_dir.to_owned();
         s
+    }
+
+    /// Every setting at its default, read from nothing: no environment, no
+    /// `.env`, no flags. Tests build on this, so a variable in the shell that
+    /// runs them cannot change what they test.
+    pub fn defaults() -> Self {
+        use clap::{CommandFactory, FromArgMatches};
+        let cmd = Cli::command().mut_args(|a| a.env(None::<&'static str>));
+        let matches = cmd.try_get_matches_from(["aswan"]).expect("the defaults parse");
+        Cli::from_arg_matches(&matches).expect("the defaults parse").settings
+    }
+
+    /// The environment variables the settings read (for scrubbing them from
+    /// a child process's environment).
+    pub fn env_keys() -> Vec<String> {
+        use clap::CommandFactory;
+        Cli::command()
+            .get_arguments()
+            .filter_map(|a| a.get_env())
+            .map(|k| k.to_string_lossy().into_owned())
+            .collect()
     }
 
     /// The JWT signing key: JWT_SECRET if set, else the one kept under
@@ -378,6 +399,17 @@ mod tests {
     fn secrets_do_not_print() {
         let s = Settings::for_database("postgres://u:hunter2@h/db", Path::new("x"));
         assert!(!format!("{s:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn defaults_read_no_environment() {
+        // SAFETY: a unit test of this process; no other test reads BIND.
+        unsafe { std::env::set_var("BIND", "not-an-address") };
+        let s = Settings::defaults();
+        unsafe { std::env::remove_var("BIND") };
+        assert_eq!(s.bind.port(), 8080);
+        assert!(Settings::env_keys().iter().any(|k| k == "DATABASE_URL"));
+        assert!(Settings::env_keys().iter().any(|k| k == "AI_BASE_URL"));
     }
 
     #[test]

@@ -263,17 +263,12 @@ async fn logout_revokes_the_token_server_side(backend: Backend) {
 }
 
 async fn sessions_survive_a_restart(backend: Backend) {
-    let mut app = TestApp::spawn(backend).await;
+    let app = TestApp::spawn(backend).await;
     let user = app.user("stay@example.com").await;
     let token = user.token.clone();
     let tenant = user.tenant("Persistent").await;
     user.todo(tenant, "kept across restarts").await;
-    app.stop().await;
-    let (url, dir) = (
-        app.database_url.clone(),
-        std::mem::replace(&mut app.data_dir, tempfile::tempdir().unwrap()),
-    );
-    let again = TestApp::spawn_with(backend, url, dir).await;
+    let again = app.restart(backend, |_| {}).await;
     // The generated JWT secret was kept under the data dir.
     let client = again.anon().with_token(&token);
     assert_eq!(client.get("/api/me").await.status(), StatusCode::OK);

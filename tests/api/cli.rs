@@ -4,20 +4,11 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::Command;
 
-use crate::helpers::ServerProcess;
+use crate::helpers::{aswan_command, ServerProcess};
 use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_aswan");
-
 fn aswan(dir: &std::path::Path) -> Command {
-    let mut cmd = Command::new(BIN);
-    cmd.current_dir(dir)
-        .env_remove("DATABASE_URL")
-        .env_remove("BIND")
-        .env_remove("JWT_SECRET")
-        .env_remove("RUST_LOG")
-        .env("LOG_FORMAT", "text");
-    cmd
+    aswan_command(dir)
 }
 
 #[test]
@@ -57,11 +48,7 @@ fn invalid_settings_are_one_line_naming_the_key_and_exit_2() {
         ("SIMILARITY_MAX_DISTANCE", "3", "SIMILARITY_MAX_DISTANCE"),
     ];
     for (key, value, named) in unusable {
-        let out = aswan(dir.path())
-            .env_remove("AI_BASE_URL")
-            .env(key, value)
-            .output()
-            .unwrap();
+        let out = aswan(dir.path()).env(key, value).output().unwrap();
         assert_eq!(out.status.code(), Some(2), "{key}={value}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(err.trim().lines().count(), 1, "one line: {err}");

@@ -2,7 +2,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::backend_tests;
-use crate::helpers::{expect_error, Backend, TestApp};
+use crate::helpers::{expect_error, Backend, TestApp, TwoTenants};
 
 backend_tests!(
     bodies_are_json_whatever_the_content_type,
@@ -11,6 +11,7 @@ backend_tests!(
     unknown_routes_and_methods_answer_json,
     every_response_has_a_request_id,
     health_and_readiness,
+    invalid_path_segments_are_400_and_never_fall_back_to_the_header,
 );
 
 async fn bodies_are_json_whatever_the_content_type(backend: Backend) {
@@ -104,4 +105,41 @@ async fn health_and_readiness(backend: Backend) {
     assert_eq!(res.status(), StatusCode::OK);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["status"], "ok");
+}
+
+/// A path that names a tenant or todo invalidly is a 400 `{"detail"}` naming
+/// the parameter, also when the segment is not UTF-8; a bad path tenant never
+/// falls back to a valid `X-Tenant-Id` header.
+async fn invalid_path_segments_are_400_and_never_fall_back_to_the_header(backend: Backend) {
+    let t = TwoTenants::spawn(backend).await;
+    let ada = t.ada.in_tenant(t.a);
+    for path in [
+        "/api/tenants/%ff/todos",
+        "/api/tenants/not-a-uuid/todos",
+        "/api/tenants/%ff%fe/members",
+    ] {
+        let detail = expect_error(ada.get(path).await, StatusCode::BAD_REQUEST).await;
+        assert!(
+            detail.contains("tenant_id") || detail.contains("tenant id"),
+            "{path}: {detail}"
+        );
+    }
+    let res = ada.post("/api/tenants/%ff/todos", json!({ "title": "lost?" })).await;
+    expect_error(res, StatusCode::BAD_REQUEST).await;
+    assert_eq!(
+        t.ada.titles(t.a).await,
+        ["a2", "a1"],
+        "nothing was created through the header"
+    );
+    assert_eq!(t.bob.titles(t.b).await, ["b1"]);
+    for (path, key) in [
+        ("/api/todos/%ff%fe", "todo_id"),
+        ("/api/todos/not-a-uuid", "todo id"),
+        (&*format!("/api/tenants/{}/todos/%ff", t.a), "todo_id"),
+        (&*format!("/api/tenants/{}/members/nope", t.a), "user id"),
+    ] {
+        let res = ada.request(Method::DELETE, path).send().await.unwrap();
+        let detail = expect_error(res, StatusCode::BAD_REQUEST).await;
+        assert!(detail.contains(key), "{path}: {detail}");
+    }
 }

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::backend_tests;
 use crate::fake_ai::{Behaviour, FakeAi};
-use crate::helpers::{eventually, Backend, TestApp, User};
+use crate::helpers::{eventually, id_of, Backend, TestApp, User};
 
 backend_tests!(
     the_create_answers_with_the_estimate_and_its_basis,
@@ -19,6 +19,7 @@ backend_tests!(
     transient_faults_leave_the_todo_pending_until_the_vendor_recovers,
     permanent_faults_fail_with_a_reason_and_are_not_retried,
     a_slow_vendor_answers_pending_then_ready,
+    shutdown_waits_for_an_inline_estimate_past_its_timeout,
     pending_work_survives_a_restart,
     two_servers_estimate_each_todo_exactly_once,
     the_circuit_breaker_stops_calling_a_dead_vendor,
@@ -41,10 +42,6 @@ async fn wait_status(user: &User, tenant: Uuid, id: &str, status: &str) -> Value
     })
     .await;
     todo_status(user, tenant, id).await
-}
-
-fn id_of(todo: &Value) -> String {
-    todo["id"].as_str().unwrap().to_owned()
 }
 
 async fn the_create_answers_with_the_estimate_and_its_basis(backend: Backend) {
@@ -203,6 +200,27 @@ async fn permanent_faults_fail_with_a_reason_and_are_not_retried(backend: Backen
     }
 }
 
+/// The inline estimate outlives its request; a graceful shutdown waits for
+/// it before closing the store, so its answer is saved, not lost (it used to
+/// be a detached task that raced the pool's close and left the todo pending
+/// until its lease ran out).
+async fn shutdown_waits_for_an_inline_estimate_past_its_timeout(backend: Backend) {
+    let ai = FakeAi::start().await;
+    let app = TestApp::spawn_with_ai(backend, &ai, |s| s.estimate_inline_timeout = 0.1).await;
+    let ada = app.user("ada@example.com").await;
+    let t = ada.tenant("Acme").await;
+    ai.set_chat(Behaviour::Delay(Duration::from_millis(1500)));
+    let todo = ada.todo(t, "Estimated while shutting down").await;
+    assert_eq!(todo["estimate_status"], "pending");
+    ai.set_chat(Behaviour::Ok);
+    let base = ai.base_url();
+    let again = app.restart(backend, |s| crate::helpers::configure_ai(s, &base)).await;
+    let ada = ada.on(&again);
+    let after = todo_status(&ada, t, &id_of(&todo)).await;
+    assert_eq!(after["estimate_status"], "ready", "{after}");
+    assert_eq!(ai.chat_calls(), 1, "estimated once, by the request's own task");
+}
+
 async fn a_slow_vendor_answers_pending_then_ready(backend: Backend) {
     let ai = FakeAi::start().await;
     let app = TestApp::spawn_with_ai(backend, &ai, |s| s.estimate_inline_timeout = 0.2).await;
@@ -231,14 +249,9 @@ async fn pending_work_survives_a_restart(backend: Backend) {
     }
     app.stop().await;
     ai.set_embed(Behaviour::Ok);
-    let url = app.database_url.clone();
-    let dir = std::mem::replace(&mut app.data_dir, tempfile::tempdir().unwrap());
     let base = ai.base_url();
-    let again = TestApp::spawn_configured(backend, url, dir, |s| crate::helpers::configure_ai(s, &base)).await;
-    let ada = User {
-        client: again.anon().with_token(&ada.token),
-        ..ada
-    };
+    let again = app.restart(backend, |s| crate::helpers::configure_ai(s, &base)).await;
+    let ada = ada.on(&again);
     for id in &ids {
         wait_status(&ada, t, id, "ready").await;
     }

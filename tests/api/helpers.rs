@@ -1,5 +1,10 @@
 //! Test harness: spawns the app on a free port with a fresh database and
 //! gives tests a small typed client.
+//!
+//! Hermetic: in-process apps are configured in code from
+//! [`Settings::defaults`], which reads no environment; child processes get
+//! an environment scrubbed of every setting ([`aswan_command`]).
+//! `TEST_LOG=1` shows the servers' logs (in-process and child processes).
 
 use std::net::SocketAddr;
 
@@ -60,6 +65,75 @@ pub async fn fresh_pg_database() -> String {
     conn.close().await.unwrap();
     let (base, _) = admin.rsplit_once('/').expect("a database URL");
     format!("{base}/{name}")
+}
+
+/// Whether `TEST_LOG` asks for the servers' logs.
+pub fn test_log() -> bool {
+    std::env::var_os("TEST_LOG").is_some_and(|v| !v.is_empty() && v != "0")
+}
+
+/// Installs a log subscriber for in-process apps once, when `TEST_LOG` is set.
+fn init_test_log() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    if test_log() {
+        ONCE.call_once(|| {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new("info,aswan=debug"))
+                .with_test_writer()
+                .try_init();
+        });
+    }
+}
+
+/// The `aswan` binary, run in `dir` with none of the settings' environment
+/// variables (nor RUST_LOG) inherited from whoever runs the tests: the one
+/// scrub list, derived from the settings themselves.
+pub fn aswan_command(dir: &std::path::Path) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_aswan"));
+    cmd.current_dir(dir);
+    for key in Settings::env_keys() {
+        cmd.env_remove(key);
+    }
+    cmd.env_remove("RUST_LOG").env("LOG_FORMAT", "text");
+    cmd
+}
+
+/// Runs `cmd` to the end; with `TEST_LOG`, shows what it wrote to stderr.
+pub fn run(cmd: &mut std::process::Command) -> std::process::Output {
+    let out = cmd.output().expect("run aswan");
+    if test_log() {
+        eprint!("{}", String::from_utf8_lossy(&out.stderr));
+    }
+    out
+}
+
+/// A todo's id, as the API wrote it.
+pub fn id_of(todo: &Value) -> String {
+    todo["id"].as_str().expect("a todo id").to_owned()
+}
+
+/// Two users with a tenant each, made over HTTP: ada owns A (todos a1, a2),
+/// bob owns B (todo b1).
+pub struct TwoTenants {
+    pub app: TestApp,
+    pub ada: User,
+    pub bob: User,
+    pub a: Uuid,
+    pub b: Uuid,
+}
+
+impl TwoTenants {
+    pub async fn spawn(backend: Backend) -> Self {
+        let app = TestApp::spawn(backend).await;
+        let ada = app.user("ada@example.com").await;
+        let bob = app.user("bob@example.com").await;
+        let a = ada.tenant("A").await;
+        let b = bob.tenant("B").await;
+        ada.todo(a, "a1").await;
+        ada.todo(a, "a2").await;
+        bob.todo(b, "b1").await;
+        Self { app, ada, bob, a, b }
+    }
 }
 
 /// Points `s` at a fake vendor, with retries fast enough for tests.
@@ -136,6 +210,7 @@ impl TestApp {
         data_dir: TempDir,
         configure: impl FnOnce(&mut Settings),
     ) -> Self {
+        init_test_log();
         let mut settings = Settings::for_database(&database_url, data_dir.path());
         configure(&mut settings);
         let app = App::build(&settings).await.expect("app builds");
@@ -162,6 +237,15 @@ impl TestApp {
         if let Some(server) = self.server.take() {
             server.await.unwrap().unwrap();
         }
+    }
+
+    /// Stops this server gracefully and starts another on the same database
+    /// and data directory (so the same JWT secret), configured by `configure`.
+    pub async fn restart(mut self, backend: Backend, configure: impl FnOnce(&mut Settings)) -> Self {
+        self.stop().await;
+        let url = self.database_url.clone();
+        let dir = std::mem::replace(&mut self.data_dir, tempfile::tempdir().expect("temp dir"));
+        Self::spawn_configured(backend, url, dir, configure).await
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -219,6 +303,14 @@ pub struct User {
 }
 
 impl User {
+    /// The same user (same token) talking to `app`, e.g. after a restart.
+    pub fn on(self, app: &TestApp) -> Self {
+        Self {
+            client: app.anon().with_token(&self.token),
+            ..self
+        }
+    }
+
     /// Creates a tenant and returns its id.
     pub async fn tenant(&self, name: &str) -> Uuid {
         let res = self.client.post("/api/tenants", json!({ "name": name })).await;
@@ -349,14 +441,8 @@ impl ServerProcess {
     /// Starts `aswan serve` in `dir` with `envs` and waits until it listens.
     pub fn start(dir: &std::path::Path, envs: &[(&str, &str)]) -> Self {
         use std::io::BufRead;
-        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_aswan"));
-        cmd.current_dir(dir)
-            .env_remove("DATABASE_URL")
-            .env_remove("JWT_SECRET")
-            .env_remove("RUST_LOG")
-            .env("BIND", "127.0.0.1:0")
-            .env("LOG_FORMAT", "text")
-            .stderr(std::process::Stdio::piped());
+        let mut cmd = aswan_command(dir);
+        cmd.env("BIND", "127.0.0.1:0").stderr(std::process::Stdio::piped());
         for (k, v) in envs {
             cmd.env(k, v);
         }
@@ -371,6 +457,9 @@ impl ServerProcess {
         let addr = loop {
             let mut line = String::new();
             assert!(stderr.read_line(&mut line).unwrap() > 0, "server exited early");
+            if test_log() {
+                eprint!("{line}");
+            }
             if let Some(rest) = line.split("address=").nth(1) {
                 break rest.split_whitespace().next().unwrap().to_owned();
             }

@@ -2,15 +2,13 @@
 //! (the real committed one) and estimates from the tenant's own history.
 //! Also `aswan reindex` after a change of model and dimensions.
 
-use std::process::Command;
-
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::backend_tests;
 use crate::fake_ai::FakeAi;
-use crate::helpers::{configure_ai, Backend, TestApp, User};
+use crate::helpers::{aswan_command, configure_ai, id_of, run, Backend, TestApp, User};
 
 backend_tests!(
     with_no_configuration_estimates_come_from_history,
@@ -21,10 +19,6 @@ backend_tests!(
     reindex_after_a_change_of_model_and_dimensions,
     an_interrupted_reindex_resumes_where_it_stopped,
 );
-
-fn id_of(todo: &Value) -> String {
-    todo["id"].as_str().unwrap().to_owned()
-}
 
 /// `GET …/todos/search?q=` in `tenant`.
 async fn search(user: &User, tenant: Uuid, q: &str) -> Value {
@@ -185,16 +179,11 @@ fn reindex(app: &TestApp, envs: &[(&str, &str)]) -> String {
 }
 
 fn reindex_run(app: &TestApp, envs: &[(&str, &str)]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_aswan"))
-        .current_dir(app.data_dir.path())
+    run(aswan_command(app.data_dir.path())
         .env("DATABASE_URL", &app.database_url)
-        .env_remove("RUST_LOG")
-        .env_remove("AI_BASE_URL")
         .envs(envs.iter().copied())
         .arg("reindex")
-        .args(["--batch", "2"])
-        .output()
-        .unwrap()
+        .args(["--batch", "2"]))
 }
 
 async fn an_interrupted_reindex_resumes_where_it_stopped(backend: Backend) {
@@ -241,7 +230,7 @@ async fn reindex_after_a_change_of_model_and_dimensions(backend: Backend) {
     let base = ai.base_url();
     let dir = tempfile::tempdir().unwrap();
     let url = TestApp::fresh_url(backend, &dir).await;
-    let mut vendor = TestApp::spawn_configured(backend, url, dir, |s| {
+    let vendor = TestApp::spawn_configured(backend, url, dir, |s| {
         configure_ai(s, &base);
         s.embedding_dimensions = Some(64);
     })
@@ -261,16 +250,9 @@ async fn reindex_after_a_change_of_model_and_dimensions(backend: Backend) {
     let bob = vendor.user("bob@example.com").await;
     let b = bob.tenant("Bobco").await;
     bob.todo(b, "Bob's own task").await;
-    vendor.stop().await;
-
     // After: the built-in model (384 dimensions) on the same database.
-    let url = vendor.database_url.clone();
-    let dir = std::mem::replace(&mut vendor.data_dir, tempfile::tempdir().unwrap());
-    let mut local = TestApp::spawn_configured(backend, url, dir, |_| {}).await;
-    let ada = User {
-        client: local.anon().with_token(&ada.token),
-        ..ada
-    };
+    let mut local = vendor.restart(backend, |_| {}).await;
+    let ada = ada.on(&local);
     // The 64-dimension vectors are another model's: never compared.
     let before = ada.todo(t, "Repair the broken sign-in page").await;
     assert_eq!(before["estimate_status"], "insufficient_history", "{before}");
@@ -286,13 +268,8 @@ async fn reindex_after_a_change_of_model_and_dimensions(backend: Backend) {
         "reindexed 0 todos in 0 tenants with aswan/minilm-l6-static-v1\n"
     );
 
-    let url = local.database_url.clone();
-    let dir = std::mem::replace(&mut local.data_dir, tempfile::tempdir().unwrap());
-    let again = TestApp::spawn_configured(backend, url, dir, |_| {}).await;
-    let ada = User {
-        client: again.anon().with_token(&ada.token),
-        ..ada
-    };
+    let again = local.restart(backend, |_| {}).await;
+    let ada = ada.on(&again);
     let after: Value = ada
         .client
         .post(

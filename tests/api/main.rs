@@ -18,5 +18,6 @@ mod random_isolation;
 mod rls;
 mod scale_out;
 mod sql_cli;
+mod store_contract;
 mod tenants;
 mod todos;

@@ -5,19 +5,12 @@
 use sqlx::{Connection, Executor, PgConnection, Row};
 use uuid::Uuid;
 
-use crate::helpers::{Backend, TestApp};
+use crate::helpers::{Backend, TestApp, TwoTenants};
 
 /// A database with two tenants, A (2 todos) and B (1 todo), made over HTTP.
 async fn two_tenants() -> (TestApp, Uuid, Uuid) {
-    let app = TestApp::spawn(Backend::Postgres).await;
-    let ada = app.user("ada@example.com").await;
-    let bob = app.user("bob@example.com").await;
-    let a = ada.tenant("A").await;
-    let b = bob.tenant("B").await;
-    ada.todo(a, "a1").await;
-    ada.todo(a, "a2").await;
-    bob.todo(b, "b1").await;
-    (app, a, b)
+    let t = TwoTenants::spawn(Backend::Postgres).await;
+    (t.app, t.a, t.b)
 }
 
 /// A direct connection that has switched to the app role, like the pool's.

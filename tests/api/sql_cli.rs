@@ -1,11 +1,9 @@
 //! `aswan sql`: one statement, scoped to a tenant or to none.
 
-use std::process::Command;
-
 use serde_json::Value;
 
 use crate::backend_tests;
-use crate::helpers::{Backend, TestApp};
+use crate::helpers::{aswan_command, run, Backend, TestApp};
 
 backend_tests!(
     sql_is_scoped_to_the_named_tenant,
@@ -13,14 +11,10 @@ backend_tests!(
 );
 
 fn sql(app: &TestApp, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_aswan"))
-        .current_dir(app.data_dir.path())
+    run(aswan_command(app.data_dir.path())
         .env("DATABASE_URL", &app.database_url)
-        .env_remove("RUST_LOG")
         .arg("sql")
-        .args(args)
-        .output()
-        .unwrap()
+        .args(args))
 }
 
 fn json_titles(out: &std::process::Output) -> Vec<String> {

@@ -1,0 +1,478 @@
+//! The store contract (src/store/contract.rs), checked directly against both
+//! backends: every invariant written on a method, without HTTP in between.
+//! Tenant handles come through the doors a server uses: a session's
+//! membership check and a claimed job.
+
+use std::time::Duration;
+
+use aswan::ai::{Ai, JobOutcome};
+use aswan::domain::{Email, Role, TenantId, TenantName, TodoFilter, TodoTitle, UserId};
+use aswan::store::prelude::*;
+use aswan::store::{
+    EstimateOutcome, EstimateStatus, NewTodo, SessionTenant, Store, StoreError, TenantStore, TodoPatch,
+};
+use aswan::Settings;
+use chrono::Utc;
+use uuid::Uuid;
+
+use crate::backend_tests;
+use crate::fake_ai::{Behaviour, FakeAi};
+use crate::helpers::{configure_ai, Backend, TestApp};
+
+backend_tests!(
+    a_taken_email_is_a_conflict_and_writes_nothing,
+    revoking_is_idempotent_and_purges_expired_entries,
+    the_tenant_door_needs_a_live_session_and_a_membership,
+    tenants_and_members_are_listed_oldest_first,
+    adding_members_reports_unknown_and_duplicate_accounts,
+    a_tenant_keeps_its_last_owner,
+    racing_demotions_leave_an_owner,
+    todos_are_newest_first_and_filtered,
+    a_foreign_todo_id_is_not_found_and_untouched,
+    creating_queues_the_estimate_leased_to_the_caller,
+    a_new_title_drops_the_embedding,
+    similar_stays_within_tenant_model_and_distance,
+    concurrent_claimers_never_share_a_job,
+    a_retried_job_comes_back_with_its_attempts,
+    deleting_a_todo_removes_its_job,
+    a_todo_deleted_before_its_estimate_is_dropped,
+    a_todo_deleted_during_its_estimate_is_dropped,
+    titles_containing_matches_words_literally,
+);
+
+struct Fixture {
+    /// Keeps the SQLite file's folder alive.
+    _dir: tempfile::TempDir,
+    url: String,
+    store: Store,
+}
+
+async fn fixture(backend: Backend) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let url = TestApp::fresh_url(backend, &dir).await;
+    let store = Store::open(&url, 4).await.expect("the store opens");
+    Fixture { _dir: dir, url, store }
+}
+
+fn email(s: &str) -> Email {
+    Email::parse(s).unwrap()
+}
+
+async fn user(store: &Store, address: &str) -> UserId {
+    store
+        .create_user(&email(address), None, "$argon2id$fake")
+        .await
+        .unwrap()
+        .id
+}
+
+/// A user with a tenant of their own, and its handle through the session door.
+async fn owner_with_tenant(store: &Store, address: &str, name: &str) -> (UserId, TenantStore) {
+    let owner = user(store, address).await;
+    let tenant = store
+        .create_tenant(&TenantName::parse(name).unwrap(), owner)
+        .await
+        .unwrap();
+    (owner, door(store, tenant.id, owner).await)
+}
+
+/// The door a request goes through; panics unless `user` is a member.
+async fn door(store: &Store, tenant: TenantId, user: UserId) -> TenantStore {
+    match store.tenant_for_session(tenant, user, Uuid::new_v4()).await.unwrap() {
+        SessionTenant::Member(handle, _) => handle,
+        _ => panic!("{user:?} is not a member of {tenant:?}"),
+    }
+}
+
+fn new_todo(title: &str, estimate: bool) -> NewTodo {
+    NewTodo {
+        title: TodoTitle::parse(title).unwrap(),
+        complete: false,
+        estimate,
+    }
+}
+
+async fn titles(t: &TenantStore, filter: TodoFilter) -> Vec<String> {
+    t.list_todos(filter)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.title)
+        .collect()
+}
+
+async fn a_taken_email_is_a_conflict_and_writes_nothing(backend: Backend) {
+    let f = fixture(backend).await;
+    let first = f
+        .store
+        .create_user(&email("a@x.io"), Some("A"), "hash-1")
+        .await
+        .unwrap();
+    let again = f.store.create_user(&email("a@x.io"), Some("B"), "hash-2").await;
+    assert!(matches!(again, Err(StoreError::Conflict)), "{again:?}");
+    let found = f.store.user_with_password(&email("a@x.io")).await.unwrap().unwrap();
+    assert_eq!((found.user.id, found.password_hash.as_str()), (first.id, "hash-1"));
+    assert_eq!(
+        f.store.user(first.id).await.unwrap().unwrap().name.as_deref(),
+        Some("A")
+    );
+    assert!(f.store.user_with_password(&email("b@x.io")).await.unwrap().is_none());
+}
+
+async fn revoking_is_idempotent_and_purges_expired_entries(backend: Backend) {
+    let f = fixture(backend).await;
+    let (live, stale) = (Uuid::new_v4(), Uuid::new_v4());
+    let later = Utc::now() + chrono::Duration::hours(1);
+    f.store
+        .revoke_token(stale, Utc::now() - chrono::Duration::seconds(1))
+        .await
+        .unwrap();
+    assert!(f.store.is_token_revoked(stale).await.unwrap());
+    f.store.revoke_token(live, later).await.unwrap();
+    f.store.revoke_token(live, later).await.unwrap();
+    assert!(f.store.is_token_revoked(live).await.unwrap());
+    // The expired entry went on the way: its token is refused for expiry anyway.
+    assert!(!f.store.is_token_revoked(stale).await.unwrap());
+    assert!(!f.store.is_token_revoked(Uuid::new_v4()).await.unwrap());
+}
+
+async fn the_tenant_door_needs_a_live_session_and_a_membership(backend: Backend) {
+    let f = fixture(backend).await;
+    let (ada, a) = owner_with_tenant(&f.store, "ada@x.io", "A").await;
+    let bob = user(&f.store, "bob@x.io").await;
+    let jti = Uuid::new_v4();
+    let found = f.store.tenant_for_session(a.tenant_id(), ada, jti).await.unwrap();
+    assert!(matches!(found, SessionTenant::Member(_, m) if m.role == Role::Owner));
+    let stranger = f.store.tenant_for_session(a.tenant_id(), bob, jti).await.unwrap();
+    assert!(matches!(stranger, SessionTenant::NotMember));
+    let nowhere = f.store.tenant_for_session(TenantId::new(), ada, jti).await.unwrap();
+    assert!(matches!(nowhere, SessionTenant::NotMember));
+    f.store
+        .revoke_token(jti, Utc::now() + chrono::Duration::hours(1))
+        .await
+        .unwrap();
+    let ended = f.store.tenant_for_session(a.tenant_id(), ada, jti).await.unwrap();
+    assert!(matches!(ended, SessionTenant::Revoked));
+}
+
+async fn tenants_and_members_are_listed_oldest_first(backend: Backend) {
+    let f = fixture(backend).await;
+    let (ada, first) = owner_with_tenant(&f.store, "ada@x.io", "First").await;
+    let second = f
+        .store
+        .create_tenant(&TenantName::parse("Second").unwrap(), ada)
+        .await
+        .unwrap();
+    let (_, third) = owner_with_tenant(&f.store, "zed@x.io", "Third").await;
+    third.add_member(&email("ada@x.io"), Role::Member).await.unwrap();
+    let mine: Vec<_> = f.store.tenants_of(ada).await.unwrap();
+    let names: Vec<_> = mine.iter().map(|m| m.tenant.name.as_str()).collect();
+    assert_eq!(names, ["First", "Second", "Third"]);
+    assert_eq!(mine[2].role, Role::Member);
+    let mut ids = vec![first.tenant_id(), second.id, third.tenant_id()];
+    ids.sort();
+    assert_eq!(f.store.tenant_ids().await.unwrap(), ids);
+    let members: Vec<_> = third.members().await.unwrap().into_iter().map(|m| m.email).collect();
+    assert_eq!(members, ["zed@x.io", "ada@x.io"]);
+    let renamed = first.rename(&TenantName::parse("Renamed").unwrap()).await.unwrap();
+    assert_eq!(renamed.name, "Renamed");
+}
+
+async fn adding_members_reports_unknown_and_duplicate_accounts(backend: Backend) {
+    let f = fixture(backend).await;
+    let (_, t) = owner_with_tenant(&f.store, "ada@x.io", "A").await;
+    let unknown = t.add_member(&email("nobody@x.io"), Role::Member).await;
+    assert!(matches!(unknown, Err(StoreError::NotFound)), "{unknown:?}");
+    user(&f.store, "bob@x.io").await;
+    let bob = t.add_member(&email("bob@x.io"), Role::Member).await.unwrap();
+    assert_eq!((bob.email.as_str(), bob.role), ("bob@x.io", Role::Member));
+    let twice = t.add_member(&email("bob@x.io"), Role::Owner).await;
+    assert!(matches!(twice, Err(StoreError::Conflict)), "{twice:?}");
+    assert_eq!(t.members().await.unwrap().len(), 2);
+}
+
+async fn a_tenant_keeps_its_last_owner(backend: Backend) {
+    let f = fixture(backend).await;
+    let (ada, t) = owner_with_tenant(&f.store, "ada@x.io", "A").await;
+    let demote = t.set_member_role(ada, Role::Member).await;
+    assert!(matches!(demote, Err(StoreError::LastOwner)), "{demote:?}");
+    let leave = t.remove_member(ada).await;
+    assert!(matches!(leave, Err(StoreError::LastOwner)), "{leave:?}");
+    let stranger = t.set_member_role(UserId::new(), Role::Owner).await;
+    assert!(matches!(stranger, Err(StoreError::NotFound)), "{stranger:?}");
+    assert!(matches!(
+        t.remove_member(UserId::new()).await,
+        Err(StoreError::NotFound)
+    ));
+    // With a second owner, either may go.
+    let bob = user(&f.store, "bob@x.io").await;
+    t.add_member(&email("bob@x.io"), Role::Owner).await.unwrap();
+    assert_eq!(t.set_member_role(ada, Role::Member).await.unwrap().role, Role::Member);
+    assert!(matches!(t.remove_member(bob).await, Err(StoreError::LastOwner)));
+}
+
+async fn racing_demotions_leave_an_owner(backend: Backend) {
+    let f = fixture(backend).await;
+    for round in 0..5 {
+        let (ada, t) = owner_with_tenant(&f.store, &format!("ada{round}@x.io"), "A").await;
+        let bob = user(&f.store, &format!("bob{round}@x.io")).await;
+        t.add_member(&email(&format!("bob{round}@x.io")), Role::Owner)
+            .await
+            .unwrap();
+        let (one, two) = tokio::join!(t.set_member_role(ada, Role::Member), t.remove_member(bob));
+        assert!(one.is_ok() != two.is_ok(), "exactly one wins: {one:?} / {two:?}");
+        let owners = t
+            .members()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|m| m.role == Role::Owner)
+            .count();
+        assert_eq!(owners, 1, "round {round}");
+    }
+}
+
+async fn todos_are_newest_first_and_filtered(backend: Backend) {
+    let f = fixture(backend).await;
+    let (_, t) = owner_with_tenant(&f.store, "ada@x.io", "A").await;
+    for title in ["one", "two", "three"] {
+        t.create_todo(&new_todo(title, false)).await.unwrap();
+    }
+    assert_eq!(titles(&t, TodoFilter::default()).await, ["three", "two", "one"]);
+    let two = t.list_todos(TodoFilter::default()).await.unwrap()[1].id;
+    let patch = TodoPatch {
+        complete: Some(true),
+        ..TodoPatch::default()
+    };
+    t.update_todo(two, &patch).await.unwrap().unwrap();
+    assert_eq!(titles(&t, TodoFilter { complete: Some(true) }).await, ["two"]);
+    assert_eq!(titles(&t, TodoFilter { complete: Some(false) }).await, ["three", "one"]);
+}
+
+async fn a_foreign_todo_id_is_not_found_and_untouched(backend: Backend) {
+    let f = fixture(backend).await;
+    let (_, a) = owner_with_tenant(&f.store, "ada@x.io", "A").await;
+    let (_, b) = owner_with_tenant(&f.store, "bob@x.io", "B").await;
+    let (theirs, _) = b.create_todo(&new_todo("B's secret", true)).await.unwrap();
+    let patch = TodoPatch {
+        title: Some(TodoTitle::parse("pwned").unwrap()),
+        complete: Some(true),
+        actual_minutes: Some(5),
+    };
+    assert!(a.todo(theirs.id).await.unwrap().is_none());
+    assert!(a.update_todo(theirs.id, &patch).await.unwrap().is_none());
+    assert!(a.request_estimate(theirs.id).await.unwrap().is_none());
+    let outcome = EstimateOutcome::Failed { reason: "x".into() };
+    assert!(a.save_estimate(theirs.id, &outcome).await.unwrap().is_none());
+    assert!(!a.delete_todo(theirs.id).await.unwrap());
+    assert!(a.list_todos(TodoFilter::default()).await.unwrap().is_empty());
+    let still = b.todo(theirs.id).await.unwrap().unwrap();
+    assert_eq!((still.title.as_str(), still.complete), ("B's secret", false));
+    assert_eq!(still.estimate_status, EstimateStatus::Pending);
+}
+
+async fn creating_queues_the_estimate_leased_to_the_caller(backend: Backend) {
+    let f = fixture(backend).await;
+    let (_, t) = owner_with_tenant(&f.store, "ada@x.io", "A").await;
+    let (todo, job) = t.create_todo(&new_todo("estimate me", true)).await.unwrap();
+    assert_eq!(todo.estimate_status, EstimateStatus::Pending);
+    let job = job.expect("a job, leased to the caller");
+    assert_eq!((job.todo_id, job.attempts), (todo.id, 0));
+    // Leased: nobody else can claim it while the caller tries inline.
+    assert!(f.store.claim_estimate_jobs(10).await.unwrap().is_empty());
+    let (off, none) = t.create_todo(&new_todo("no estimate", false)).await.unwrap();
+    assert_eq!(off.estimate_status, EstimateStatus::Off);
+    assert!(none.is_none());
+    let (again, job) = t.request_estimate(off.id).await.unwrap().unwrap();
+    assert_eq!((again.estimate_status, job.todo_id), (EstimateStatus::Pending, off.id));
+}
+
+async fn a_new_title_drops_the_embedding(backend: Backend) {
+    let f = fixture(backend).await;
+    let (_, t) = owner_with_tenant(&f.store, "ada@x.io", "A").await;
+    let (todo, _) = t.create_todo(&new_todo("old title", false)).await.unwrap();
+    t.save_embedding(todo.id, "m", &[1.0, 0.0, 0.0]).await.unwrap();
+    assert_eq!(t.count_stale_embeddings("m").await.unwrap(), 0);
+    let same = TodoPatch {
+        title: Some(TodoTitle::parse("old title").unwrap()),
+        ..TodoPatch::default()
+    };
+    t.update_todo(todo.id, &same).await.unwrap().unwrap();
+    assert_eq!(t.count_stale_embeddings("m").await.unwrap(), 0, "same title: kept");
+    let new = TodoPatch {
+        title: Some(TodoTitle::parse("new title").unwrap()),
+        ..TodoPatch::default()
+    };
+    t.update_todo(todo.id, &new).await.unwrap().unwrap();
+    assert_eq!(t.count_stale_embeddings("m").await.unwrap(), 1);
+    assert_eq!(
+        t.stale_embeddings("m", 10).await.unwrap(),
+        [(todo.id, "new title".to_owned())]
+    );
+}
+
+async fn similar_stays_within_tenant_model_and_distance(backend: Backend) {
+    let f = fixture(backend).await;
+    let (_, a) = owner_with_tenant(&f.store, "ada@x.io", "A").await;
+    let (_, b) = owner_with_tenant(&f.store, "bob@x.io", "B").await;
+    let mut ids = Vec::new();
+    for (title, v) in [
+        ("near", [1.0, 0.1, 0.0]),
+        ("nearer", [1.0, 0.01, 0.0]),
+        ("far", [0.0, 1.0, 0.0]),
+        ("self", [1.0, 0.0, 0.0]),
+    ] {
+        let (todo, _) = a.create_todo(&new_todo(title, false)).await.unwrap();
+        a.save_embedding(todo.id, "m", &v).await.unwrap();
+        ids.push(todo.id);
+    }
+    let (other_model, _) = a.create_todo(&new_todo("other model", false)).await.unwrap();
+    a.save_embedding(other_model.id, "m2", &[1.0, 0.0, 0.0]).await.unwrap();
+    let (foreign, _) = b.create_todo(&new_todo("B's twin", false)).await.unwrap();
+    b.save_embedding(foreign.id, "m", &[1.0, 0.0, 0.0]).await.unwrap();
+
+    let found = a.similar(&[1.0, 0.0, 0.0], "m", 5, 0.5, Some(ids[3])).await.unwrap();
+    let names: Vec<_> = found.iter().map(|b| b.title.as_str()).collect();
+    assert_eq!(
+        names,
+        ["nearer", "near"],
+        "nearest first, under the distance, never self"
+    );
+    assert!(found[0].distance <= found[1].distance);
+    let one = a.similar(&[1.0, 0.0, 0.0], "m", 1, 2.0, None).await.unwrap();
+    assert_eq!(one.len(), 1, "at most k");
+    assert!(
+        a.similar(&[1.0, 0.0], "m", 5, 2.0, None).await.unwrap().is_empty(),
+        "other dimensions"
+    );
+}
+
+/// Makes `n` jobs due now in `t` (created leased, then released).
+async fn due_jobs(t: &TenantStore, n: usize) {
+    for i in 0..n {
+        let (_, job) = t.create_todo(&new_todo(&format!("job {i}"), true)).await.unwrap();
+        let past = Utc::now() - chrono::Duration::seconds(1);
+        t.retry_estimate_job(&job.unwrap(), past, "released for the test")
+            .await
+            .unwrap();
+    }
+}
+
+async fn concurrent_claimers_never_share_a_job(backend: Backend) {
+    let f = fixture(backend).await;
+    let (_, a) = owner_with_tenant(&f.store, "ada@x.io", "A").await;
+    let (_, b) = owner_with_tenant(&f.store, "bob@x.io", "B").await;
+    due_jobs(&a, 12).await;
+    due_jobs(&b, 12).await;
+    // A second process: its own pools on the same database.
+    let other = Store::open(&f.url, 4).await.unwrap();
+    let mut seen = std::collections::HashSet::new();
+    loop {
+        let (x, y) = tokio::join!(f.store.claim_estimate_jobs(5), other.claim_estimate_jobs(5));
+        let claimed: Vec<_> = x.unwrap().into_iter().chain(y.unwrap()).collect();
+        if claimed.is_empty() {
+            break;
+        }
+        for c in claimed {
+            let todo = c
+                .tenant
+                .todo(c.job.todo_id)
+                .await
+                .unwrap()
+                .expect("the job's tenant has the todo");
+            assert!(seen.insert(todo.id), "claimed twice: {}", todo.title);
+        }
+    }
+    assert_eq!(seen.len(), 24);
+    other.close().await;
+}
+
+async fn a_retried_job_comes_back_with_its_attempts(backend: Backend) {
+    let f = fixture(backend).await;
+    let (_, t) = owner_with_tenant(&f.store, "ada@x.io", "A").await;
+    due_jobs(&t, 1).await;
+    let claimed = f.store.claim_estimate_jobs(10).await.unwrap();
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].job.attempts, 1);
+    assert_eq!(claimed[0].tenant.tenant_id(), t.tenant_id());
+    // Leased now: not claimable again; retried into the future: not due.
+    assert!(f.store.claim_estimate_jobs(10).await.unwrap().is_empty());
+    let later = Utc::now() + chrono::Duration::hours(1);
+    t.retry_estimate_job(&claimed[0].job, later, "later").await.unwrap();
+    assert!(f.store.claim_estimate_jobs(10).await.unwrap().is_empty());
+    t.retry_estimate_job(&claimed[0].job, Utc::now() - chrono::Duration::seconds(1), "now")
+        .await
+        .unwrap();
+    let again = f.store.claim_estimate_jobs(10).await.unwrap();
+    assert_eq!(again[0].job.attempts, 3);
+    t.finish_estimate_job(&again[0].job).await.unwrap();
+    t.retry_estimate_job(&again[0].job, Utc::now() - chrono::Duration::seconds(1), "gone")
+        .await
+        .unwrap();
+    assert!(
+        f.store.claim_estimate_jobs(10).await.unwrap().is_empty(),
+        "finished is gone"
+    );
+}
+
+async fn deleting_a_todo_removes_its_job(backend: Backend) {
+    let f = fixture(backend).await;
+    let (_, t) = owner_with_tenant(&f.store, "ada@x.io", "A").await;
+    due_jobs(&t, 1).await;
+    let id = t.list_todos(TodoFilter::default()).await.unwrap()[0].id;
+    assert!(t.delete_todo(id).await.unwrap());
+    assert!(!t.delete_todo(id).await.unwrap());
+    assert!(f.store.claim_estimate_jobs(10).await.unwrap().is_empty());
+}
+
+/// The built-in model and history estimator, or a fake vendor's chat model.
+fn ai(vendor: Option<&FakeAi>) -> std::sync::Arc<Ai> {
+    let mut s = Settings::defaults();
+    if let Some(vendor) = vendor {
+        configure_ai(&mut s, &vendor.base_url());
+    }
+    Ai::from_settings(&s).unwrap().expect("estimates are on")
+}
+
+async fn a_todo_deleted_before_its_estimate_is_dropped(backend: Backend) {
+    let f = fixture(backend).await;
+    let (_, t) = owner_with_tenant(&f.store, "ada@x.io", "A").await;
+    let (todo, job) = t.create_todo(&new_todo("short-lived", true)).await.unwrap();
+    assert!(t.delete_todo(todo.id).await.unwrap());
+    let outcome = ai(None).run_job(t.clone(), job.unwrap()).await;
+    assert!(matches!(outcome, JobOutcome::Dropped), "{outcome:?}");
+}
+
+async fn a_todo_deleted_during_its_estimate_is_dropped(backend: Backend) {
+    let f = fixture(backend).await;
+    let vendor = FakeAi::start().await;
+    vendor.set_chat(Behaviour::Delay(Duration::from_millis(800)));
+    let (_, t) = owner_with_tenant(&f.store, "ada@x.io", "A").await;
+    let (todo, job) = t.create_todo(&new_todo("deleted mid-estimate", true)).await.unwrap();
+    let running = tokio::spawn(ai(Some(&vendor)).run_job(t.clone(), job.unwrap()));
+    crate::helpers::eventually(10, "the chat call starts", || async { vendor.chat_calls() > 0 }).await;
+    assert!(t.delete_todo(todo.id).await.unwrap());
+    let outcome = running.await.unwrap();
+    assert!(matches!(outcome, JobOutcome::Dropped), "{outcome:?}");
+    assert!(f.store.claim_estimate_jobs(10).await.unwrap().is_empty(), "not retried");
+}
+
+async fn titles_containing_matches_words_literally(backend: Backend) {
+    let f = fixture(backend).await;
+    let (_, t) = owner_with_tenant(&f.store, "ada@x.io", "A").await;
+    for title in ["Fix the LOGIN bug", "Log 100% of errors", "plain_name", "other"] {
+        t.create_todo(&new_todo(title, false)).await.unwrap();
+    }
+    let hits = |needle: &'static str| {
+        let t = t.clone();
+        async move {
+            let found = t.titles_containing(needle, 10).await.unwrap();
+            found.into_iter().map(|b| b.title).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(hits("login").await, ["Fix the LOGIN bug"]);
+    assert_eq!(hits("100%").await, ["Log 100% of errors"]);
+    assert_eq!(hits("%").await, ["Log 100% of errors"], "% is literal");
+    assert_eq!(hits("_").await, ["plain_name"], "_ is literal");
+    assert!(hits("zzz").await.is_empty());
+}
