@@ -1,5 +1,5 @@
 //! Aswan: a self-hostable, multi-tenant task manager with AI time estimates.
-//! See DESIGN.md for the picture of the house; each module owns one room.
+//! ARCHITECTURE.md is the picture of the house; each module owns one room.
 
 pub mod ai;
 pub mod app;
