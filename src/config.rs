@@ -22,6 +22,28 @@ pub struct Cli {
     pub command: Option<Command>,
 }
 
+impl Cli {
+    /// The command line with no environment variables attached: it parses
+    /// flags and defaults only.
+    fn hermetic_command() -> clap::Command {
+        use clap::CommandFactory;
+        Cli::command().mut_args(|a| a.env(None::<&'static str>))
+    }
+
+    /// Parses `args` as the command line would, reading no environment.
+    pub fn parse_hermetic<I, T>(args: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        use clap::FromArgMatches;
+        let matches = Self::hermetic_command()
+            .try_get_matches_from(args)
+            .unwrap_or_else(|e| panic!("{e}"));
+        Self::from_arg_matches(&matches).unwrap_or_else(|e| panic!("{e}"))
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the HTTP server (the default when no command is given).
@@ -300,10 +322,7 @@ impl Settings {
     /// `.env`, no flags. Tests build on this, so a variable in the shell that
     /// runs them cannot change what they test.
     pub fn defaults() -> Self {
-        use clap::{CommandFactory, FromArgMatches};
-        let cmd = Cli::command().mut_args(|a| a.env(None::<&'static str>));
-        let matches = cmd.try_get_matches_from(["aswan"]).expect("the defaults parse");
-        Cli::from_arg_matches(&matches).expect("the defaults parse").settings
+        Cli::parse_hermetic(["aswan"]).settings
     }
 
     /// The environment variables the settings read (for scrubbing them from
@@ -403,18 +422,16 @@ mod tests {
 
     #[test]
     fn defaults_read_no_environment() {
-        // SAFETY: a unit test of this process; no other test reads BIND.
-        unsafe { std::env::set_var("BIND", "not-an-address") };
-        let s = Settings::defaults();
-        unsafe { std::env::remove_var("BIND") };
-        assert_eq!(s.bind.port(), 8080);
+        // Not by setting a variable: tests share the process environment.
+        assert!(Cli::hermetic_command().get_arguments().all(|a| a.get_env().is_none()));
+        assert_eq!(Settings::defaults().bind.port(), 8080);
         assert!(Settings::env_keys().iter().any(|k| k == "DATABASE_URL"));
         assert!(Settings::env_keys().iter().any(|k| k == "AI_BASE_URL"));
     }
 
     #[test]
     fn flags_parse() {
-        let cli = Cli::parse_from(["aswan", "migrate", "--bind", "0.0.0.0:9000", "--cookie-secure", "true"]);
+        let cli = Cli::parse_hermetic(["aswan", "migrate", "--bind", "0.0.0.0:9000", "--cookie-secure", "true"]);
         assert!(matches!(cli.command, Some(Command::Migrate)));
         assert_eq!(cli.settings.bind.port(), 9000);
         assert!(cli.settings.cookie_secure);

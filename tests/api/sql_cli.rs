@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use crate::backend_tests;
-use crate::helpers::{aswan_command, run, Backend, TestApp};
+use crate::helpers::{aswan_command, run, Backend, TestApp, TwoTenants};
 
 backend_tests!(
     sql_is_scoped_to_the_named_tenant,
@@ -28,14 +28,7 @@ fn json_titles(out: &std::process::Output) -> Vec<String> {
 }
 
 async fn sql_is_scoped_to_the_named_tenant(backend: Backend) {
-    let app = TestApp::spawn(backend).await;
-    let ada = app.user("ada@example.com").await;
-    let bob = app.user("bob@example.com").await;
-    let a = ada.tenant("A").await;
-    let b = bob.tenant("B").await;
-    ada.todo(a, "a1").await;
-    ada.todo(a, "a2").await;
-    bob.todo(b, "b1").await;
+    let TwoTenants { app, ada, a, b, .. } = TwoTenants::spawn(backend).await;
     let a_arg = a.to_string();
     let query = "SELECT title FROM todos ORDER BY title";
     assert_eq!(
