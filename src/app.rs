@@ -4,19 +4,20 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use anyhow::Context;
 use tokio::net::TcpListener;
 
 use crate::ai::{spawn_worker, Ai};
 use crate::auth::Tokens;
-use crate::config::Settings;
-use crate::http::{self, AppState};
-use crate::store::Store;
+use crate::config::{positive_seconds, Settings};
+use crate::http::{self, AppState, Edge, Throttle};
+use crate::server;
+use crate::store::{Store, StoreOptions};
 
 pub struct App {
     store: Store,
     ai: Option<Arc<Ai>>,
     state: AppState,
+    limits: server::Limits,
 }
 
 /// How long shutdown waits for estimates in flight before closing the store
@@ -28,10 +29,17 @@ impl App {
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
         // Settings first: a bad one must not leave a database behind.
         let ai = Ai::from_settings(settings)?;
-        let store = Store::open(settings.database_url.expose(), settings.db_max_connections)
-            .await
-            .context("opening the database")?;
+        let header_read_timeout = positive_seconds("HEADER_READ_TIMEOUT", settings.header_read_timeout)?;
+        let body_read_timeout = positive_seconds("BODY_READ_TIMEOUT", settings.body_read_timeout)?;
+        let acquire_timeout = positive_seconds("DB_ACQUIRE_TIMEOUT", settings.db_acquire_timeout)?;
         let secret = settings.resolve_jwt_secret()?;
+        let database_url = settings.database_url();
+        log_paths(settings, database_url.expose());
+        let options = StoreOptions {
+            max_connections: settings.db_max_connections,
+            acquire_timeout,
+        };
+        let store = Store::open_with(database_url.expose(), options).await?;
         let tokens = Arc::new(Tokens::new(
             secret.expose().as_bytes(),
             settings.access_token_expire_minutes,
@@ -47,8 +55,24 @@ impl App {
                 }
             }
         }
-        let state = AppState::new(store.clone(), tokens, ai.clone(), settings.cookie_secure);
-        Ok(Self { store, ai, state })
+        let edge = Edge {
+            trusted_proxies: settings.trusted_proxies.clone(),
+            public_origin: settings.public_url.clone(),
+            https: settings.cookie_secure,
+            body_read_timeout,
+        };
+        let throttle = Throttle::new(settings.auth_rate_per_minute, settings.tenant_rate_per_hour);
+        let state = AppState::new(store.clone(), tokens, ai.clone(), edge, throttle);
+        let limits = server::Limits {
+            max_connections: server::fit_to_file_limit(settings.max_connections),
+            header_read_timeout,
+        };
+        Ok(Self {
+            store,
+            ai,
+            state,
+            limits,
+        })
     }
 
     pub fn router(&self) -> axum::Router {
@@ -73,7 +97,7 @@ impl App {
         // and only then does the store close.
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let worker = self.ai.clone().map(|ai| spawn_worker(ai, self.store.clone(), stopped));
-        let served = axum::serve(listener, router).with_graceful_shutdown(shutdown).await;
+        let served = server::serve(listener, router, self.limits, shutdown, DRAIN).await;
         let _ = stop.send(true);
         let deadline = tokio::time::Instant::now() + DRAIN;
         if let Some(mut worker) = worker {
@@ -92,4 +116,31 @@ impl App {
         served?;
         Ok(())
     }
+}
+
+/// Says where the data lives, once, at start (never a password).
+fn log_paths(settings: &Settings, database_url: &str) {
+    let data_dir = std::path::absolute(&settings.data_dir).unwrap_or_else(|_| settings.data_dir.clone());
+    let database = match database_url
+        .strip_prefix("sqlite://")
+        .or_else(|| database_url.strip_prefix("sqlite:"))
+    {
+        Some(path) => {
+            let path = path.split('?').next().unwrap_or(path);
+            std::path::absolute(path).map_or_else(|_| path.to_owned(), |p| p.display().to_string())
+        }
+        None => reqwest::Url::parse(database_url).map_or_else(
+            |_| "postgres (unparsable URL)".to_owned(),
+            |mut url| {
+                let _ = url.set_password(None);
+                url.to_string()
+            },
+        ),
+    };
+    let secret = if settings.jwt_secret.is_some() {
+        "JWT_SECRET".to_owned()
+    } else {
+        data_dir.join("jwt_secret").display().to_string()
+    };
+    tracing::info!(data_dir = %data_dir.display(), %database, jwt_secret = %secret, "data locations");
 }

@@ -54,7 +54,13 @@ pub enum Command {
     ///
     /// With --tenant, it runs in that tenant's context: tenant-aware tables
     /// show that tenant's rows only (PostgreSQL: row-level security; SQLite:
-    /// a read-only, tenant-scoped view). Without it, they show no rows.
+    /// a read-only, tenant-scoped view). Without it, they show no rows. One
+    /// statement per call; on PostgreSQL, statements that would change the
+    /// role or the session's context (SET, RESET, set_config, DO, COPY …
+    /// PROGRAM, transaction control) are refused.
+    ///
+    /// An operator's convenience, not a security boundary: it acts with the
+    /// rights of DATABASE_URL, and whoever can run it can read the database.
     Sql {
         /// Tenant whose context the statement runs in.
         #[arg(long, value_name = "TENANT_ID")]
@@ -91,15 +97,15 @@ pub enum Command {
 /// environment variable of the same name (upper case) and `.env`.
 #[derive(Debug, Clone, Args)]
 pub struct Settings {
-    /// Database: `sqlite://PATH` (the default) or `postgres://…`.
+    /// Database: `sqlite://PATH` or `postgres://…` [default: sqlite://DATA_DIR/aswan.db]. May hold a password: never printed.
     #[arg(
         long,
         global = true,
         env = "DATABASE_URL",
         value_name = "DATABASE_URL",
-        default_value = "sqlite://data/aswan.db"
+        hide_env_values = true
     )]
-    pub database_url: Secret,
+    pub database_url: Option<Secret>,
 
     /// Address to listen on.
     #[arg(
@@ -287,6 +293,75 @@ pub struct Settings {
     /// Log format.
     #[arg(long, global = true, env = "LOG_FORMAT", value_name = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+
+    /// Most client connections open at once; over it, new ones are closed at once (lowered to fit the open-file limit).
+    #[arg(long, global = true, env = "MAX_CONNECTIONS", value_name = "MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections: u32,
+
+    /// Seconds a connection may take to send a request's headers, counted from when it waits for one: also how long an idle keep-alive connection stays open.
+    #[arg(
+        long,
+        global = true,
+        env = "HEADER_READ_TIMEOUT",
+        value_name = "HEADER_READ_TIMEOUT",
+        default_value_t = 10.0
+    )]
+    pub header_read_timeout: f64,
+
+    /// Seconds a request body may take to arrive in full (else 408).
+    #[arg(
+        long,
+        global = true,
+        env = "BODY_READ_TIMEOUT",
+        value_name = "BODY_READ_TIMEOUT",
+        default_value_t = 15.0
+    )]
+    pub body_read_timeout: f64,
+
+    /// Seconds a request waits for a database connection before answering 503.
+    #[arg(
+        long,
+        global = true,
+        env = "DB_ACQUIRE_TIMEOUT",
+        value_name = "DB_ACQUIRE_TIMEOUT",
+        default_value_t = 3.0
+    )]
+    pub db_acquire_timeout: f64,
+
+    /// Reverse proxies whose X-Forwarded-For / -Host / -Proto are believed: comma-separated IPs or CIDRs (e.g. `127.0.0.1,10.0.0.0/8`).
+    #[arg(
+        long,
+        global = true,
+        env = "TRUSTED_PROXIES",
+        value_name = "TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+
+    /// The URL users open (`https://tasks.example.com`); the origin that may change data with the session cookie. Default: the request's own Host.
+    #[arg(long, global = true, env = "PUBLIC_URL", value_name = "PUBLIC_URL", value_parser = parse_public_url)]
+    pub public_url: Option<String>,
+
+    /// Sign-ups, logins and logouts one client IP may make per minute (then 429).
+    #[arg(long, global = true, env = "AUTH_RATE_PER_MINUTE", value_name = "AUTH_RATE_PER_MINUTE", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub auth_rate_per_minute: u32,
+
+    /// Tenants one account may create per hour (then 429).
+    #[arg(long, global = true, env = "TENANT_RATE_PER_HOUR", value_name = "TENANT_RATE_PER_HOUR", default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub tenant_rate_per_hour: u32,
+}
+
+/// A PUBLIC_URL is an http(s) origin: scheme, host and optional port, with
+/// no path beyond `/`. Kept as the origin string browsers send (`Origin`).
+fn parse_public_url(raw: &str) -> Result<String, String> {
+    let url = reqwest::Url::parse(raw.trim()).map_err(|e| format!("not a URL: {e}"))?;
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+        return Err("must be an http:// or https:// URL".into());
+    }
+    if url.path() != "/" || url.query().is_some() {
+        return Err("must be an origin, without a path (e.g. https://tasks.example.com)".into());
+    }
+    Ok(url.origin().ascii_serialization())
 }
 
 /// A setting that parses but cannot be used (found when it is put to use);
@@ -313,7 +388,7 @@ impl Settings {
     /// Settings for tests and embedding: defaults, with the given database.
     pub fn for_database(database_url: &str, data_dir: &Path) -> Self {
         let mut s = Self::defaults();
-        s.database_url = Secret(database_url.to_owned());
+        s.database_url = Some(Secret(database_url.to_owned()));
         s.data_dir = data_dir.to_owned();
         s
     }
@@ -336,20 +411,57 @@ impl Settings {
             .collect()
     }
 
-    /// The JWT signing key: JWT_SECRET if set, else the one kept under
-    /// DATA_DIR, generated on first start so restarts keep sessions valid.
+    /// DATABASE_URL, or by default the SQLite file inside DATA_DIR.
+    pub fn database_url(&self) -> Secret {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| Secret(format!("sqlite://{}", self.data_dir.join("aswan.db").display())))
+    }
+
+    /// Creates DATA_DIR (0700) if needed; refuses one that others can enter.
+    pub fn prepare_data_dir(&self) -> anyhow::Result<()> {
+        let dir = &self.data_dir;
+        if !dir.exists() {
+            create_private_dir(dir).with_context(|| format!("creating DATA_DIR {}", dir.display()))?;
+        }
+        Ok(())
+    }
+
+    /// The JWT signing key: JWT_SECRET if set (at least 32 bytes), else the
+    /// one kept in DATA_DIR/jwt_secret (0600), generated on first start so
+    /// restarts keep sessions valid. A secret file that exists but cannot be
+    /// read, or that group or others may read, is an error: it is never
+    /// silently replaced (that would end every session, or keep a leaked key).
     pub fn resolve_jwt_secret(&self) -> anyhow::Result<Secret> {
         if let Some(secret) = &self.jwt_secret {
+            if secret.expose().len() < MIN_SECRET_BYTES {
+                return Err(InvalidSetting(format!(
+                    "invalid JWT_SECRET: it must be at least {MIN_SECRET_BYTES} bytes (e.g. `openssl rand -base64 32`)"
+                ))
+                .into());
+            }
             return Ok(secret.clone());
         }
         let path = self.data_dir.join("jwt_secret");
-        if let Ok(existing) = std::fs::read_to_string(&path) {
-            let existing = existing.trim();
-            if !existing.is_empty() {
+        match std::fs::metadata(&path) {
+            Ok(meta) => {
+                check_private(&path, &meta)?;
+                let existing = std::fs::read_to_string(&path)
+                    .map_err(|e| InvalidSetting(format!("cannot read the JWT secret {}: {e}", path.display())))?;
+                let existing = existing.trim();
+                if existing.len() < MIN_SECRET_BYTES {
+                    return Err(InvalidSetting(format!(
+                        "the JWT secret {} is shorter than {MIN_SECRET_BYTES} bytes: delete it to generate a new one",
+                        path.display()
+                    ))
+                    .into());
+                }
                 return Ok(Secret(existing.to_owned()));
             }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(InvalidSetting(format!("cannot read the JWT secret {}: {e}", path.display())).into()),
         }
-        std::fs::create_dir_all(&self.data_dir).with_context(|| format!("creating {}", self.data_dir.display()))?;
+        self.prepare_data_dir()?;
         let mut bytes = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut bytes);
         let secret = base64::engine::general_purpose::STANDARD_NO_PAD.encode(bytes);
@@ -357,6 +469,50 @@ impl Settings {
         tracing::info!(path = %path.display(), "no JWT_SECRET set: generated one and saved it");
         Ok(Secret(secret))
     }
+}
+
+/// A number of seconds for `key`, which must be a positive, finite number.
+pub fn positive_seconds(key: &str, value: f64) -> Result<std::time::Duration, InvalidSetting> {
+    match std::time::Duration::try_from_secs_f64(value) {
+        Ok(d) if !d.is_zero() => Ok(d),
+        _ => Err(InvalidSetting(format!(
+            "invalid {key}: {value} is not a positive number of seconds"
+        ))),
+    }
+}
+
+/// The shortest JWT signing key accepted (HS256 wants at least its hash size).
+pub const MIN_SECRET_BYTES: usize = 32;
+
+#[cfg(unix)]
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
+}
+
+#[cfg(not(unix))]
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)
+}
+
+/// A secret file that group or others may read is refused, naming the file.
+#[cfg(unix)]
+fn check_private(path: &Path, meta: &std::fs::Metadata) -> Result<(), InvalidSetting> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = meta.permissions().mode();
+    if mode & 0o077 != 0 {
+        return Err(InvalidSetting(format!(
+            "the JWT secret {} may be read by others (mode {:o}): chmod 600 it",
+            path.display(),
+            mode & 0o777
+        )));
+    }
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn check_private(_: &Path, _: &std::fs::Metadata) -> Result<(), InvalidSetting> {
+    Ok(())
 }
 
 #[cfg(unix)]

@@ -44,7 +44,7 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
         Err(e) => {
-            tracing::error!("{e:#}");
+            // Once, on one line (the log goes to stderr too: no second copy).
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
@@ -68,7 +68,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             json,
             statement,
         } => {
-            let store = aswan::store::Store::open(settings.database_url.expose(), 1).await?;
+            let store = aswan::store::Store::open(settings.database_url().expose(), 1).await?;
             // An operator's tool: the tenant is whatever the operator names
             // (ARCHITECTURE.md, "Isolation", the maintenance door).
             #[allow(clippy::disallowed_methods)]
@@ -85,7 +85,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Reindex { batch } => {
             let ai = aswan::ai::Ai::from_settings(&settings)?
                 .context("EMBEDDING_PROVIDER is none: there is no model to index with")?;
-            let store = aswan::store::Store::open(settings.database_url.expose(), 2).await?;
+            let store = aswan::store::Store::open(settings.database_url().expose(), 2).await?;
             let result = aswan::ai::reindex::reindex(&store, &ai, batch, true).await;
             store.close().await;
             let report = result?;
@@ -118,7 +118,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Migrate => {
-            let store = aswan::store::Store::open(settings.database_url.expose(), 1).await?;
+            let store = aswan::store::Store::open(settings.database_url().expose(), 1).await?;
             store.close().await;
             tracing::info!("migrations applied");
         }

@@ -20,9 +20,11 @@ fn argon2() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
-/// One hash per core: more would only queue for the CPU while holding memory.
+/// One hash per core but one: more would only queue for the CPU while
+/// holding memory, and the last core stays free for signed-in users, whose
+/// requests never hash (a login flood must not slow them down).
 fn max_parallel_hashes() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get())
+    std::thread::available_parallelism().map_or(1, |n| n.get().saturating_sub(1).max(1))
 }
 
 fn permits() -> &'static Semaphore {

@@ -4,6 +4,7 @@
 //! Each type is parsed once at the edge (`parse`/`FromStr`) and is valid from
 //! then on ("parse, don't validate").
 
+mod display_name;
 mod email;
 mod ids;
 mod password;
@@ -11,6 +12,7 @@ mod role;
 mod tenant_name;
 mod todo;
 
+pub use display_name::DisplayName;
 pub use email::Email;
 pub use ids::{TenantId, TodoId, UserId};
 pub use password::Password;

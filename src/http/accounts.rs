@@ -14,9 +14,10 @@ use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::edge::ClientIp;
 use super::{ApiError, AppState, CurrentUser, JsonBody};
 use crate::auth::{hash_password, verify_password};
-use crate::domain::{Email, Password};
+use crate::domain::{DisplayName, Email, Password};
 use crate::store::prelude::*;
 use crate::store::{StoreError, User};
 
@@ -51,18 +52,22 @@ pub struct TokenResponse {
 
 pub async fn sign_up(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     JsonBody(body): JsonBody<SignUp>,
 ) -> Result<impl IntoResponse, ApiError> {
+    state.throttle.client(ip)?;
     let email = Email::parse(&body.email)?;
     let password = Password::parse(&body.password)?;
-    let name = body.name.as_deref().map(str::trim).filter(|n| !n.is_empty());
-    if name.is_some_and(|n| n.chars().count() > 100) {
-        return Err(ApiError::Unprocessable("name: must be at most 100 characters".into()));
-    }
+    let name = body
+        .name
+        .as_deref()
+        .filter(|n| !n.trim().is_empty())
+        .map(DisplayName::parse)
+        .transpose()?;
     let hash = hash_password(password).await?;
     let user = state
         .store
-        .create_user(&email, name, &hash)
+        .create_user(&email, name.as_ref().map(DisplayName::as_str), &hash)
         .await
         .map_err(|e| match e {
             StoreError::Conflict => ApiError::Conflict("an account with this email already exists"),
@@ -73,25 +78,43 @@ pub async fn sign_up(
 
 pub async fn login(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     JsonBody(body): JsonBody<Login>,
 ) -> Result<impl IntoResponse, ApiError> {
     const BAD: ApiError = ApiError::Unauthorized("incorrect email or password");
+    state.throttle.client(ip)?;
     // A malformed email cannot belong to an account: same answer as a wrong one.
     let email = Email::parse(&body.email).ok();
+    let account = email
+        .as_ref()
+        .map_or_else(|| body.email.trim().to_lowercase(), |e| e.as_str().to_owned());
+    state.throttle.login_attempt(&account, ip)?;
     let found = match &email {
         Some(email) => state.store.user_with_password(email).await?,
         None => None,
     };
+    // With no such account the check still runs (on a dummy hash), so a
+    // failed login takes as long whether or not the email exists.
     let hash = found.as_ref().map(|f| f.password_hash.clone());
-    if !verify_password(body.password, hash).await? {
-        return Err(BAD);
-    }
-    let user = found.ok_or(BAD)?.user;
+    let correct = verify_password(body.password, hash).await?;
+    let user = match found {
+        Some(found) if correct => found.user,
+        _ => {
+            state.throttle.login_failed(&account, ip);
+            return Err(BAD);
+        }
+    };
+    state.throttle.login_succeeded(&account, ip);
     signed_in(&state, &user)
 }
 
 /// Revokes the session (if any) and clears both cookies. Always 204.
-pub async fn logout(State(state): State<AppState>, user: Option<CurrentUser>) -> Result<impl IntoResponse, ApiError> {
+pub async fn logout(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    user: Option<CurrentUser>,
+) -> Result<impl IntoResponse, ApiError> {
+    state.throttle.client(ip)?;
     if let Some(CurrentUser(session)) = user {
         state.store.revoke_token(session.jti, session.expires_at).await?;
     }

@@ -18,23 +18,27 @@ impl FromRequestParts<AppState> for CurrentUser {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
         let session = verified_session(parts, state)?;
-        if state.store.is_token_revoked(session.jti).await? {
+        if !state.store.session_is_live(session.jti, session.user_id).await? {
             return Err(SESSION_ENDED);
         }
         Ok(Self(session))
     }
 }
 
+/// A logged-out session, or one whose account is gone.
 pub const SESSION_ENDED: ApiError = ApiError::Unauthorized("session ended: sign in again");
 
 /// The request's token, checked for signature and expiry only (no database):
 /// the caller still checks revocation, alone or with other lookups.
 pub fn verified_session(parts: &Parts, state: &AppState) -> Result<Session, ApiError> {
     let token = token_from(parts).ok_or(ApiError::Unauthorized("not signed in"))?;
-    state.tokens.verify(token).map_err(|e| match e {
+    let session = state.tokens.verify(token).map_err(|e| match e {
         TokenError::Expired => ApiError::Unauthorized("session expired: sign in again"),
         TokenError::Invalid => ApiError::Unauthorized("invalid session: sign in again"),
-    })
+    })?;
+    // The request's log lines say whose it is.
+    tracing::Span::current().record("user_id", tracing::field::display(session.user_id));
+    Ok(session)
 }
 
 /// `Option<CurrentUser>`: `None` for anonymous or stale sessions; database
@@ -57,8 +61,12 @@ pub fn token_from(parts: &Parts) -> Option<&str> {
         let (scheme, token) = auth.trim().split_once(' ')?;
         return scheme.eq_ignore_ascii_case("bearer").then(|| token.trim());
     }
-    parts
-        .headers
+    cookie_token(&parts.headers)
+}
+
+/// The `access_token` cookie, if the request carries one.
+pub fn cookie_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())

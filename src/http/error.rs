@@ -25,6 +25,12 @@ pub enum ApiError {
     Conflict(&'static str),
     #[error("request body is larger than the limit")]
     PayloadTooLarge,
+    #[error("the request body did not arrive in time")]
+    RequestTimeout,
+    #[error("send the body as application/json")]
+    UnsupportedMediaType,
+    #[error("too many requests: try again in {retry_after} s")]
+    TooManyRequests { retry_after: u64 },
     #[error("{0}")]
     Unprocessable(String),
     #[error("the service is not ready")]
@@ -44,6 +50,10 @@ impl ApiError {
             Self::NotFound(_) | Self::Store(StoreError::NotFound) => StatusCode::NOT_FOUND,
             Self::Conflict(_) | Self::Store(StoreError::Conflict | StoreError::LastOwner) => StatusCode::CONFLICT,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RequestTimeout => StatusCode::REQUEST_TIMEOUT,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Store(StoreError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Store(_) | Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -60,13 +70,27 @@ impl From<Invalid> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let detail = if status == StatusCode::INTERNAL_SERVER_ERROR {
-            tracing::error!(error = ?self, "request failed");
-            "internal server error".to_owned()
-        } else {
-            self.to_string()
+        let detail = match &self {
+            _ if status == StatusCode::INTERNAL_SERVER_ERROR => {
+                tracing::error!(error = ?self, "request failed");
+                "internal server error".to_owned()
+            }
+            Self::Store(e @ StoreError::Unavailable(_)) => {
+                tracing::warn!(error = %e, "database unavailable");
+                "the service is not ready".to_owned()
+            }
+            _ => self.to_string(),
         };
-        (status, Json(json!({ "detail": detail }))).into_response()
+        let mut res = (status, Json(json!({ "detail": detail }))).into_response();
+        let retry_after = match &self {
+            Self::TooManyRequests { retry_after } => Some(*retry_after),
+            _ if status == StatusCode::SERVICE_UNAVAILABLE => Some(5),
+            _ => None,
+        };
+        if let Some(secs) = retry_after {
+            res.headers_mut().insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        res
     }
 }
 
@@ -81,5 +105,14 @@ mod tests {
         assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
         let body = axum::body::to_bytes(res.into_body(), 1024).await.unwrap();
         assert_eq!(&body[..], br#"{"detail":"internal server error"}"#);
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_database_is_503_with_retry_after() {
+        let res = ApiError::Store(StoreError::Unavailable(sqlx::Error::PoolTimedOut)).into_response();
+        assert_eq!(res.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(res.headers()["retry-after"], "5");
+        let body = axum::body::to_bytes(res.into_body(), 1024).await.unwrap();
+        assert_eq!(&body[..], br#"{"detail":"the service is not ready"}"#);
     }
 }

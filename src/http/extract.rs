@@ -1,7 +1,9 @@
 //! Request-body and query extractors whose rejections are [`ApiError`]s.
 //!
 //! Bodies are parsed as JSON whatever the `Content-Type` says (the seed's
-//! clients do not always send one); a parse failure names the field.
+//! clients do not always send one; browsers are held to JSON by the CSRF
+//! guard, csrf.rs); a parse failure names the field, and anything after the
+//! JSON value is refused. The body must arrive within BODY_READ_TIMEOUT.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -9,33 +11,45 @@ use axum::http::request::Parts;
 use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 
-use super::ApiError;
+use super::{ApiError, AppState};
 
 /// A JSON body, parsed regardless of `Content-Type`.
 pub struct JsonBody<T>(pub T);
 
-impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge
-            } else {
-                ApiError::BadRequest("could not read the request body".into())
-            }
-        })?;
-        let mut de = serde_json::Deserializer::from_slice(&bytes);
-        serde_path_to_error::deserialize(&mut de).map(JsonBody).map_err(|e| {
-            let path = e.path().to_string();
-            let inner = e.into_inner();
-            if path == "." {
-                ApiError::Unprocessable(format!("invalid JSON body: {inner}"))
-            } else {
-                ApiError::Unprocessable(format!("{path}: {inner}"))
-            }
-        })
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        let read = Bytes::from_request(req, state);
+        let bytes = tokio::time::timeout(state.edge.body_read_timeout, read)
+            .await
+            .map_err(|_| ApiError::RequestTimeout)?
+            .map_err(|e| {
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::PayloadTooLarge
+                } else {
+                    ApiError::BadRequest("could not read the request body".into())
+                }
+            })?;
+        parse_json(&bytes).map(JsonBody)
     }
+}
+
+/// One JSON value and nothing after it but whitespace.
+fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if path == "." {
+            ApiError::Unprocessable(format!("invalid JSON body: {inner}"))
+        } else {
+            ApiError::Unprocessable(format!("{path}: {inner}"))
+        }
+    })?;
+    de.end()
+        .map_err(|_| ApiError::Unprocessable("invalid JSON body: unexpected data after the JSON value".into()))?;
+    Ok(value)
 }
 
 /// Query-string parameters; a malformed one is a 400 naming it.
@@ -84,4 +98,19 @@ pub fn not_a_uuid(key: &str) -> ApiError {
 /// The 400 for a path segment that does not decode to UTF-8.
 pub fn invalid_utf8(key: &str) -> ApiError {
     ApiError::BadRequest(format!("the {} is not valid UTF-8", key.replace('_', " ")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trailing_bytes_after_the_json_are_refused() {
+        let ok: serde_json::Value = parse_json(b" {\"title\":\"t\"} \n").unwrap();
+        assert_eq!(ok["title"], "t");
+        for body in [&b"{\"title\":\"t\"} xyz"[..], b"{} {}", b"{\"a\":1}="] {
+            let e = parse_json::<serde_json::Value>(body).unwrap_err();
+            assert!(matches!(e, ApiError::Unprocessable(_)), "{e:?}");
+        }
+    }
 }

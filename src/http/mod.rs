@@ -2,7 +2,9 @@
 //! request into domain types, call the store, shape the answer.
 
 mod accounts;
+mod csrf;
 mod current_user;
+pub mod edge;
 mod error;
 mod extract;
 mod health;
@@ -10,11 +12,15 @@ mod members;
 mod state;
 mod tenant_ctx;
 mod tenants;
+pub mod throttle;
 mod todos;
 mod web;
 
+use std::sync::Arc;
+
 use axum::extract::DefaultBodyLimit;
-use axum::http::{HeaderName, Request, StatusCode};
+use axum::http::header::{CACHE_CONTROL, X_CONTENT_TYPE_OPTIONS};
+use axum::http::{HeaderName, HeaderValue, Request, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
@@ -22,14 +28,17 @@ use serde_json::json;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
 pub use current_user::CurrentUser;
+pub use edge::Edge;
 pub use error::ApiError;
 pub use extract::{ApiPath, JsonBody, QueryParams};
 pub use state::AppState;
 pub use tenant_ctx::{TenantCtx, TENANT_HEADER};
+pub use throttle::Throttle;
 
 /// Request bodies larger than this are refused with 413.
 pub const BODY_LIMIT: usize = 64 * 1024;
@@ -41,7 +50,18 @@ pub fn router(state: AppState) -> Router {
         .merge(accounts::router())
         .nest("/tenants", tenants::router())
         .nest("/todos", todos::router())
-        .fallback(not_found);
+        .fallback(not_found)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), csrf::guard))
+        // API answers hold sessions and tenant data: never cached, never sniffed.
+        .layer(SetResponseHeaderLayer::overriding(
+            CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ));
+    let edge = Arc::clone(&state.edge);
 
     Router::new()
         .nest("/api", api)
@@ -53,20 +73,49 @@ pub fn router(state: AppState) -> Router {
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(
             ServiceBuilder::new()
+                .map_request(drop_unacceptable_request_id)
                 .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
                 .layer(
                     TraceLayer::new_for_http()
-                        .make_span_with(|req: &Request<_>| {
-                            let id = req.headers().get(REQUEST_ID).and_then(|v| v.to_str().ok()).unwrap_or("-");
-                            tracing::info_span!("request", method = %req.method(), uri = %req.uri().path(), request_id = %id)
+                        .make_span_with(move |req: &Request<_>| {
+                            let id = req
+                                .headers()
+                                .get(REQUEST_ID)
+                                .and_then(|v| v.to_str().ok())
+                                .unwrap_or("-");
+                            let client = edge.client_ip(req.headers(), crate::server::peer(req.extensions()));
+                            let client = client.map_or_else(|| "-".to_owned(), |ip| ip.to_string());
+                            tracing::info_span!(
+                                "request",
+                                method = %req.method(),
+                                uri = %req.uri().path(),
+                                request_id = %id,
+                                client_ip = %client,
+                                user_id = tracing::field::Empty,
+                            )
                         })
-                        .on_response(DefaultOnResponse::new().level(Level::INFO).latency_unit(tower_http::LatencyUnit::Micros)),
+                        .on_response(
+                            DefaultOnResponse::new()
+                                .level(Level::INFO)
+                                .latency_unit(tower_http::LatencyUnit::Micros),
+                        ),
                 )
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
                 .layer(CatchPanicLayer::custom(|_| {
                     ApiError::Internal(anyhow::anyhow!("handler panicked")).into_response()
                 })),
         )
+}
+
+/// A caller's request id that is not 1–64 visible ASCII characters is
+/// dropped, so that a fresh one is made (edge.rs).
+fn drop_unacceptable_request_id<B>(mut req: Request<B>) -> Request<B> {
+    if let Some(id) = req.headers().get(REQUEST_ID) {
+        if !edge::acceptable_request_id(id.as_bytes()) {
+            req.headers_mut().remove(REQUEST_ID);
+        }
+    }
+    req
 }
 
 async fn not_found() -> impl IntoResponse {

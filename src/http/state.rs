@@ -1,5 +1,7 @@
 use std::sync::Arc;
 
+use super::edge::Edge;
+use super::throttle::Throttle;
 use crate::ai::Ai;
 use crate::auth::Tokens;
 use crate::store::Store;
@@ -14,15 +16,19 @@ pub struct AppState {
     pub(super) ai: Option<Arc<Ai>>,
     /// Mark cookies `Secure` (https deployments).
     pub(super) cookie_secure: bool,
+    pub(super) edge: Arc<Edge>,
+    pub(super) throttle: Arc<Throttle>,
 }
 
 impl AppState {
-    pub fn new(store: Store, tokens: Arc<Tokens>, ai: Option<Arc<Ai>>, cookie_secure: bool) -> Self {
+    pub fn new(store: Store, tokens: Arc<Tokens>, ai: Option<Arc<Ai>>, edge: Edge, throttle: Throttle) -> Self {
         Self {
             store,
             tokens,
             ai,
-            cookie_secure,
+            cookie_secure: edge.https,
+            edge: Arc::new(edge),
+            throttle: Arc::new(throttle),
         }
     }
 }

@@ -43,7 +43,7 @@ impl FromRequestParts<AppState> for TenantCtx {
             .tenant_for_session(tenant_id, session.user_id, session.jti)
             .await?
         {
-            SessionTenant::Revoked => Err(SESSION_ENDED),
+            SessionTenant::Ended => Err(SESSION_ENDED),
             // 404, not 403: a non-member must not learn that the tenant exists.
             SessionTenant::NotMember => Err(ApiError::NotFound("tenant not found")),
             SessionTenant::Member(tenant, membership) => Ok(Self {

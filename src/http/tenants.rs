@@ -31,6 +31,7 @@ pub async fn create(
     JsonBody(body): JsonBody<TenantBody>,
 ) -> Result<Json<Membership>, ApiError> {
     let name = TenantName::parse(&body.name)?;
+    state.throttle.tenant_created(session.user_id)?;
     let tenant = state.store.create_tenant(&name, session.user_id).await?;
     // 200, not 201: the seed answers 200 and its clients expect it.
     Ok(Json(Membership {

@@ -27,27 +27,24 @@ impl Accounts for Store {
             crypt: "argon2id",
             hash: password_hash,
         });
-        on!(
-            &self.db,
-            write | c | {
-                sqlx::query("INSERT INTO users (id, email, name, created_at) VALUES ($1, $2, $3, $4)")
-                    .bind(id.0)
-                    .bind(email.as_str())
-                    .bind(name)
-                    .bind(now)
-                    .execute(&mut *c)
-                    .await
-                    .map_err(StoreError::conflict_on_unique)?;
-                sqlx::query(
-                    "INSERT INTO credentials (user_id, method, payload, created_at) VALUES ($1, 'PASSWORD', $2, $3)",
-                )
+        on!(write(&self.db), |c| {
+            sqlx::query("INSERT INTO users (id, email, name, created_at) VALUES ($1, $2, $3, $4)")
                 .bind(id.0)
-                .bind(&payload)
+                .bind(email.as_str())
+                .bind(name)
                 .bind(now)
                 .execute(&mut *c)
-                .await?;
-            }
-        );
+                .await
+                .map_err(StoreError::conflict_on_unique)?;
+            sqlx::query(
+                "INSERT INTO credentials (user_id, method, payload, created_at) VALUES ($1, 'PASSWORD', $2, $3)",
+            )
+            .bind(id.0)
+            .bind(&payload)
+            .bind(now)
+            .execute(&mut *c)
+            .await?;
+        });
         Ok(User {
             id,
             email: email.as_str().to_owned(),
@@ -56,89 +53,75 @@ impl Accounts for Store {
     }
 
     async fn user_with_password(&self, email: &Email) -> Result<Option<UserWithHash>> {
-        Ok(on!(
-            &self.db,
-            read | c
-                | sqlx::query_as(
-                    "SELECT u.id, u.email, u.name, c.payload ->> 'hash' AS password_hash
+        Ok(on!(read(&self.db), |c| sqlx::query_as(
+            "SELECT u.id, u.email, u.name, c.payload ->> 'hash' AS password_hash
              FROM users u JOIN credentials c ON c.user_id = u.id AND c.method = 'PASSWORD'
              WHERE u.email = $1",
-                )
-                .bind(email.as_str())
-                .fetch_optional(&mut *c)
-                .await?
-        ))
+        )
+        .bind(email.as_str())
+        .fetch_optional(&mut *c)
+        .await?))
     }
 
     async fn user(&self, id: UserId) -> Result<Option<User>> {
-        Ok(on!(
-            &self.db,
-            read | c
-                | sqlx::query_as("SELECT id, email, name FROM users WHERE id = $1")
-                    .bind(id.0)
-                    .fetch_optional(&mut *c)
-                    .await?
-        ))
+        Ok(on!(read(&self.db), |c| sqlx::query_as(
+            "SELECT id, email, name FROM users WHERE id = $1"
+        )
+        .bind(id.0)
+        .fetch_optional(&mut *c)
+        .await?))
     }
 
     async fn revoke_token(&self, jti: Uuid, expires_at: DateTime<Utc>) -> Result<()> {
-        on!(
-            &self.db,
-            write | c | {
-                // Expired entries can go: their tokens are refused for expiry anyway.
-                sqlx::query("DELETE FROM revoked_tokens WHERE expires_at < $1")
-                    .bind(Utc::now())
-                    .execute(&mut *c)
-                    .await?;
-                sqlx::query(
-                    "INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING",
-                )
+        on!(write(&self.db), |c| {
+            // Expired entries can go: their tokens are refused for expiry anyway.
+            sqlx::query("DELETE FROM revoked_tokens WHERE expires_at < $1")
+                .bind(Utc::now())
+                .execute(&mut *c)
+                .await?;
+            sqlx::query("INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING")
                 .bind(jti)
                 .bind(expires_at)
                 .execute(&mut *c)
                 .await?;
-            }
-        );
+        });
         Ok(())
     }
 
-    async fn is_token_revoked(&self, jti: Uuid) -> Result<bool> {
-        let (revoked,): (bool,) = on!(
-            &self.db,
-            read | c
-                | sqlx::query_as("SELECT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = $1)")
-                    .bind(jti)
-                    .fetch_one(&mut *c)
-                    .await?
-        );
-        Ok(revoked)
+    async fn session_is_live(&self, jti: Uuid, user: UserId) -> Result<bool> {
+        let (live,): (bool,) = on!(read(&self.db), |c| sqlx::query_as(
+            "SELECT NOT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = $1)
+                    AND EXISTS (SELECT 1 FROM users WHERE id = $2)"
+        )
+        .bind(jti)
+        .bind(user.0)
+        .fetch_one(&mut *c)
+        .await?);
+        Ok(live)
     }
 }
 
 impl Store {
-    /// Whether `jti` is revoked, and `user`'s membership of `tenant`: one
-    /// row, whatever the answers.
+    /// Whether the session is live (as [`Accounts::session_is_live`]), and
+    /// `user`'s membership of `tenant`: one row, whatever the answers.
     pub(super) async fn session_membership(
         &self,
         tenant: TenantId,
         user: UserId,
         jti: Uuid,
     ) -> Result<(bool, Option<Membership>)> {
-        let row: (bool, Option<Uuid>, Option<String>, Option<String>) = on!(
-            &self.db,
-            read | c
-                | sqlx::query_as(
-                    "SELECT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = $3), t.id, t.name, tu.role
+        let row: (bool, Option<Uuid>, Option<String>, Option<String>) = on!(read(&self.db), |c| sqlx::query_as(
+            "SELECT NOT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = $3)
+                    AND EXISTS (SELECT 1 FROM users WHERE id = $2), t.id, t.name, tu.role
              FROM (SELECT 1) AS one
              LEFT JOIN tenant_users tu ON tu.tenant_id = $1 AND tu.user_id = $2
              LEFT JOIN tenants t ON t.id = tu.tenant_id",
-                )
-                .bind(tenant.0)
-                .bind(user.0)
-                .bind(jti)
-                .fetch_one(&mut *c)
-                .await?
-        );
+        )
+        .bind(tenant.0)
+        .bind(user.0)
+        .bind(jti)
+        .fetch_one(&mut *c)
+        .await?);
         let membership = match row {
             (_, Some(id), Some(name), Some(role)) => Some(MembershipRow { id, name, role }.try_into()?),
             _ => None,

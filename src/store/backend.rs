@@ -15,18 +15,21 @@ pub(super) enum Db {
     Postgres(postgres::PgDb),
 }
 
-/// Runs `$body` with `$c` bound to a connection of the right kind:
+/// Runs a body with `c` bound to a connection of the right kind, written
+/// like a closure so that rustfmt formats it:
 ///
-/// * `read`: global reads (any pooled connection);
-/// * `write`: global writes, in one transaction (SQLite: on its single writer);
-/// * `tenant T, read` / `tenant T, write`: tenant data. On PostgreSQL inside
-///   a transaction in `T`'s context (row-level security); on SQLite on the
-///   read pool or in a write transaction. The body still filters on `T`.
+/// * `on!(read(db), |c| …)`: global reads (any pooled connection);
+/// * `on!(write(db), |c| …)`: global writes, in one transaction (SQLite: on
+///   its single writer);
+/// * `on!(tenant_read(db, t), |c| …)` / `on!(tenant_write(db, t), |c| …)`:
+///   tenant data. On PostgreSQL inside a transaction in `t`'s context
+///   (row-level security); on SQLite on the read pool or in a write
+///   transaction. The body still filters on `t`.
 ///
-/// The body refers to the connection as `&mut *$c`; `?` inside it returns
+/// The body refers to the connection as `&mut *c`; `?` inside it returns
 /// from the enclosing function, dropping (rolling back) the transaction.
 macro_rules! on {
-    ($db:expr, read |$c:ident| $body:expr) => {
+    (read($db:expr), |$c:ident| $body:expr) => {
         match $db {
             $crate::store::backend::Db::Sqlite(s) => {
                 let mut $c = s.read.acquire().await?;
@@ -38,7 +41,7 @@ macro_rules! on {
             }
         }
     };
-    ($db:expr, write |$c:ident| $body:expr) => {
+    (write($db:expr), |$c:ident| $body:expr) => {
         match $db {
             $crate::store::backend::Db::Sqlite(s) => {
                 let mut $c = s.write.begin().await?;
@@ -54,7 +57,7 @@ macro_rules! on {
             }
         }
     };
-    ($db:expr, tenant $t:expr, read |$c:ident| $body:expr) => {
+    (tenant_read($db:expr, $t:expr), |$c:ident| $body:expr) => {
         match $db {
             $crate::store::backend::Db::Sqlite(s) => {
                 let mut $c = s.read.acquire().await?;
@@ -68,7 +71,7 @@ macro_rules! on {
             }
         }
     };
-    ($db:expr, tenant $t:expr, write |$c:ident| $body:expr) => {
+    (tenant_write($db:expr, $t:expr), |$c:ident| $body:expr) => {
         match $db {
             $crate::store::backend::Db::Sqlite(s) => {
                 let mut $c = s.write.begin().await?;

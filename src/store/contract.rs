@@ -44,7 +44,10 @@ pub trait Accounts {
     /// twice is fine. Entries already expired are purged on the way.
     async fn revoke_token(&self, jti: Uuid, expires_at: DateTime<Utc>) -> Result<()>;
 
-    async fn is_token_revoked(&self, jti: Uuid) -> Result<bool>;
+    /// Whether a session may go on: its token (`jti`) is not revoked and its
+    /// user still exists. (A deleted user's token is a dead session, not a
+    /// request that fails later on a foreign key.)
+    async fn session_is_live(&self, jti: Uuid, user: UserId) -> Result<bool>;
 }
 
 /// Tenants as seen from outside any one of them (global context).

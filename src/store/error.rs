@@ -11,13 +11,32 @@ pub enum StoreError {
     /// The change would leave a tenant without an owner.
     #[error("a tenant must keep at least one owner")]
     LastOwner,
+    /// `aswan sql` refused the statement (more than one, or one that would
+    /// leave its scope); the text says why.
+    #[error("{0}")]
+    Refused(String),
     /// The configuration cannot work (bad URL, missing extension …).
     #[error("{0}")]
     Config(String),
+    /// The database cannot be reached (down, or every connection busy past
+    /// the acquire timeout): try again later.
+    #[error("the database is unavailable: {0}")]
+    Unavailable(sqlx::Error),
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match e {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
+                Self::Unavailable(e)
+            }
+            e => Self::Database(e),
+        }
+    }
 }
 
 impl StoreError {
@@ -25,7 +44,7 @@ impl StoreError {
     pub(crate) fn conflict_on_unique(e: sqlx::Error) -> Self {
         match &e {
             sqlx::Error::Database(db) if db.is_unique_violation() => Self::Conflict,
-            _ => Self::Database(e),
+            _ => e.into(),
         }
     }
 }

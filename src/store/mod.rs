@@ -70,21 +70,43 @@ pub struct Store {
     db: Db,
 }
 
+/// How to connect.
+#[derive(Debug, Clone, Copy)]
+pub struct StoreOptions {
+    pub max_connections: u32,
+    /// How long a query waits for a pooled connection before the store
+    /// reports the database unavailable ([`StoreError::Unavailable`]).
+    pub acquire_timeout: std::time::Duration,
+}
+
+impl StoreOptions {
+    pub fn new(max_connections: u32) -> Self {
+        Self {
+            max_connections,
+            acquire_timeout: std::time::Duration::from_secs(3),
+        }
+    }
+}
+
 impl Store {
     /// Connects to `database_url` (`sqlite:…` or `postgres://…`) and applies
     /// migrations.
     pub async fn open(database_url: &str, max_connections: u32) -> Result<Self> {
-        let store = Self::connect(database_url, max_connections).await?;
+        Self::open_with(database_url, StoreOptions::new(max_connections)).await
+    }
+
+    pub async fn open_with(database_url: &str, options: StoreOptions) -> Result<Self> {
+        let store = Self::connect(database_url, options).await?;
         store.migrate().await?;
         Ok(store)
     }
 
     /// Connects without migrating.
-    pub async fn connect(database_url: &str, max_connections: u32) -> Result<Self> {
+    pub async fn connect(database_url: &str, options: StoreOptions) -> Result<Self> {
         let db = if database_url.starts_with("sqlite:") {
-            Db::Sqlite(sqlite::SqliteDb::connect(database_url, max_connections).await?)
+            Db::Sqlite(sqlite::SqliteDb::connect(database_url, options).await?)
         } else if database_url.starts_with("postgres://") || database_url.starts_with("postgresql://") {
-            Db::Postgres(postgres::PgDb::connect(database_url, max_connections).await?)
+            Db::Postgres(postgres::PgDb::connect(database_url, options).await?)
         } else {
             return Err(StoreError::Config(
                 "DATABASE_URL must start with sqlite: or postgres://".into(),
@@ -129,12 +151,16 @@ impl Store {
         }
     }
 
-    /// Is the database answering?
+    /// Is the database answering, and does it take writes? (A read-only
+    /// file or a standby answers reads but refuses this statement, which
+    /// changes nothing.)
     pub async fn ping(&self) -> Result<()> {
-        on!(
-            &self.db,
-            read | c | sqlx::query("SELECT 1").execute(&mut *c).await?.rows_affected()
-        );
+        on!(write(&self.db), |c| sqlx::query(
+            "DELETE FROM revoked_tokens WHERE 1 = 0"
+        )
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
         Ok(())
     }
 
@@ -147,14 +173,15 @@ impl Store {
 
     // ---- the doors to tenant data ----
 
-    /// The door for a request, in one query: is the session (`jti`) revoked,
-    /// and is `user` a member of `tenant`? Only a member gets the handle.
+    /// The door for a request, in one query: is the session (`jti`) live (not
+    /// revoked, its user still there), and is `user` a member of `tenant`?
+    /// Only a member gets the handle.
     pub async fn tenant_for_session(&self, tenant: TenantId, user: UserId, jti: Uuid) -> Result<SessionTenant> {
-        let (revoked, membership) = self.session_membership(tenant, user, jti).await?;
-        Ok(match (revoked, membership) {
-            (true, _) => SessionTenant::Revoked,
-            (false, None) => SessionTenant::NotMember,
-            (false, Some(m)) => SessionTenant::Member(self.tenant_handle(tenant), m),
+        let (live, membership) = self.session_membership(tenant, user, jti).await?;
+        Ok(match (live, membership) {
+            (false, _) => SessionTenant::Ended,
+            (true, None) => SessionTenant::NotMember,
+            (true, Some(m)) => SessionTenant::Member(self.tenant_handle(tenant), m),
         })
     }
 
@@ -175,8 +202,8 @@ impl Store {
 
 /// What [`Store::tenant_for_session`] found.
 pub enum SessionTenant {
-    /// The session was logged out.
-    Revoked,
+    /// The session was logged out, or its account no longer exists.
+    Ended,
     /// The user is not a member (or the tenant does not exist).
     NotMember,
     Member(TenantStore, Membership),

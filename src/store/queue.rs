@@ -56,7 +56,7 @@ impl EstimateQueue for Store {
 
 impl Jobs for TenantStore {
     async fn retry_estimate_job(&self, job: &EstimateJob, next_at: DateTime<Utc>, error: &str) -> Result<()> {
-        on!(&self.db, write |c| sqlx::query(
+        on!(write(&self.db), |c| sqlx::query(
             "UPDATE estimate_jobs SET attempts = attempts + 1, next_at = $3, locked_until = NULL, last_error = $4
              WHERE tenant_id = $1 AND todo_id = $2",
         )
@@ -71,17 +71,14 @@ impl Jobs for TenantStore {
     }
 
     async fn finish_estimate_job(&self, job: &EstimateJob) -> Result<()> {
-        on!(
-            &self.db,
-            write
-                | c
-                | sqlx::query("DELETE FROM estimate_jobs WHERE tenant_id = $1 AND todo_id = $2")
-                    .bind(self.tenant.0)
-                    .bind(job.todo_id.0)
-                    .execute(&mut *c)
-                    .await?
-                    .rows_affected()
-        );
+        on!(write(&self.db), |c| sqlx::query(
+            "DELETE FROM estimate_jobs WHERE tenant_id = $1 AND todo_id = $2"
+        )
+        .bind(self.tenant.0)
+        .bind(job.todo_id.0)
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
         Ok(())
     }
 }

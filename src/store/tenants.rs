@@ -27,24 +27,21 @@ impl Tenants for Store {
     async fn create_tenant(&self, name: &TenantName, owner: UserId) -> Result<Tenant> {
         let id = TenantId::new();
         let now = Utc::now();
-        on!(
-            &self.db,
-            write | c | {
-                sqlx::query("INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)")
-                    .bind(id.0)
-                    .bind(name.as_str())
-                    .bind(now)
-                    .execute(&mut *c)
-                    .await?;
-                sqlx::query("INSERT INTO tenant_users (tenant_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)")
-                    .bind(id.0)
-                    .bind(owner.0)
-                    .bind(Role::Owner.as_str())
-                    .bind(now)
-                    .execute(&mut *c)
-                    .await?;
-            }
-        );
+        on!(write(&self.db), |c| {
+            sqlx::query("INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)")
+                .bind(id.0)
+                .bind(name.as_str())
+                .bind(now)
+                .execute(&mut *c)
+                .await?;
+            sqlx::query("INSERT INTO tenant_users (tenant_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)")
+                .bind(id.0)
+                .bind(owner.0)
+                .bind(Role::Owner.as_str())
+                .bind(now)
+                .execute(&mut *c)
+                .await?;
+        });
         Ok(Tenant {
             id,
             name: name.as_str().to_owned(),
@@ -52,83 +49,67 @@ impl Tenants for Store {
     }
 
     async fn tenants_of(&self, user: UserId) -> Result<Vec<Membership>> {
-        let rows: Vec<MembershipRow> = on!(
-            &self.db,
-            read | c
-                | sqlx::query_as(
-                    "SELECT t.id, t.name, tu.role FROM tenant_users tu JOIN tenants t ON t.id = tu.tenant_id
+        let rows: Vec<MembershipRow> = on!(read(&self.db), |c| sqlx::query_as(
+            "SELECT t.id, t.name, tu.role FROM tenant_users tu JOIN tenants t ON t.id = tu.tenant_id
              WHERE tu.user_id = $1 ORDER BY tu.created_at, t.id",
-                )
-                .bind(user.0)
-                .fetch_all(&mut *c)
-                .await?
-        );
+        )
+        .bind(user.0)
+        .fetch_all(&mut *c)
+        .await?);
         rows.into_iter().map(Membership::try_from).collect()
     }
 
     async fn tenant_ids(&self) -> Result<Vec<TenantId>> {
-        let ids: Vec<(Uuid,)> = on!(
-            &self.db,
-            read | c
-                | sqlx::query_as("SELECT id FROM tenants ORDER BY id")
-                    .fetch_all(&mut *c)
-                    .await?
-        );
+        let ids: Vec<(Uuid,)> = on!(read(&self.db), |c| sqlx::query_as("SELECT id FROM tenants ORDER BY id")
+            .fetch_all(&mut *c)
+            .await?);
         Ok(ids.into_iter().map(|(id,)| id.into()).collect())
     }
 }
 
 impl TenantAdmin for TenantStore {
     async fn rename(&self, name: &TenantName) -> Result<Tenant> {
-        let tenant: Option<Tenant> = on!(
-            &self.db,
-            write
-                | c
-                | sqlx::query_as("UPDATE tenants SET name = $2 WHERE id = $1 RETURNING id, name")
-                    .bind(self.tenant.0)
-                    .bind(name.as_str())
-                    .fetch_optional(&mut *c)
-                    .await?
-        );
+        let tenant: Option<Tenant> = on!(write(&self.db), |c| sqlx::query_as(
+            "UPDATE tenants SET name = $2 WHERE id = $1 RETURNING id, name"
+        )
+        .bind(self.tenant.0)
+        .bind(name.as_str())
+        .fetch_optional(&mut *c)
+        .await?);
         tenant.ok_or(StoreError::NotFound)
     }
 
     async fn members(&self) -> Result<Vec<Member>> {
-        let rows: Vec<MemberRow> = on!(
-            &self.db,
-            read | c
-                | sqlx::query_as(member_query!("WHERE tu.tenant_id = $1 ORDER BY tu.created_at, u.email"))
-                    .bind(self.tenant.0)
-                    .fetch_all(&mut *c)
-                    .await?
-        );
+        let rows: Vec<MemberRow> = on!(read(&self.db), |c| sqlx::query_as(member_query!(
+            "WHERE tu.tenant_id = $1 ORDER BY tu.created_at, u.email"
+        ))
+        .bind(self.tenant.0)
+        .fetch_all(&mut *c)
+        .await?);
         rows.into_iter().map(Member::try_from).collect()
     }
 
     async fn add_member(&self, email: &Email, role: Role) -> Result<Member> {
-        let row: MemberRow = on!(
-            &self.db,
-            write | c | {
-                let user: Option<(Uuid,)> = sqlx::query_as("SELECT id FROM users WHERE email = $1")
-                    .bind(email.as_str())
-                    .fetch_optional(&mut *c)
-                    .await?;
-                let (user,) = user.ok_or(StoreError::NotFound)?;
-                sqlx::query("INSERT INTO tenant_users (tenant_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)")
-                    .bind(self.tenant.0)
-                    .bind(user)
-                    .bind(role.as_str())
-                    .bind(Utc::now())
-                    .execute(&mut *c)
-                    .await
-                    .map_err(StoreError::conflict_on_unique)?;
-                sqlx::query_as(member_query!("WHERE tu.tenant_id = $1 AND tu.user_id = $2"))
-                    .bind(self.tenant.0)
-                    .bind(user)
-                    .fetch_one(&mut *c)
-                    .await?
-            }
-        );
+        let row: MemberRow = on!(write(&self.db), |c| {
+            let user: Option<(Uuid,)> = sqlx::query_as("SELECT id FROM users WHERE email = $1")
+                .bind(email.as_str())
+                .fetch_optional(&mut *c)
+                .await?;
+            let (user,) = user.ok_or(StoreError::NotFound)?;
+            sqlx::query("INSERT INTO tenant_users (tenant_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)")
+                .bind(self.tenant.0)
+                .bind(user)
+                .bind(role.as_str())
+                .bind(Utc::now())
+                .execute(&mut *c)
+                .await
+                .map_err(StoreError::conflict_on_unique)?;
+            sqlx::query_as(member_query!("WHERE tu.tenant_id = $1 AND tu.user_id = $2"))
+                .bind(self.tenant.0)
+                .bind(user)
+                .fetch_one(&mut *c)
+                .await?
+        });
         row.try_into()
     }
 

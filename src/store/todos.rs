@@ -65,7 +65,7 @@ where
 
 impl Todos for TenantStore {
     async fn list_todos(&self, filter: TodoFilter) -> Result<Vec<Todo>> {
-        Ok(on!(&self.db, tenant self.tenant, read |c| sqlx::query_as(concat!(
+        Ok(on!(tenant_read(&self.db, self.tenant), |c| sqlx::query_as(concat!(
             "SELECT ",
             todo_columns!(),
             " FROM todos WHERE tenant_id = $1 AND ($2 IS NULL OR complete = $2)
@@ -78,7 +78,7 @@ impl Todos for TenantStore {
     }
 
     async fn todo(&self, id: TodoId) -> Result<Option<Todo>> {
-        Ok(on!(&self.db, tenant self.tenant, read |c| sqlx::query_as(concat!(
+        Ok(on!(tenant_read(&self.db, self.tenant), |c| sqlx::query_as(concat!(
             "SELECT ",
             todo_columns!(),
             " FROM todos WHERE tenant_id = $1 AND id = $2"
@@ -97,7 +97,7 @@ impl Todos for TenantStore {
         } else {
             EstimateStatus::Off
         };
-        let todo: Todo = on!(&self.db, tenant self.tenant, write |c| {
+        let todo: Todo = on!(tenant_write(&self.db, self.tenant), |c| {
             let todo = sqlx::query_as(concat!(
                 "INSERT INTO todos (tenant_id, id, title, complete, estimate_status, created_at, updated_at)
                  VALUES ($1, $2, $3, $4, $5, $6, $6) RETURNING ",
@@ -124,7 +124,7 @@ impl Todos for TenantStore {
     }
 
     async fn update_todo(&self, id: TodoId, patch: &TodoPatch) -> Result<Option<Todo>> {
-        Ok(on!(&self.db, tenant self.tenant, write |c| sqlx::query_as(concat!(
+        Ok(on!(tenant_write(&self.db, self.tenant), |c| sqlx::query_as(concat!(
             // A new title makes the old embedding wrong: it is dropped (the
             // right-hand sides see the old row) and made again by the caller.
             "UPDATE todos SET title = coalesce($3, title), complete = coalesce($4, complete),
@@ -146,7 +146,7 @@ impl Todos for TenantStore {
     }
 
     async fn request_estimate(&self, id: TodoId) -> Result<Option<(Todo, EstimateJob)>> {
-        let todo: Option<Todo> = on!(&self.db, tenant self.tenant, write |c| {
+        let todo: Option<Todo> = on!(tenant_write(&self.db, self.tenant), |c| {
             let todo = sqlx::query_as(concat!(
                 "UPDATE todos SET estimate_status = $3, estimate_error = NULL, updated_at = $4
                  WHERE tenant_id = $1 AND id = $2 RETURNING ",
@@ -176,7 +176,7 @@ impl Todos for TenantStore {
 
     async fn save_estimate(&self, id: TodoId, outcome: &EstimateOutcome) -> Result<Option<Todo>> {
         Ok(match outcome.settled() {
-            Ok(s) => on!(&self.db, tenant self.tenant, write |c| sqlx::query_as(concat!(
+            Ok(s) => on!(tenant_write(&self.db, self.tenant), |c| sqlx::query_as(concat!(
                 "UPDATE todos SET estimate_status = $3, estimate = $4, estimate_minutes = $5,
                      estimate_basis = $6, estimate_error = $7
                  WHERE tenant_id = $1 AND id = $2 RETURNING ",
@@ -191,7 +191,7 @@ impl Todos for TenantStore {
             .bind(s.reason)
             .fetch_optional(&mut *c)
             .await?),
-            Err(reason) => on!(&self.db, tenant self.tenant, write |c| sqlx::query_as(concat!(
+            Err(reason) => on!(tenant_write(&self.db, self.tenant), |c| sqlx::query_as(concat!(
                 "UPDATE todos SET estimate_status = $3, estimate_error = $4
                  WHERE tenant_id = $1 AND id = $2 RETURNING ",
                 todo_columns!()
@@ -206,7 +206,7 @@ impl Todos for TenantStore {
     }
 
     async fn delete_todo(&self, id: TodoId) -> Result<bool> {
-        let deleted = on!(&self.db, tenant self.tenant, write |c| sqlx::query(
+        let deleted = on!(tenant_write(&self.db, self.tenant), |c| sqlx::query(
             "DELETE FROM todos WHERE tenant_id = $1 AND id = $2"
         )
         .bind(self.tenant.0)
@@ -228,7 +228,7 @@ impl Todos for TenantStore {
                 .replace('%', "\\%")
                 .replace('_', "\\_")
         );
-        let rows: Vec<TitleRow> = on!(&self.db, tenant self.tenant, read |c| sqlx::query_as(
+        let rows: Vec<TitleRow> = on!(tenant_read(&self.db, self.tenant), |c| sqlx::query_as(
             "SELECT id, title, estimate_minutes, actual_minutes FROM todos
              WHERE tenant_id = $1 AND lower(title) LIKE $2 ESCAPE '\\'
              ORDER BY created_at DESC, id DESC LIMIT $3"
@@ -276,7 +276,7 @@ impl Embeddings for TenantStore {
     }
 
     async fn count_stale_embeddings(&self, model: &str) -> Result<u64> {
-        let (n,): (i64,) = on!(&self.db, tenant self.tenant, read |c| sqlx::query_as(
+        let (n,): (i64,) = on!(tenant_read(&self.db, self.tenant), |c| sqlx::query_as(
             "SELECT count(*) FROM todos WHERE tenant_id = $1 AND embedding_model IS DISTINCT FROM $2"
         )
         .bind(self.tenant.0)
@@ -287,7 +287,7 @@ impl Embeddings for TenantStore {
     }
 
     async fn stale_embeddings(&self, model: &str, limit: i64) -> Result<Vec<(TodoId, String)>> {
-        let rows: Vec<(Uuid, String)> = on!(&self.db, tenant self.tenant, read |c| sqlx::query_as(
+        let rows: Vec<(Uuid, String)> = on!(tenant_read(&self.db, self.tenant), |c| sqlx::query_as(
             "SELECT id, title FROM todos WHERE tenant_id = $1 AND embedding_model IS DISTINCT FROM $2
              ORDER BY id LIMIT $3",
         )

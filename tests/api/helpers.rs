@@ -212,6 +212,10 @@ impl TestApp {
     ) -> Self {
         init_test_log();
         let mut settings = Settings::for_database(&database_url, data_dir.path());
+        // Tests sign up many users from one address; the throttle tests
+        // lower these again.
+        settings.auth_rate_per_minute = 100_000;
+        settings.tenant_rate_per_hour = 100_000;
         configure(&mut settings);
         let app = App::build(&settings).await.expect("app builds");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -11,7 +11,7 @@ async fn two_server_processes_share_sessions_and_data() {
     let dir = tempfile::tempdir().unwrap();
     let envs = [
         ("DATABASE_URL", url.as_str()),
-        ("JWT_SECRET", "shared-between-instances"),
+        ("JWT_SECRET", "shared-between-instances-0123456789abcdef"),
     ];
     let one = ServerProcess::start(dir.path(), &envs);
     let two = ServerProcess::start(dir.path(), &envs);

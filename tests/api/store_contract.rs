@@ -22,6 +22,7 @@ use crate::helpers::{configure_ai, Backend, TestApp};
 backend_tests!(
     a_taken_email_is_a_conflict_and_writes_nothing,
     revoking_is_idempotent_and_purges_expired_entries,
+    a_session_of_a_user_that_is_gone_is_dead,
     the_tenant_door_needs_a_live_session_and_a_membership,
     tenants_and_members_are_listed_oldest_first,
     adding_members_reports_unknown_and_duplicate_accounts,
@@ -121,19 +122,34 @@ async fn a_taken_email_is_a_conflict_and_writes_nothing(backend: Backend) {
 
 async fn revoking_is_idempotent_and_purges_expired_entries(backend: Backend) {
     let f = fixture(backend).await;
+    let ada = user(&f.store, "ada@x.io").await;
     let (live, stale) = (Uuid::new_v4(), Uuid::new_v4());
     let later = Utc::now() + chrono::Duration::hours(1);
     f.store
         .revoke_token(stale, Utc::now() - chrono::Duration::seconds(1))
         .await
         .unwrap();
-    assert!(f.store.is_token_revoked(stale).await.unwrap());
+    assert!(!f.store.session_is_live(stale, ada).await.unwrap());
     f.store.revoke_token(live, later).await.unwrap();
     f.store.revoke_token(live, later).await.unwrap();
-    assert!(f.store.is_token_revoked(live).await.unwrap());
+    assert!(!f.store.session_is_live(live, ada).await.unwrap());
     // The expired entry went on the way: its token is refused for expiry anyway.
-    assert!(!f.store.is_token_revoked(stale).await.unwrap());
-    assert!(!f.store.is_token_revoked(Uuid::new_v4()).await.unwrap());
+    assert!(f.store.session_is_live(stale, ada).await.unwrap());
+    assert!(f.store.session_is_live(Uuid::new_v4(), ada).await.unwrap());
+}
+
+async fn a_session_of_a_user_that_is_gone_is_dead(backend: Backend) {
+    let f = fixture(backend).await;
+    let (ada, a) = owner_with_tenant(&f.store, "ada@x.io", "A").await;
+    let jti = Uuid::new_v4();
+    assert!(f.store.session_is_live(jti, ada).await.unwrap());
+    assert!(!f.store.session_is_live(jti, UserId::new()).await.unwrap());
+    let ended = f
+        .store
+        .tenant_for_session(a.tenant_id(), UserId::new(), jti)
+        .await
+        .unwrap();
+    assert!(matches!(ended, SessionTenant::Ended));
 }
 
 async fn the_tenant_door_needs_a_live_session_and_a_membership(backend: Backend) {
@@ -152,7 +168,7 @@ async fn the_tenant_door_needs_a_live_session_and_a_membership(backend: Backend)
         .await
         .unwrap();
     let ended = f.store.tenant_for_session(a.tenant_id(), ada, jti).await.unwrap();
-    assert!(matches!(ended, SessionTenant::Revoked));
+    assert!(matches!(ended, SessionTenant::Ended));
 }
 
 async fn tenants_and_members_are_listed_oldest_first(backend: Backend) {

@@ -8,7 +8,6 @@
 mod vector_index;
 
 use std::str::FromStr;
-use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use pgvector::Vector;
@@ -16,9 +15,10 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Column, Executor, Postgres, Row, Statement, Transaction};
 use uuid::Uuid;
 
+use super::console::{check_statement, Dialect};
 use super::models::{MemberRow, SimilarRow};
 use super::tenants::member_query;
-use super::{Member, Result, SqlTable, StoreError, JOB_LEASE};
+use super::{Member, Result, SqlTable, StoreError, StoreOptions, JOB_LEASE};
 use crate::domain::{Role, TenantId, TodoId, UserId};
 
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
@@ -35,11 +35,11 @@ pub(in crate::store) struct PgDb {
 }
 
 impl PgDb {
-    pub(in crate::store) async fn connect(url: &str, max_connections: u32) -> Result<Self> {
+    pub(in crate::store) async fn connect(url: &str, o: StoreOptions) -> Result<Self> {
         let options = PgConnectOptions::from_str(url)?;
         let pool = PgPoolOptions::new()
-            .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(10))
+            .max_connections(o.max_connections)
+            .acquire_timeout(o.acquire_timeout)
             .after_connect(|conn, _meta| {
                 Box::pin(async move {
                     // Runs as the app role from here on, so RLS applies even
@@ -146,6 +146,7 @@ impl PgDb {
     /// Runs one statement as the app role; in `tenant`'s context when given,
     /// else with no context (tenant-aware tables then show nothing).
     pub(in crate::store) async fn run_sql(&self, tenant: Option<TenantId>, sql: &str) -> Result<SqlTable> {
+        check_statement(sql, Dialect::Postgres).map_err(StoreError::Refused)?;
         let mut tx = match tenant {
             Some(t) => self.tenant_tx(t).await?,
             None => self.pool.begin().await?,

@@ -13,10 +13,11 @@ use chrono::Utc;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use uuid::Uuid;
 
+use super::console::{check_statement, Dialect};
 use super::models::{MemberRow, SimilarRow};
 use super::queue::lease_from;
 use super::tenants::member_query;
-use super::{Member, Result, SqlTable, StoreError};
+use super::{Member, Result, SqlTable, StoreError, StoreOptions};
 use crate::domain::{Role, TenantId, TodoId, UserId};
 
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
@@ -26,6 +27,31 @@ pub(in crate::store) struct SqliteDb {
     pub(in crate::store) read: SqlitePool,
     /// One connection: SQLite's single writer, queued in-process.
     pub(in crate::store) write: SqlitePool,
+    file: std::path::PathBuf,
+}
+
+#[cfg(unix)]
+fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
+}
+
+#[cfg(not(unix))]
+fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)
+}
+
+/// chmod 600, when the file exists and is ours to change.
+fn restrict_to_owner(path: &std::path::Path) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        if let Ok(meta) = std::fs::metadata(path) {
+            if meta.permissions().mode() & 0o077 != 0 {
+                let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
+            }
+        }
+    }
 }
 
 /// Registers sqlite-vec (vector distance functions) for every SQLite
@@ -51,7 +77,7 @@ fn register_sqlite_vec() {
 }
 
 impl SqliteDb {
-    pub(in crate::store) async fn connect(url: &str, max_connections: u32) -> Result<Self> {
+    pub(in crate::store) async fn connect(url: &str, o: StoreOptions) -> Result<Self> {
         register_sqlite_vec();
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
@@ -59,25 +85,47 @@ impl SqliteDb {
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
-        if let Some(dir) = options.get_filename().parent() {
-            if !dir.as_os_str().is_empty() {
-                std::fs::create_dir_all(dir)
+        let file = options.get_filename().to_owned();
+        if let Some(dir) = file.parent() {
+            if !dir.as_os_str().is_empty() && !dir.exists() {
+                create_private_dir(dir)
                     .map_err(|e| StoreError::Config(format!("cannot create {}: {e}", dir.display())))?;
             }
         }
+        // One message naming the file, whatever went wrong (corrupt,
+        // unreadable, not a database).
+        let named =
+            |e: sqlx::Error| StoreError::Config(format!("cannot open the SQLite database {}: {e}", file.display()));
         let write = SqlitePoolOptions::new()
             .max_connections(1)
+            .acquire_timeout(o.acquire_timeout)
             .connect_with(options.clone())
-            .await?;
+            .await
+            .map_err(named)?;
         let read = SqlitePoolOptions::new()
-            .max_connections(max_connections.max(1))
+            .max_connections(o.max_connections.max(1))
+            .acquire_timeout(o.acquire_timeout)
             .connect_with(options)
-            .await?;
-        Ok(Self { read, write })
+            .await
+            .map_err(named)?;
+        // The database holds password hashes and every tenant's data: only
+        // its owner may read it (and its WAL and shared-memory files).
+        for suffix in ["", "-wal", "-shm"] {
+            let mut path = file.clone().into_os_string();
+            path.push(suffix);
+            restrict_to_owner(std::path::Path::new(&path));
+        }
+        Ok(Self { read, write, file })
     }
 
     pub(in crate::store) async fn migrate(&self) -> Result<()> {
-        MIGRATIONS.run(&self.write).await?;
+        MIGRATIONS.run(&self.write).await.map_err(|e| match e {
+            sqlx::migrate::MigrateError::Execute(e) => StoreError::Config(format!(
+                "cannot migrate the SQLite database {}: {e}",
+                self.file.display()
+            )),
+            e => e.into(),
+        })?;
         Ok(())
     }
 
@@ -112,13 +160,17 @@ impl SqliteDb {
     /// security, so the tenant scoping is done by shadowing: a TEMP table
     /// named like each tenant-aware table, holding only `tenant`'s rows (none
     /// without a tenant), hides the real one for unqualified names. The
-    /// statement runs read-only (`query_only`), since writes would land in
-    /// the copy. This is a convenience for inspecting data, not a security
-    /// boundary: whoever can run it can read the file.
+    /// statement runs on a read-only connection, and `query_only`, since
+    /// writes would land in the copy. One statement per call. This is a
+    /// convenience for inspecting data, not a security boundary: whoever can
+    /// run it can read the file.
     pub(in crate::store) async fn run_sql(&self, tenant: Option<TenantId>, sql: &str) -> Result<SqlTable> {
         use sqlx::{Column, Connection, Executor, Row, Statement};
-        let options = self.read.connect_options();
-        let mut conn = sqlx::ConnectOptions::connect(&*options).await?;
+        check_statement(sql, Dialect::Sqlite).map_err(StoreError::Refused)?;
+        // Opened read-only: no PRAGMA can make it write, and ATTACH cannot
+        // create files. Only the TEMP copy below (another database) is written.
+        let options = (*self.read.connect_options()).clone().read_only(true);
+        let mut conn = sqlx::ConnectOptions::connect(&options).await?;
         sqlx::query("CREATE TEMP TABLE todos AS SELECT * FROM main.todos WHERE tenant_id = $1")
             .bind(tenant.map(|t| t.0))
             .execute(&mut conn)

@@ -1,0 +1,206 @@
+//! Throttling with `governor` (GCRA rate limits, keyed), answered with 429,
+//! `Retry-After` and `{"detail"}`:
+//!
+//! * per client IP on the endpoints anyone can call (sign-up, login,
+//!   logout): AUTH_RATE_PER_MINUTE, in a burst or spread out;
+//! * per account on login, across all IPs: a ceiling on guesses for one
+//!   account (distributed brute force), generous enough for its owner;
+//! * per account and client IP after failed logins: an escalating delay (the
+//!   first few failures are free, then 1 s, 2 s, 4 s … up to 15 min) that
+//!   falls on the guessing client only, so an attacker cannot turn it into a
+//!   lockout of the real user, who logs in from elsewhere (OWASP ASVS 2.2.1);
+//! * per account on tenant creation: TENANT_RATE_PER_HOUR.
+//!
+//! Keyed state is pruned as it goes, so a flood of keys cannot grow it
+//! without bound.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+use super::ApiError;
+use crate::domain::UserId;
+
+/// Failed logins per account and client that cost nothing.
+const FREE_FAILURES: u32 = 5;
+/// The longest escalating delay.
+const MAX_DELAY: Duration = Duration::from_secs(15 * 60);
+/// Login attempts per account per minute, from all clients together.
+const ACCOUNT_LOGINS_PER_MINUTE: u32 = 60;
+/// How many keyed entries before stale ones are pruned.
+const PRUNE_AT: usize = 10_000;
+
+pub struct Throttle {
+    per_ip: DefaultKeyedRateLimiter<IpAddr>,
+    per_account: DefaultKeyedRateLimiter<String>,
+    tenants: DefaultKeyedRateLimiter<UserId>,
+    failures: Mutex<HashMap<(String, Option<IpAddr>), Failures>>,
+    clock: DefaultClock,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Failures {
+    count: u32,
+    blocked_until: Option<Instant>,
+    last: Instant,
+}
+
+fn nonzero(n: u32) -> NonZeroU32 {
+    NonZeroU32::new(n.max(1)).expect("at least 1")
+}
+
+impl Throttle {
+    pub fn new(auth_per_minute: u32, tenants_per_hour: u32) -> Self {
+        Self {
+            per_ip: RateLimiter::keyed(Quota::per_minute(nonzero(auth_per_minute))),
+            per_account: RateLimiter::keyed(Quota::per_minute(nonzero(ACCOUNT_LOGINS_PER_MINUTE))),
+            tenants: RateLimiter::keyed(Quota::per_hour(nonzero(tenants_per_hour))),
+            failures: Mutex::new(HashMap::new()),
+            clock: DefaultClock::default(),
+        }
+    }
+
+    /// One call to an unauthenticated endpoint from `ip`.
+    pub fn client(&self, ip: Option<IpAddr>) -> Result<(), ApiError> {
+        let Some(ip) = ip else { return Ok(()) };
+        prune(&self.per_ip);
+        self.per_ip.check_key(&ip).map_err(|not_until| {
+            tracing::info!(%ip, "throttled: too many sign-ups or logins from this client");
+            too_many(not_until.wait_time_from(self.clock.now()))
+        })
+    }
+
+    /// May `account` try a password now, from `ip`?
+    pub fn login_attempt(&self, account: &str, ip: Option<IpAddr>) -> Result<(), ApiError> {
+        let now = Instant::now();
+        if let Some(f) = self
+            .failures
+            .lock()
+            .expect("not poisoned")
+            .get(&(account.to_owned(), ip))
+        {
+            if let Some(until) = f.blocked_until.filter(|u| *u > now) {
+                return Err(too_many(until - now));
+            }
+        }
+        prune(&self.per_account);
+        self.per_account.check_key(&account.to_owned()).map_err(|not_until| {
+            tracing::info!("throttled: too many login attempts for one account");
+            too_many(not_until.wait_time_from(self.clock.now()))
+        })
+    }
+
+    /// A wrong password for `account` from `ip`: the next attempt from there
+    /// may have to wait.
+    pub fn login_failed(&self, account: &str, ip: Option<IpAddr>) {
+        let now = Instant::now();
+        let mut failures = self.failures.lock().expect("not poisoned");
+        if failures.len() >= PRUNE_AT {
+            failures.retain(|_, f| now.duration_since(f.last) < MAX_DELAY * 2);
+        }
+        let f = failures.entry((account.to_owned(), ip)).or_insert(Failures {
+            count: 0,
+            blocked_until: None,
+            last: now,
+        });
+        f.count = f.count.saturating_add(1);
+        f.last = now;
+        if f.count > FREE_FAILURES {
+            let doubling = (f.count - FREE_FAILURES - 1).min(20);
+            let delay = Duration::from_secs(1u64 << doubling).min(MAX_DELAY);
+            f.blocked_until = Some(now + delay);
+        }
+    }
+
+    /// A successful login clears the client's failures for the account.
+    pub fn login_succeeded(&self, account: &str, ip: Option<IpAddr>) {
+        self.failures
+            .lock()
+            .expect("not poisoned")
+            .remove(&(account.to_owned(), ip));
+    }
+
+    /// One tenant created by `user`.
+    pub fn tenant_created(&self, user: UserId) -> Result<(), ApiError> {
+        prune(&self.tenants);
+        self.tenants.check_key(&user).map_err(|not_until| {
+            tracing::info!(user_id = %user, "throttled: too many tenants created");
+            too_many(not_until.wait_time_from(self.clock.now()))
+        })
+    }
+}
+
+/// Drops the state of keys whose limits have fully recovered, once the map
+/// is large.
+fn prune<K: std::hash::Hash + Eq + Clone>(limiter: &DefaultKeyedRateLimiter<K>) {
+    if limiter.len() >= PRUNE_AT {
+        limiter.retain_recent();
+        limiter.shrink_to_fit();
+    }
+}
+
+fn too_many(wait: Duration) -> ApiError {
+    // Whole seconds, rounded up: Retry-After: 0 would invite a hot loop.
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    ApiError::TooManyRequests {
+        retry_after: secs.max(1),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn retry_after(e: ApiError) -> u64 {
+        match e {
+            ApiError::TooManyRequests { retry_after } => retry_after,
+            other => panic!("expected 429, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn failures_escalate_for_the_guessing_client_only() {
+        let t = Throttle::new(1000, 10);
+        let attacker = Some("203.0.113.7".parse().unwrap());
+        let owner = Some("198.51.100.1".parse().unwrap());
+        for _ in 0..FREE_FAILURES {
+            t.login_attempt("alice@x.io", attacker).unwrap();
+            t.login_failed("alice@x.io", attacker);
+        }
+        t.login_attempt("alice@x.io", attacker).unwrap();
+        t.login_failed("alice@x.io", attacker);
+        assert_eq!(retry_after(t.login_attempt("alice@x.io", attacker).unwrap_err()), 1);
+        // The owner, elsewhere, is not held up.
+        t.login_attempt("alice@x.io", owner).unwrap();
+        t.login_succeeded("alice@x.io", owner);
+    }
+
+    #[test]
+    fn the_delay_doubles_and_is_capped() {
+        let t = Throttle::new(1000, 10);
+        let ip = Some("203.0.113.7".parse().unwrap());
+        for _ in 0..(FREE_FAILURES + 40) {
+            t.login_failed("a@x.io", ip);
+        }
+        let wait = retry_after(t.login_attempt("a@x.io", ip).unwrap_err());
+        assert!(wait <= MAX_DELAY.as_secs() && wait > 60, "{wait}");
+        t.login_succeeded("a@x.io", ip);
+        t.login_attempt("a@x.io", ip).unwrap();
+    }
+
+    #[test]
+    fn clients_are_limited_per_ip() {
+        let t = Throttle::new(3, 10);
+        let ip = Some("203.0.113.7".parse().unwrap());
+        for _ in 0..3 {
+            t.client(ip).unwrap();
+        }
+        assert!(retry_after(t.client(ip).unwrap_err()) >= 1);
+        t.client(Some("203.0.113.8".parse().unwrap())).unwrap();
+    }
+}

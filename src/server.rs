@@ -1,0 +1,160 @@
+//! The listener: accepts connections and serves HTTP/1.1 on them, under the
+//! limits that keep one client from stopping the server (ARCHITECTURE.md,
+//! "Hostile traffic"):
+//!
+//! * at most `max_connections` open at once; past that, a new connection is
+//!   closed at once (the client sees a reset, not a stall), so idle sockets
+//!   can never use up the process's file descriptors and starve the accept
+//!   loop;
+//! * a header read timeout, which hyper also applies while a keep-alive
+//!   connection waits for its next request: slowloris and idle connections
+//!   are closed after it;
+//! * request bodies have their own timeout (`http::extract::JsonBody`).
+//!
+//! HTTP/2 is not offered: browsers use it only over TLS, which a reverse
+//! proxy terminates, and cleartext h2 would bring its own idle rules.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ConnectInfo;
+use axum::Router;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto::Builder;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tower::ServiceExt;
+
+/// Connection limits (from the settings).
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_connections: usize,
+    pub header_read_timeout: Duration,
+}
+
+/// File descriptors kept back from connections: database connections, the
+/// SQLite files, log output, the listener itself.
+const RESERVED_FDS: u64 = 64;
+
+/// Raises the soft open-file limit to the hard one, logs the result, and
+/// returns the connection cap that fits in it.
+pub fn fit_to_file_limit(wanted: u32) -> usize {
+    let wanted = u64::from(wanted);
+    let limit = match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => limit,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read or raise the open-file limit");
+            return wanted as usize;
+        }
+    };
+    let fits = limit.saturating_sub(RESERVED_FDS).max(1);
+    let cap = wanted.min(fits);
+    if cap < wanted {
+        tracing::warn!(
+            open_files = limit,
+            max_connections = cap,
+            "MAX_CONNECTIONS lowered to fit the open-file limit (raise `ulimit -n` / LimitNOFILE)"
+        );
+    } else {
+        tracing::info!(open_files = limit, max_connections = cap, "connection limits");
+    }
+    cap as usize
+}
+
+/// Serves `router` on `listener` until `shutdown` resolves, then stops
+/// accepting and waits up to `drain` for the requests in flight.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    limits: Limits,
+    shutdown: impl Future<Output = ()>,
+    drain: Duration,
+) -> std::io::Result<()> {
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let graceful = GracefulShutdown::new();
+    let mut builder = Builder::new(TokioExecutor::new()).http1_only();
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout);
+    let mut refused = RefusalLog::default();
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    // Out of descriptors or memory: wait a moment instead of
+                    // spinning; connections closing will free some.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+            drop(stream);
+            refused.one(limits.max_connections);
+            continue;
+        };
+        let _ = stream.set_nodelay(true);
+        let service = router
+            .clone()
+            .map_request(move |mut req: axum::http::Request<Incoming>| {
+                req.extensions_mut().insert(ConnectInfo(peer));
+                req
+            });
+        let conn = builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service))
+            .into_owned();
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+            drop(slot);
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(drain, graceful.shutdown()).await.is_err() {
+        tracing::warn!("connections still open at shutdown were cut off");
+    }
+    Ok(())
+}
+
+/// Logs refused connections at most once a second, with how many.
+#[derive(Default)]
+struct RefusalLog {
+    since: Option<std::time::Instant>,
+    count: u64,
+}
+
+impl RefusalLog {
+    fn one(&mut self, cap: usize) {
+        self.count += 1;
+        let now = std::time::Instant::now();
+        if self
+            .since
+            .is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1))
+        {
+            tracing::warn!(
+                refused = self.count,
+                max_connections = cap,
+                "connection limit reached: closing new connections"
+            );
+            self.since = Some(now);
+            self.count = 0;
+        }
+    }
+}
+
+/// The peer address of a request served by [`serve`].
+pub fn peer(extensions: &axum::http::Extensions) -> Option<SocketAddr> {
+    extensions.get::<ConnectInfo<SocketAddr>>().map(|c| c.0)
+}
