@@ -65,6 +65,8 @@ impl App {
         let state = AppState::new(store.clone(), tokens, ai.clone(), edge, throttle);
         let limits = server::Limits {
             max_connections: server::fit_to_file_limit(settings.max_connections),
+            max_per_client: settings.max_connections_per_client as usize,
+            trusted_proxies: settings.trusted_proxies.clone(),
             header_read_timeout,
         };
         Ok(Self {
@@ -97,7 +99,7 @@ impl App {
         // and only then does the store close.
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let worker = self.ai.clone().map(|ai| spawn_worker(ai, self.store.clone(), stopped));
-        let served = server::serve(listener, router, self.limits, shutdown, DRAIN).await;
+        let served = server::serve(listener, router, self.limits.clone(), shutdown, DRAIN).await;
         let _ = stop.send(true);
         let deadline = tokio::time::Instant::now() + DRAIN;
         if let Some(mut worker) = worker {

@@ -298,6 +298,10 @@ pub struct Settings {
     #[arg(long, global = true, env = "MAX_CONNECTIONS", value_name = "MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_connections: u32,
 
+    /// Most connections open at once from one client IP (not counting TRUSTED_PROXIES).
+    #[arg(long, global = true, env = "MAX_CONNECTIONS_PER_CLIENT", value_name = "MAX_CONNECTIONS_PER_CLIENT", default_value_t = 128, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections_per_client: u32,
+
     /// Seconds a connection may take to send a request's headers, counted from when it waits for one: also how long an idle keep-alive connection stays open.
     #[arg(
         long,

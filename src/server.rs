@@ -2,10 +2,12 @@
 //! limits that keep one client from stopping the server (ARCHITECTURE.md,
 //! "Hostile traffic"):
 //!
-//! * at most `max_connections` open at once; past that, a new connection is
-//!   closed at once (the client sees a reset, not a stall), so idle sockets
-//!   can never use up the process's file descriptors and starve the accept
-//!   loop;
+//! * at most `max_connections` open at once, and at most
+//!   `max_per_client` from one client IP (trusted proxies excepted); past
+//!   either, a new connection is closed at once (the client sees a reset,
+//!   not a stall), so idle sockets can never use up the process's file
+//!   descriptors and starve the accept loop, and one client cannot take
+//!   every slot from the others;
 //! * a header read timeout, which hyper also applies while a keep-alive
 //!   connection waits for its next request: slowloris and idle connections
 //!   are closed after it;
@@ -31,10 +33,53 @@ use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
 /// Connection limits (from the settings).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Limits {
     pub max_connections: usize,
+    pub max_per_client: usize,
+    /// Peers not subject to `max_per_client` (reverse proxies carry many
+    /// clients' connections).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     pub header_read_timeout: Duration,
+}
+
+/// Open connections per client IP.
+#[derive(Default)]
+struct PerClient(std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>);
+
+/// One counted connection; uncounted when dropped.
+struct ClientSlot {
+    table: Arc<PerClient>,
+    ip: Option<std::net::IpAddr>,
+}
+
+impl PerClient {
+    fn take(self: &Arc<Self>, ip: std::net::IpAddr, max: usize) -> Option<ClientSlot> {
+        let mut open = self.0.lock().expect("not poisoned");
+        let n = open.entry(ip).or_insert(0);
+        if *n >= max {
+            return None;
+        }
+        *n += 1;
+        Some(ClientSlot {
+            table: Arc::clone(self),
+            ip: Some(ip),
+        })
+    }
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        if let Some(ip) = self.ip {
+            let mut open = self.table.0.lock().expect("not poisoned");
+            if let Some(n) = open.get_mut(&ip) {
+                *n -= 1;
+                if *n == 0 {
+                    open.remove(&ip);
+                }
+            }
+        }
+    }
 }
 
 /// File descriptors kept back from connections: database connections, the
@@ -76,6 +121,7 @@ pub async fn serve(
     drain: Duration,
 ) -> std::io::Result<()> {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let per_client = Arc::new(PerClient::default());
     let graceful = GracefulShutdown::new();
     let mut builder = Builder::new(TokioExecutor::new()).http1_only();
     builder
@@ -100,8 +146,23 @@ pub async fn serve(
         };
         let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
             drop(stream);
-            refused.one(limits.max_connections);
+            refused.one("MAX_CONNECTIONS", limits.max_connections);
             continue;
+        };
+        let client_slot = if limits.trusted_proxies.iter().any(|p| p.contains(&peer.ip())) {
+            ClientSlot {
+                table: Arc::clone(&per_client),
+                ip: None,
+            }
+        } else {
+            match per_client.take(peer.ip(), limits.max_per_client) {
+                Some(s) => s,
+                None => {
+                    drop(stream);
+                    refused.one("MAX_CONNECTIONS_PER_CLIENT", limits.max_per_client);
+                    continue;
+                }
+            }
         };
         let _ = stream.set_nodelay(true);
         let service = router
@@ -118,7 +179,7 @@ pub async fn serve(
             if let Err(e) = conn.await {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }
-            drop(slot);
+            drop((slot, client_slot));
         });
     }
     drop(listener);
@@ -136,7 +197,7 @@ struct RefusalLog {
 }
 
 impl RefusalLog {
-    fn one(&mut self, cap: usize) {
+    fn one(&mut self, limit: &'static str, cap: usize) {
         self.count += 1;
         let now = std::time::Instant::now();
         if self
@@ -145,7 +206,8 @@ impl RefusalLog {
         {
             tracing::warn!(
                 refused = self.count,
-                max_connections = cap,
+                limit,
+                cap,
                 "connection limit reached: closing new connections"
             );
             self.since = Some(now);

@@ -2,12 +2,14 @@
 //! remove; any member may remove themselves (leave). A tenant always keeps
 //! at least one owner.
 
+use axum::extract::OriginalUri;
 use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::{get, patch};
 use axum::{Json, Router};
 use serde::Deserialize;
 
-use super::{ApiError, ApiPath, AppState, JsonBody, TenantCtx};
+use super::{pagination, ApiError, ApiPath, AppState, JsonBody, QueryParams, TenantCtx};
 use crate::domain::{Email, Role, UserId};
 use crate::store::prelude::*;
 use crate::store::{Member, StoreError};
@@ -40,8 +42,20 @@ pub struct SetRole {
     role: Role,
 }
 
-pub async fn list(ctx: TenantCtx) -> Result<Json<Vec<Member>>, ApiError> {
-    Ok(Json(ctx.tenant.members().await?))
+#[derive(Deserialize)]
+pub struct ListQuery {
+    limit: Option<i64>,
+    cursor: Option<String>,
+}
+
+/// Oldest membership first, a page at a time (pagination.rs).
+pub async fn list(
+    ctx: TenantCtx,
+    OriginalUri(uri): OriginalUri,
+    QueryParams(q): QueryParams<ListQuery>,
+) -> Result<Response, ApiError> {
+    let page = pagination::request(q.limit, q.cursor.as_deref(), pagination::DEFAULT)?;
+    Ok(pagination::respond(&uri, ctx.tenant.members(page).await?))
 }
 
 pub async fn add(ctx: TenantCtx, JsonBody(body): JsonBody<AddMember>) -> Result<(StatusCode, Json<Member>), ApiError> {

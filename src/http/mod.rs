@@ -9,6 +9,7 @@ mod error;
 mod extract;
 mod health;
 mod members;
+mod pagination;
 mod state;
 mod tenant_ctx;
 mod tenants;

@@ -1,12 +1,14 @@
 //! Tenants: create and list one's own (global context); read and rename one
 //! (tenant context: members only, renaming by owners).
 
+use axum::extract::OriginalUri;
 use axum::extract::State;
+use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 
-use super::{members, todos, ApiError, AppState, CurrentUser, JsonBody, TenantCtx};
+use super::{members, pagination, todos, ApiError, AppState, CurrentUser, JsonBody, QueryParams, TenantCtx};
 use crate::domain::{Role, TenantName};
 use crate::store::prelude::*;
 use crate::store::Membership;
@@ -40,11 +42,24 @@ pub async fn create(
     }))
 }
 
+#[derive(Deserialize)]
+pub struct ListQuery {
+    limit: Option<i64>,
+    cursor: Option<String>,
+}
+
+/// The user's tenants, oldest membership first, a page at a time (pagination.rs).
 pub async fn list(
     State(state): State<AppState>,
     CurrentUser(session): CurrentUser,
-) -> Result<Json<Vec<Membership>>, ApiError> {
-    Ok(Json(state.store.tenants_of(session.user_id).await?))
+    OriginalUri(uri): OriginalUri,
+    QueryParams(q): QueryParams<ListQuery>,
+) -> Result<Response, ApiError> {
+    let page = pagination::request(q.limit, q.cursor.as_deref(), pagination::DEFAULT)?;
+    Ok(pagination::respond(
+        &uri,
+        state.store.tenants_of(session.user_id, page).await?,
+    ))
 }
 
 pub async fn get_one(ctx: TenantCtx) -> Json<Membership> {

@@ -2,13 +2,15 @@
 //! mounted at `/api/todos` (tenant by `X-Tenant-Id`, the seed's routes) and
 //! at `/api/tenants/{tenant_id}/todos` (tenant by path).
 
+use axum::extract::OriginalUri;
 use axum::extract::State;
 use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::Deserialize;
 
-use super::{ApiError, ApiPath, AppState, JsonBody, QueryParams, TenantCtx};
+use super::{pagination, ApiError, ApiPath, AppState, JsonBody, QueryParams, TenantCtx};
 use crate::ai::parse::MAX_MINUTES;
 use crate::domain::{TodoFilter, TodoId, TodoTitle};
 use crate::store::prelude::*;
@@ -32,6 +34,8 @@ const NOT_FOUND: ApiError = ApiError::NotFound("todo not found");
 #[derive(Deserialize)]
 pub struct ListQuery {
     complete: Option<bool>,
+    limit: Option<i64>,
+    cursor: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -62,9 +66,15 @@ pub struct SearchQuery {
     q: String,
 }
 
-pub async fn list(ctx: TenantCtx, QueryParams(q): QueryParams<ListQuery>) -> Result<Json<Vec<Todo>>, ApiError> {
+/// Newest first, a page at a time (`?limit=`, `?cursor=`; pagination.rs).
+pub async fn list(
+    ctx: TenantCtx,
+    OriginalUri(uri): OriginalUri,
+    QueryParams(q): QueryParams<ListQuery>,
+) -> Result<Response, ApiError> {
     let filter = TodoFilter { complete: q.complete };
-    Ok(Json(ctx.tenant.list_todos(filter).await?))
+    let page = pagination::request(q.limit, q.cursor.as_deref(), pagination::TODOS_DEFAULT)?;
+    Ok(pagination::respond(&uri, ctx.tenant.list_todos(filter, page).await?))
 }
 
 /// Stores the todo first (it is never lost to an AI failure), then tries the

@@ -21,8 +21,8 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{
-    Basis, ClaimedJob, EstimateJob, EstimateOutcome, Member, Membership, NewTodo, Result, Tenant, Todo, TodoPatch,
-    User, UserWithHash,
+    Basis, ClaimedJob, EstimateJob, EstimateOutcome, Member, Membership, NewTodo, Page, PageRequest, Result, Tenant,
+    Todo, TodoPatch, User, UserWithHash,
 };
 use crate::domain::{Email, Role, TenantId, TenantName, TodoFilter, TodoId, UserId};
 
@@ -55,8 +55,9 @@ pub trait Tenants {
     /// Creates a tenant with `owner` as its first owner, atomically.
     async fn create_tenant(&self, name: &TenantName, owner: UserId) -> Result<Tenant>;
 
-    /// The tenants `user` belongs to, oldest membership first (ties by id).
-    async fn tenants_of(&self, user: UserId) -> Result<Vec<Membership>>;
+    /// The tenants `user` belongs to, oldest membership first (ties by
+    /// tenant id), a page at a time.
+    async fn tenants_of(&self, user: UserId, page: PageRequest<TenantId>) -> Result<Page<Membership, TenantId>>;
 
     /// Every tenant's id, ordered: for maintenance that visits each tenant
     /// in turn through [`Store::unchecked_tenant`].
@@ -68,8 +69,8 @@ pub trait TenantAdmin {
     /// Renames the tenant. [`StoreError::NotFound`] if it is gone.
     async fn rename(&self, name: &TenantName) -> Result<Tenant>;
 
-    /// The members, oldest membership first (ties by email).
-    async fn members(&self) -> Result<Vec<Member>>;
+    /// The members, oldest membership first (ties by email), a page at a time.
+    async fn members(&self, page: PageRequest<String>) -> Result<Page<Member, String>>;
 
     /// Adds the user with this email. [`StoreError::NotFound`] if there is no
     /// such user, [`StoreError::Conflict`] if already a member.
@@ -86,8 +87,9 @@ pub trait TenantAdmin {
 
 /// The tenant's todos.
 pub trait Todos {
-    /// Newest first (ties by id, descending), optionally only (in)complete ones.
-    async fn list_todos(&self, filter: TodoFilter) -> Result<Vec<Todo>>;
+    /// Newest first (ties by id, descending), optionally only (in)complete
+    /// ones, a page at a time.
+    async fn list_todos(&self, filter: TodoFilter, page: PageRequest<TodoId>) -> Result<Page<Todo, TodoId>>;
 
     /// `None` if this tenant has no such todo.
     async fn todo(&self, id: TodoId) -> Result<Option<Todo>>;

@@ -43,8 +43,8 @@ pub use console::SqlTable;
 pub use contract::{Accounts, Embeddings, EstimateQueue, Jobs, TenantAdmin, Tenants, Todos};
 pub use error::StoreError;
 pub use models::{
-    Basis, EstimateJob, EstimateOutcome, EstimateStatus, Member, Membership, NewTodo, Tenant, Todo, TodoPatch, User,
-    UserWithHash,
+    Basis, Cursor, EstimateJob, EstimateOutcome, EstimateStatus, Member, Membership, NewTodo, Page, PageRequest,
+    Tenant, Todo, TodoPatch, User, UserWithHash,
 };
 
 use uuid::Uuid;

@@ -81,6 +81,54 @@ pub(super) fn rfc3339<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S
     s.serialize_str(&t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
 }
 
+/// Where a page of a list starts: just after the row whose sort key is
+/// `(at, key)` (keyset pagination: stable while rows come and go, and as fast
+/// on the hundredth page as on the first).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor<K> {
+    pub at: DateTime<Utc>,
+    pub key: K,
+}
+
+/// What page of a list to read.
+#[derive(Debug, Clone)]
+pub struct PageRequest<K> {
+    /// At most this many items (at least 1).
+    pub limit: i64,
+    pub after: Option<Cursor<K>>,
+}
+
+impl<K> PageRequest<K> {
+    pub fn first(limit: i64) -> Self {
+        Self {
+            limit: limit.max(1),
+            after: None,
+        }
+    }
+}
+
+/// A page of a list, in the list's order, and where the next one starts
+/// (`None` on the last page).
+#[derive(Debug, Clone)]
+pub struct Page<T, K> {
+    pub items: Vec<T>,
+    pub next: Option<Cursor<K>>,
+}
+
+impl<T, K> Page<T, K> {
+    /// From up to `limit + 1` rows: the extra one only says there is more.
+    pub(super) fn from_rows(mut items: Vec<T>, limit: i64, cursor_of: impl Fn(&T) -> Cursor<K>) -> Self {
+        let limit = usize::try_from(limit.max(1)).unwrap_or(usize::MAX);
+        let next = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(cursor_of)
+        } else {
+            None
+        };
+        Self { items, next }
+    }
+}
+
 /// Where a todo's estimate stands. Stored as the text of [`Self::as_str`]
 /// (the migrations' CHECK constraints list the same words); this is the one
 /// mapping between the two.

@@ -2,12 +2,14 @@
 //! backends but the last-owner rule, which each enforces its own way under
 //! concurrency (sqlite/mod.rs, postgres/mod.rs).
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::backend::{on, Db};
 use super::models::{MemberRow, MembershipRow};
-use super::{Member, Membership, Result, Store, StoreError, Tenant, TenantAdmin, TenantStore, Tenants};
+use super::{
+    Cursor, Member, Membership, Page, PageRequest, Result, Store, StoreError, Tenant, TenantAdmin, TenantStore, Tenants,
+};
 use crate::domain::{Email, Role, TenantId, TenantName, UserId};
 
 /// The member query: the shared SELECT; callers append the WHERE at compile
@@ -22,6 +24,14 @@ macro_rules! member_query {
     };
 }
 pub(super) use member_query;
+
+/// A membership row with when it began (the list's sort key).
+#[derive(sqlx::FromRow)]
+struct MembershipWithTime {
+    #[sqlx(flatten)]
+    membership: MembershipRow,
+    created_at: DateTime<Utc>,
+}
 
 impl Tenants for Store {
     async fn create_tenant(&self, name: &TenantName, owner: UserId) -> Result<Tenant> {
@@ -48,15 +58,37 @@ impl Tenants for Store {
         })
     }
 
-    async fn tenants_of(&self, user: UserId) -> Result<Vec<Membership>> {
-        let rows: Vec<MembershipRow> = on!(read(&self.db), |c| sqlx::query_as(
-            "SELECT t.id, t.name, tu.role FROM tenant_users tu JOIN tenants t ON t.id = tu.tenant_id
-             WHERE tu.user_id = $1 ORDER BY tu.created_at, t.id",
-        )
-        .bind(user.0)
-        .fetch_all(&mut *c)
-        .await?);
-        rows.into_iter().map(Membership::try_from).collect()
+    async fn tenants_of(&self, user: UserId, page: PageRequest<TenantId>) -> Result<Page<Membership, TenantId>> {
+        let (at, key) = page.after.map(|c| (c.at, c.key.0)).unzip();
+        let rows: Vec<(MembershipRow, DateTime<Utc>)> =
+            on!(read(&self.db), |c| sqlx::query_as::<_, MembershipWithTime>(
+                "SELECT t.id, t.name, tu.role, tu.created_at FROM tenant_users tu JOIN tenants t ON t.id = tu.tenant_id
+             WHERE tu.user_id = $1
+               AND ($2 IS NULL OR tu.created_at > $2 OR (tu.created_at = $2 AND t.id > $3))
+             ORDER BY tu.created_at, t.id
+             LIMIT $4",
+            )
+            .bind(user.0)
+            .bind(at)
+            .bind(key)
+            .bind(page.limit + 1)
+            .fetch_all(&mut *c)
+            .await?)
+            .into_iter()
+            .map(|r: MembershipWithTime| (r.membership, r.created_at))
+            .collect();
+        let page = Page::from_rows(rows, page.limit, |(m, at)| Cursor {
+            at: *at,
+            key: TenantId(m.id),
+        });
+        Ok(Page {
+            items: page
+                .items
+                .into_iter()
+                .map(|(m, _)| Membership::try_from(m))
+                .collect::<Result<_>>()?,
+            next: page.next,
+        })
     }
 
     async fn tenant_ids(&self) -> Result<Vec<TenantId>> {
@@ -79,14 +111,28 @@ impl TenantAdmin for TenantStore {
         tenant.ok_or(StoreError::NotFound)
     }
 
-    async fn members(&self) -> Result<Vec<Member>> {
+    async fn members(&self, page: PageRequest<String>) -> Result<Page<Member, String>> {
+        let (at, key) = page.after.map(|c| (c.at, c.key)).unzip();
         let rows: Vec<MemberRow> = on!(read(&self.db), |c| sqlx::query_as(member_query!(
-            "WHERE tu.tenant_id = $1 ORDER BY tu.created_at, u.email"
+            "WHERE tu.tenant_id = $1
+               AND ($2 IS NULL OR tu.created_at > $2 OR (tu.created_at = $2 AND u.email > $3))
+             ORDER BY tu.created_at, u.email
+             LIMIT $4"
         ))
         .bind(self.tenant.0)
+        .bind(at)
+        .bind(key)
+        .bind(page.limit + 1)
         .fetch_all(&mut *c)
         .await?);
-        rows.into_iter().map(Member::try_from).collect()
+        let page = Page::from_rows(rows, page.limit, |m| Cursor {
+            at: m.created_at,
+            key: m.email.clone(),
+        });
+        Ok(Page {
+            items: page.items.into_iter().map(Member::try_from).collect::<Result<_>>()?,
+            next: page.next,
+        })
     }
 
     async fn add_member(&self, email: &Email, role: Role) -> Result<Member> {

@@ -11,8 +11,8 @@ use super::backend::{on, Db};
 use super::models::TitleRow;
 use super::queue::enqueue_leased;
 use super::{
-    Basis, Embeddings, EstimateJob, EstimateOutcome, EstimateStatus, NewTodo, Result, TenantStore, Todo, TodoPatch,
-    Todos,
+    Basis, Cursor, Embeddings, EstimateJob, EstimateOutcome, EstimateStatus, NewTodo, Page, PageRequest, Result,
+    TenantStore, Todo, TodoPatch, Todos,
 };
 use crate::domain::{TodoFilter, TodoId};
 
@@ -64,17 +64,27 @@ where
 }
 
 impl Todos for TenantStore {
-    async fn list_todos(&self, filter: TodoFilter) -> Result<Vec<Todo>> {
-        Ok(on!(tenant_read(&self.db, self.tenant), |c| sqlx::query_as(concat!(
+    async fn list_todos(&self, filter: TodoFilter, page: PageRequest<TodoId>) -> Result<Page<Todo, TodoId>> {
+        let (at, key) = page.after.map(|c| (c.at, c.key.0)).unzip();
+        let rows: Vec<Todo> = on!(tenant_read(&self.db, self.tenant), |c| sqlx::query_as(concat!(
             "SELECT ",
             todo_columns!(),
             " FROM todos WHERE tenant_id = $1 AND ($2 IS NULL OR complete = $2)
-              ORDER BY created_at DESC, id DESC"
+                AND ($3 IS NULL OR created_at < $3 OR (created_at = $3 AND id < $4))
+              ORDER BY created_at DESC, id DESC
+              LIMIT $5"
         ))
         .bind(self.tenant.0)
         .bind(filter.complete)
+        .bind(at)
+        .bind(key)
+        .bind(page.limit + 1)
         .fetch_all(&mut *c)
-        .await?))
+        .await?);
+        Ok(Page::from_rows(rows, page.limit, |t| Cursor {
+            at: t.created_at,
+            key: t.id,
+        }))
     }
 
     async fn todo(&self, id: TodoId) -> Result<Option<Todo>> {

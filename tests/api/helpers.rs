@@ -216,6 +216,7 @@ impl TestApp {
         // lower these again.
         settings.auth_rate_per_minute = 100_000;
         settings.tenant_rate_per_hour = 100_000;
+        settings.max_connections_per_client = 100_000;
         configure(&mut settings);
         let app = App::build(&settings).await.expect("app builds");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

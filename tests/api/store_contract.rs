@@ -9,7 +9,7 @@ use aswan::ai::{Ai, JobOutcome};
 use aswan::domain::{Email, Role, TenantId, TenantName, TodoFilter, TodoTitle, UserId};
 use aswan::store::prelude::*;
 use aswan::store::{
-    EstimateOutcome, EstimateStatus, NewTodo, SessionTenant, Store, StoreError, TenantStore, TodoPatch,
+    EstimateOutcome, EstimateStatus, NewTodo, PageRequest, SessionTenant, Store, StoreError, TenantStore, TodoPatch,
 };
 use aswan::Settings;
 use chrono::Utc;
@@ -39,6 +39,7 @@ backend_tests!(
     a_todo_deleted_before_its_estimate_is_dropped,
     a_todo_deleted_during_its_estimate_is_dropped,
     titles_containing_matches_words_literally,
+    pages_cover_a_list_once_in_order,
 );
 
 struct Fixture {
@@ -94,9 +95,10 @@ fn new_todo(title: &str, estimate: bool) -> NewTodo {
 }
 
 async fn titles(t: &TenantStore, filter: TodoFilter) -> Vec<String> {
-    t.list_todos(filter)
+    t.list_todos(filter, PageRequest::first(1000))
         .await
         .unwrap()
+        .items
         .into_iter()
         .map(|t| t.title)
         .collect()
@@ -181,14 +183,21 @@ async fn tenants_and_members_are_listed_oldest_first(backend: Backend) {
         .unwrap();
     let (_, third) = owner_with_tenant(&f.store, "zed@x.io", "Third").await;
     third.add_member(&email("ada@x.io"), Role::Member).await.unwrap();
-    let mine: Vec<_> = f.store.tenants_of(ada).await.unwrap();
+    let mine: Vec<_> = f.store.tenants_of(ada, PageRequest::first(100)).await.unwrap().items;
     let names: Vec<_> = mine.iter().map(|m| m.tenant.name.as_str()).collect();
     assert_eq!(names, ["First", "Second", "Third"]);
     assert_eq!(mine[2].role, Role::Member);
     let mut ids = vec![first.tenant_id(), second.id, third.tenant_id()];
     ids.sort();
     assert_eq!(f.store.tenant_ids().await.unwrap(), ids);
-    let members: Vec<_> = third.members().await.unwrap().into_iter().map(|m| m.email).collect();
+    let members: Vec<_> = third
+        .members(PageRequest::first(100))
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|m| m.email)
+        .collect();
     assert_eq!(members, ["zed@x.io", "ada@x.io"]);
     let renamed = first.rename(&TenantName::parse("Renamed").unwrap()).await.unwrap();
     assert_eq!(renamed.name, "Renamed");
@@ -204,7 +213,7 @@ async fn adding_members_reports_unknown_and_duplicate_accounts(backend: Backend)
     assert_eq!((bob.email.as_str(), bob.role), ("bob@x.io", Role::Member));
     let twice = t.add_member(&email("bob@x.io"), Role::Owner).await;
     assert!(matches!(twice, Err(StoreError::Conflict)), "{twice:?}");
-    assert_eq!(t.members().await.unwrap().len(), 2);
+    assert_eq!(t.members(PageRequest::first(100)).await.unwrap().items.len(), 2);
 }
 
 async fn a_tenant_keeps_its_last_owner(backend: Backend) {
@@ -238,9 +247,10 @@ async fn racing_demotions_leave_an_owner(backend: Backend) {
         let (one, two) = tokio::join!(t.set_member_role(ada, Role::Member), t.remove_member(bob));
         assert!(one.is_ok() != two.is_ok(), "exactly one wins: {one:?} / {two:?}");
         let owners = t
-            .members()
+            .members(PageRequest::first(100))
             .await
             .unwrap()
+            .items
             .into_iter()
             .filter(|m| m.role == Role::Owner)
             .count();
@@ -255,7 +265,12 @@ async fn todos_are_newest_first_and_filtered(backend: Backend) {
         t.create_todo(&new_todo(title, false)).await.unwrap();
     }
     assert_eq!(titles(&t, TodoFilter::default()).await, ["three", "two", "one"]);
-    let two = t.list_todos(TodoFilter::default()).await.unwrap()[1].id;
+    let two = t
+        .list_todos(TodoFilter::default(), PageRequest::first(10))
+        .await
+        .unwrap()
+        .items[1]
+        .id;
     let patch = TodoPatch {
         complete: Some(true),
         ..TodoPatch::default()
@@ -281,7 +296,12 @@ async fn a_foreign_todo_id_is_not_found_and_untouched(backend: Backend) {
     let outcome = EstimateOutcome::Failed { reason: "x".into() };
     assert!(a.save_estimate(theirs.id, &outcome).await.unwrap().is_none());
     assert!(!a.delete_todo(theirs.id).await.unwrap());
-    assert!(a.list_todos(TodoFilter::default()).await.unwrap().is_empty());
+    assert!(a
+        .list_todos(TodoFilter::default(), PageRequest::first(10))
+        .await
+        .unwrap()
+        .items
+        .is_empty());
     let still = b.todo(theirs.id).await.unwrap().unwrap();
     assert_eq!((still.title.as_str(), still.complete), ("B's secret", false));
     assert_eq!(still.estimate_status, EstimateStatus::Pending);
@@ -435,7 +455,12 @@ async fn deleting_a_todo_removes_its_job(backend: Backend) {
     let f = fixture(backend).await;
     let (_, t) = owner_with_tenant(&f.store, "ada@x.io", "A").await;
     due_jobs(&t, 1).await;
-    let id = t.list_todos(TodoFilter::default()).await.unwrap()[0].id;
+    let id = t
+        .list_todos(TodoFilter::default(), PageRequest::first(10))
+        .await
+        .unwrap()
+        .items[0]
+        .id;
     assert!(t.delete_todo(id).await.unwrap());
     assert!(!t.delete_todo(id).await.unwrap());
     assert!(f.store.claim_estimate_jobs(10).await.unwrap().is_empty());
@@ -491,4 +516,61 @@ async fn titles_containing_matches_words_literally(backend: Backend) {
     assert_eq!(hits("%").await, ["Log 100% of errors"], "% is literal");
     assert_eq!(hits("_").await, ["plain_name"], "_ is literal");
     assert!(hits("zzz").await.is_empty());
+}
+
+/// Following the cursors visits every item once, in the list's order, also
+/// across ties in the sort key; the last page says there is no next one.
+async fn pages_cover_a_list_once_in_order(backend: Backend) {
+    let f = fixture(backend).await;
+    let (ada, t) = owner_with_tenant(&f.store, "ada@x.io", "A").await;
+    for i in 0..23 {
+        t.create_todo(&new_todo(&format!("todo {i:02}"), false)).await.unwrap();
+    }
+    for i in 0..7 {
+        let address = format!("m{i}@x.io");
+        user(&f.store, &address).await;
+        t.add_member(&email(&address), Role::Member).await.unwrap();
+        f.store
+            .create_tenant(&TenantName::parse(&format!("T{i}")).unwrap(), ada)
+            .await
+            .unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut page = PageRequest::first(5);
+    loop {
+        let got = t.list_todos(TodoFilter::default(), page.clone()).await.unwrap();
+        assert!(got.items.len() <= 5);
+        seen.extend(got.items.into_iter().map(|t| t.title));
+        match got.next {
+            Some(next) => page.after = Some(next),
+            None => break,
+        }
+    }
+    let expected: Vec<String> = (0..23).rev().map(|i| format!("todo {i:02}")).collect();
+    assert_eq!(seen, expected);
+
+    let mut members = Vec::new();
+    let mut page = PageRequest::first(3);
+    loop {
+        let got = t.members(page.clone()).await.unwrap();
+        members.extend(got.items.into_iter().map(|m| m.email));
+        match got.next {
+            Some(next) => page.after = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(members.len(), 8);
+    assert_eq!(members[0], "ada@x.io");
+
+    let mut tenants = Vec::new();
+    let mut page = PageRequest::first(2);
+    loop {
+        let got = f.store.tenants_of(ada, page.clone()).await.unwrap();
+        tenants.extend(got.items.into_iter().map(|m| m.tenant.name));
+        match got.next {
+            Some(next) => page.after = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(tenants, ["A", "T0", "T1", "T2", "T3", "T4", "T5", "T6"]);
 }
