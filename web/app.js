@@ -69,6 +69,20 @@ async function api(method, path, body) {
   return data;
 }
 
+/** A GET of one page of a list: its items and the next page's URL, if any (the Link header). */
+async function apiPage(path) {
+  const res = await fetch(path, { credentials: 'same-origin' });
+  let data = null;
+  try { data = await res.json(); } catch { /* not JSON */ }
+  if (!res.ok) {
+    const detail = data && typeof data.detail === 'string' ? data.detail : `Request failed (${res.status})`;
+    throw new ApiError(res.status, detail);
+  }
+  const link = res.headers.get('Link') || '';
+  const next = link.match(/<([^>]+)>;\s*rel="next"/);
+  return { items: data, next: next ? next[1] : null };
+}
+
 /** Runs an action; shows the API's detail if it fails. */
 async function attempt(action) {
   try {
@@ -178,7 +192,7 @@ function authView(mode) {
 }
 
 async function tenantsView() {
-  const tenants = await attempt(() => api('GET', '/api/tenants'));
+  const tenants = await attempt(() => api('GET', '/api/tenants?limit=1000'));
   if (tenants === undefined) return;
   const name = h('input', { id: 'tenant-name', type: 'text', required: true, maxlength: '100', placeholder: 'Acme Inc.' });
   const form = h('form', {
@@ -240,10 +254,13 @@ function estimateView(todo, refresh) {
   return box;
 }
 
+/** Tasks per page of the list. */
+const PAGE = 50;
+
 async function todosView(tenantId) {
   const [tenant, tenants] = await Promise.all([
     attempt(() => api('GET', `/api/tenants/${tenantId}`)),
-    attempt(() => api('GET', '/api/tenants')),
+    attempt(() => api('GET', '/api/tenants?limit=1000')),
   ]);
   if (!tenant || !tenants) return;
   const base = `/api/tenants/${tenantId}/todos`;
@@ -251,13 +268,40 @@ async function todosView(tenantId) {
   let search = null; // results of a search, or null
   const list = h('ul', { class: 'todos', 'aria-label': 'Tasks' });
 
+  // The list arrives a page at a time: more loads as the user scrolls to its
+  // end. A refresh reloads as many tasks as are shown.
+  let shown = PAGE;
+  let observer = null;
+  const moreItem = (next) => {
+    const button = h('button', { type: 'button', class: 'link', text: 'Load more tasks' });
+    const li = h('li', { class: 'more' }, button);
+    let loading = false;
+    const load = async () => {
+      if (loading) return;
+      loading = true;
+      const page = await attempt(() => apiPage(next));
+      if (page === undefined) { loading = false; return; }
+      observer?.disconnect();
+      li.replaceWith(...page.items.map((t) => todoItem(t, base, refresh)), ...(page.next ? [moreItem(page.next)] : []));
+      shown += page.items.length;
+    };
+    button.addEventListener('click', load);
+    observer = new IntersectionObserver((entries) => { if (entries.some((e) => e.isIntersecting)) load(); });
+    observer.observe(li);
+    return li;
+  };
+
   const refresh = async () => {
     clearTimeout(pollTimer);
     if (search) return;
-    const q = filter === 'all' ? '' : `?complete=${filter === 'done'}`;
-    const todos = await attempt(() => api('GET', base + q));
-    if (todos === undefined) return;
+    const params = new URLSearchParams({ limit: String(Math.min(shown, 1000)) });
+    if (filter !== 'all') params.set('complete', String(filter === 'done'));
+    const page = await attempt(() => apiPage(`${base}?${params}`));
+    if (page === undefined) return;
+    const todos = page.items;
+    observer?.disconnect();
     list.replaceChildren(...todos.map((t) => todoItem(t, base, refresh)));
+    if (page.next) list.append(moreItem(page.next));
     if (!todos.length) {
       list.append(h('li', { class: 'empty', text: filter === 'all' ? 'No tasks yet. Add the first one above.' : 'Nothing here.' }));
     }
@@ -285,6 +329,7 @@ async function todosView(tenantId) {
       type: 'button', 'aria-pressed': String(key === filter), text: label,
       onclick: (e) => {
         filter = key;
+        shown = PAGE;
         for (const b of filters.children) b.setAttribute('aria-pressed', String(b === e.currentTarget));
         search = null;
         refresh();
@@ -390,7 +435,7 @@ function askDuration(li, path, refresh) {
 async function membersView(tenantId) {
   const [tenant, members] = await Promise.all([
     attempt(() => api('GET', `/api/tenants/${tenantId}`)),
-    attempt(() => api('GET', `/api/tenants/${tenantId}/members`)),
+    attempt(() => api('GET', `/api/tenants/${tenantId}/members?limit=1000`)),
   ]);
   if (!tenant || !members) return;
   const owner = tenant.role === 'owner';

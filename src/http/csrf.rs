@@ -38,7 +38,12 @@ fn check(state: &AppState, req: &Request) -> Result<(), ApiError> {
         return Ok(());
     }
     let cookie = super::current_user::cookie_token(headers).is_some();
-    let session_path = SESSION_PATHS.contains(&req.uri().path());
+    // The full path: inside the /api router the URI has its prefix stripped.
+    let path = req
+        .extensions()
+        .get::<axum::extract::OriginalUri>()
+        .map_or_else(|| req.uri().path(), |o| o.0.path());
+    let session_path = SESSION_PATHS.contains(&path);
     if !cookie && !session_path {
         // Nothing a forged request could borrow.
         return Ok(());
