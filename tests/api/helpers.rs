@@ -107,6 +107,28 @@ pub fn run(cmd: &mut std::process::Command) -> std::process::Output {
     out
 }
 
+/// [`run`], killing the process if it is still running after `limit`.
+pub fn run_bounded(cmd: &mut std::process::Command, limit: std::time::Duration) -> std::process::Output {
+    let child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run aswan");
+    let pid = child.id().to_string();
+    let (done, watch) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        if watch.recv_timeout(limit).is_err() {
+            let _ = std::process::Command::new("kill").args(["-KILL", &pid]).status();
+        }
+    });
+    let out = child.wait_with_output().expect("wait for aswan");
+    let _ = done.send(());
+    if test_log() {
+        eprint!("{}", String::from_utf8_lossy(&out.stderr));
+    }
+    out
+}
+
 /// A todo's id, as the API wrote it.
 pub fn id_of(todo: &Value) -> String {
     todo["id"].as_str().expect("a todo id").to_owned()
@@ -445,12 +467,22 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts `aswan serve` in `dir` with `envs` and waits until it listens.
     pub fn start(dir: &std::path::Path, envs: &[(&str, &str)]) -> Self {
+        Self::start_with(dir, envs, |_| {})
+    }
+
+    /// [`ServerProcess::start`], with a last say over the command.
+    pub fn start_with(
+        dir: &std::path::Path,
+        envs: &[(&str, &str)],
+        configure: impl FnOnce(&mut std::process::Command),
+    ) -> Self {
         use std::io::BufRead;
         let mut cmd = aswan_command(dir);
         cmd.env("BIND", "127.0.0.1:0").stderr(std::process::Stdio::piped());
         for (k, v) in envs {
             cmd.env(k, v);
         }
+        configure(&mut cmd);
         let mut child = cmd.spawn().expect("start aswan");
         // Watchdog: a hung server fails its test instead of hanging the suite.
         let pid = child.id().to_string();
@@ -481,5 +513,40 @@ impl Drop for ServerProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// A TCP forwarder to `target`: stopping it is the database going away
+/// (open connections drop, new ones are refused).
+pub struct TcpProxy {
+    pub addr: SocketAddr,
+    tasks: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl TcpProxy {
+    pub async fn start(target: SocketAddr) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let tasks = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let inner = std::sync::Arc::clone(&tasks);
+        let accept = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let conn = tokio::spawn(async move {
+                    if let Ok(mut server) = tokio::net::TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+                inner.lock().unwrap().push(conn);
+            }
+        });
+        tasks.lock().unwrap().push(accept);
+        Self { addr, tasks }
+    }
+
+    /// Closes the listener and every forwarded connection.
+    pub fn stop(&self) {
+        for task in self.tasks.lock().unwrap().drain(..) {
+            task.abort();
+        }
     }
 }

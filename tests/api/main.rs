@@ -11,6 +11,7 @@ mod concurrency;
 mod errors;
 mod estimates;
 mod fake_ai;
+mod hostile;
 mod isolation;
 mod local_ai;
 mod members;
