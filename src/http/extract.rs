@@ -20,6 +20,15 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, ApiError> {
+        // Announced too large: refused at once, without waiting for it.
+        let announced = req
+            .headers()
+            .get(axum::http::header::CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<usize>().ok());
+        if announced.is_some_and(|n| n > super::BODY_LIMIT) {
+            return Err(ApiError::PayloadTooLarge);
+        }
         let read = Bytes::from_request(req, state);
         let bytes = tokio::time::timeout(state.edge.body_read_timeout, read)
             .await

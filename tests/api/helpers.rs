@@ -279,6 +279,14 @@ impl TestApp {
         format!("http://{}{}", self.addr, path)
     }
 
+    /// `aswan sql ARGS…` on this app's database.
+    pub fn sql(&self, args: &[&str]) -> std::process::Output {
+        run(aswan_command(self.data_dir.path())
+            .env("DATABASE_URL", &self.database_url)
+            .arg("sql")
+            .args(args))
+    }
+
     /// An anonymous client (no token, no cookie jar).
     pub fn anon(&self) -> Client {
         Client {

@@ -121,6 +121,14 @@ async fn idle_and_slowloris_sockets_do_not_stop_the_server(backend: Backend) {
         withheld.set_read_timeout(Some(Duration::from_secs(6))).unwrap();
         let _ = withheld.read_to_string(&mut reply);
         assert!(reply.starts_with("HTTP/1.1 408"), "a withheld body times out: {reply:?}");
+        // One announced larger than the limit is refused at once.
+        let mut big = connect_from("127.0.0.5", addr);
+        big.write_all(b"POST /api/login HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n{")
+            .unwrap();
+        big.set_read_timeout(Some(Duration::from_secs(1))).unwrap();
+        let mut head = [0u8; 12];
+        big.read_exact(&mut head).unwrap();
+        assert_eq!(&head, b"HTTP/1.1 413");
     })
     .await
     .unwrap();
@@ -451,13 +459,6 @@ async fn lists_are_paged_with_a_link_to_the_next_page(backend: Backend) {
     assert!(next_link(&res).is_none(), "one member: one page");
 }
 
-fn sql(app: &TestApp, args: &[&str]) -> std::process::Output {
-    run(aswan_command(app.data_dir.path())
-        .env("DATABASE_URL", &app.database_url)
-        .arg("sql")
-        .args(args))
-}
-
 /// `aswan sql` runs one statement and cannot leave its scope by accident.
 /// (Before: on SQLite `PRAGMA query_only = OFF; DELETE FROM main.todos`
 /// deleted every tenant's todos; on PostgreSQL `set_config` read another
@@ -470,37 +471,33 @@ async fn aswan_sql_runs_one_statement_in_its_scope(backend: Backend) {
         String::from_utf8_lossy(&out.stderr).into_owned()
     };
     let err = refused(
-        sql(
-            &t.app,
-            &["--tenant", &a, "PRAGMA query_only = OFF; DELETE FROM main.todos"],
-        ),
+        t.app
+            .sql(&["--tenant", &a, "PRAGMA query_only = OFF; DELETE FROM main.todos"]),
         "two statements",
     );
     assert!(err.contains("one statement"), "{err}");
-    let err = refused(sql(&t.app, &["SELECT 1; SELECT 2"]), "two statements");
+    let err = refused(t.app.sql(&["SELECT 1; SELECT 2"]), "two statements");
     assert!(err.contains("one statement"), "{err}");
     match backend {
         Backend::Sqlite => {
             let attached = t.app.data_dir.path().join("created-by-attach.db");
             let statement = format!("ATTACH '{}' AS x", attached.display());
-            refused(sql(&t.app, &["--tenant", &a, &statement]), "ATTACH");
+            refused(t.app.sql(&["--tenant", &a, &statement]), "ATTACH");
             assert!(!attached.exists(), "ATTACH created a file");
-            refused(sql(&t.app, &["--tenant", &a, "DELETE FROM main.todos"]), "a write");
+            refused(t.app.sql(&["--tenant", &a, "DELETE FROM main.todos"]), "a write");
         }
         Backend::Postgres => {
             let peek = format!(
                 "SELECT set_config('nile.tenant_id', '{b}', true), (SELECT string_agg(title, ' | ') FROM todos)"
             );
-            refused(sql(&t.app, &["--tenant", &a, &peek]), "set_config");
-            refused(sql(&t.app, &["--tenant", &a, "RESET ROLE"]), "RESET ROLE");
+            refused(t.app.sql(&["--tenant", &a, &peek]), "set_config");
+            refused(t.app.sql(&["--tenant", &a, "RESET ROLE"]), "RESET ROLE");
             refused(
-                sql(
-                    &t.app,
-                    &["--tenant", &a, "DO $$ BEGIN UPDATE todos SET title = 'x'; END $$"],
-                ),
+                t.app
+                    .sql(&["--tenant", &a, "DO $$ BEGIN UPDATE todos SET title = 'x'; END $$"]),
                 "DO",
             );
-            refused(sql(&t.app, &["COPY (SELECT 1) TO PROGRAM 'id'"]), "COPY PROGRAM");
+            refused(t.app.sql(&["COPY (SELECT 1) TO PROGRAM 'id'"]), "COPY PROGRAM");
         }
     }
     assert_eq!(t.ada.titles(t.a).await, ["a2", "a1"]);

@@ -3,19 +3,12 @@
 use serde_json::Value;
 
 use crate::backend_tests;
-use crate::helpers::{aswan_command, run, Backend, TestApp, TwoTenants};
+use crate::helpers::{Backend, TestApp, TwoTenants};
 
 backend_tests!(
     sql_is_scoped_to_the_named_tenant,
     sql_prints_a_readable_table_and_reports_errors
 );
-
-fn sql(app: &TestApp, args: &[&str]) -> std::process::Output {
-    run(aswan_command(app.data_dir.path())
-        .env("DATABASE_URL", &app.database_url)
-        .arg("sql")
-        .args(args))
-}
 
 fn json_titles(out: &std::process::Output) -> Vec<String> {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
@@ -32,16 +25,16 @@ async fn sql_is_scoped_to_the_named_tenant(backend: Backend) {
     let a_arg = a.to_string();
     let query = "SELECT title FROM todos ORDER BY title";
     assert_eq!(
-        json_titles(&sql(&app, &["--json", "--tenant", &a_arg, query])),
+        json_titles(&app.sql(&["--json", "--tenant", &a_arg, query])),
         ["a1", "a2"]
     );
     assert_eq!(
-        json_titles(&sql(&app, &["--json", "--tenant", &b.to_string(), query])),
+        json_titles(&app.sql(&["--json", "--tenant", &b.to_string(), query])),
         ["b1"]
     );
     // No tenant: tenant-aware tables show nothing; shared tables are visible.
-    assert!(json_titles(&sql(&app, &["--json", query])).is_empty());
-    let out = sql(&app, &["--json", "SELECT name FROM tenants ORDER BY name"]);
+    assert!(json_titles(&app.sql(&["--json", query])).is_empty());
+    let out = app.sql(&["--json", "SELECT name FROM tenants ORDER BY name"]);
     let names: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(names, serde_json::json!([{ "name": "A" }, { "name": "B" }]));
 
@@ -49,19 +42,16 @@ async fn sql_is_scoped_to_the_named_tenant(backend: Backend) {
     match backend {
         // PostgreSQL: writes run under RLS and touch only the tenant's rows.
         Backend::Postgres => {
-            let out = sql(&app, &["--tenant", &a_arg, update]);
+            let out = app.sql(&["--tenant", &a_arg, update]);
             assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
             assert!(String::from_utf8_lossy(&out.stdout).contains("(2 rows affected)"));
-            let out = sql(
-                &app,
-                &["--json", "--tenant", &b.to_string(), "SELECT complete FROM todos"],
-            );
+            let out = app.sql(&["--json", "--tenant", &b.to_string(), "SELECT complete FROM todos"]);
             let rows: Value = serde_json::from_slice(&out.stdout).unwrap();
             assert_eq!(rows, serde_json::json!([{ "complete": false }]));
         }
         // SQLite: read-only.
         Backend::Sqlite => {
-            let out = sql(&app, &["--tenant", &a_arg, update]);
+            let out = app.sql(&["--tenant", &a_arg, update]);
             assert!(!out.status.success());
             let list: Value = ada
                 .client
@@ -80,16 +70,16 @@ async fn sql_prints_a_readable_table_and_reports_errors(backend: Backend) {
     let ada = app.user("ada@example.com").await;
     let a = ada.tenant("A").await;
     ada.todo(a, "write docs").await;
-    let out = sql(&app, &["--tenant", &a.to_string(), "SELECT title, complete FROM todos"]);
+    let out = app.sql(&["--tenant", &a.to_string(), "SELECT title, complete FROM todos"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8(out.stdout).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert!(lines[0].contains("title") && lines[0].contains("complete"), "{text}");
     assert!(lines[2].contains("write docs"), "{text}");
     assert_eq!(lines.last().unwrap(), &"(1 row)");
-    let out = sql(&app, &["SELEC nonsense"]);
+    let out = app.sql(&["SELEC nonsense"]);
     assert!(!out.status.success());
     assert!(!String::from_utf8_lossy(&out.stderr).is_empty());
-    let out = sql(&app, &["--tenant", "not-a-uuid", "SELECT 1"]);
+    let out = app.sql(&["--tenant", "not-a-uuid", "SELECT 1"]);
     assert_eq!(out.status.code(), Some(2));
 }

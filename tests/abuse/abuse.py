@@ -1,0 +1,503 @@
+#!/usr/bin/env python3
+"""Replays every finding of the hostile-traffic issue against the release
+binary, on SQLite and on PostgreSQL, and prints a table: finding -> held or
+FAILED. Exits 1 if anything failed.
+
+Python standard library only; loopback only (127.0.0.0/8); every loop is
+bounded in count and time. Run by ./scripts/test:
+
+    python3 tests/abuse/abuse.py --bin target/release/aswan --pg-admin-url postgres://...
+"""
+
+import argparse
+import json
+import os
+import re
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+
+PASSWORD = "correct horse"
+SECRET = "abuse-run-secret-0123456789abcdef-0123456789"
+RESULTS = []
+
+
+def record(backend, finding, held, note=""):
+    RESULTS.append((backend, finding, held, note))
+
+
+# ---- a server -----------------------------------------------------------
+
+class Server:
+    """The release binary on a free port, its log in a file."""
+
+    def __init__(self, binary, workdir, env, nofile=None):
+        self.log_path = os.path.join(workdir, f"server-{time.monotonic_ns()}.log")
+        self.log = open(self.log_path, "w")
+        full = {"PATH": os.environ["PATH"], "BIND": "127.0.0.1:0", "LOG_FORMAT": "text",
+                "JWT_SECRET": SECRET, "EMBEDDING_PROVIDER": "none", **env}
+
+        def limit():
+            if nofile:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+
+        self.proc = subprocess.Popen([binary], cwd=workdir, env=full, stderr=self.log,
+                                     stdout=subprocess.DEVNULL, preexec_fn=limit)
+        deadline = time.time() + 30
+        self.addr = None
+        while time.time() < deadline and self.addr is None:
+            time.sleep(0.1)
+            with open(self.log_path) as f:
+                m = re.search(r"address=(\S+)", f.read())
+            if m:
+                host, port = m.group(1).rsplit(":", 1)
+                self.addr = (host, int(port))
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {open(self.log_path).read()}")
+        if self.addr is None:
+            raise RuntimeError("server did not start")
+        self.base = f"http://{self.addr[0]}:{self.addr[1]}"
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+
+    def logs(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+
+def http(base, method, path, body=None, headers=None, token=None, timeout=10):
+    """(status, headers, parsed JSON or None)."""
+    data = body if isinstance(body, (bytes, type(None))) else json.dumps(body).encode()
+    req = urllib.request.Request(base + path, data=data, method=method, headers=headers or {})
+    if token:
+        req.add_header("Authorization", f"Bearer {token}")
+    if data is not None and "Content-Type" not in (headers or {}):
+        req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as res:
+            raw = res.read()
+            return res.status, res.headers, (json.loads(raw) if raw else None)
+    except urllib.error.HTTPError as e:
+        raw = e.read()
+        try:
+            parsed = json.loads(raw) if raw else None
+        except ValueError:
+            parsed = raw
+        return e.code, e.headers, parsed
+
+
+def sign_up(base, email, **extra):
+    status, _, body = http(base, "POST", "/api/sign-up", {"email": email, "password": PASSWORD, **extra})
+    assert status == 200, (status, body)
+    return body["access_token"]
+
+
+def connect_from(source, addr, timeout=5):
+    s = socket.socket()
+    s.bind((source, 0))
+    s.settimeout(timeout)
+    s.connect(addr)
+    return s
+
+
+def closed_within(sockets, seconds):
+    """How many of `sockets` the server has NOT closed after `seconds`."""
+    deadline = time.time() + seconds
+    open_left = 0
+    for s in sockets:
+        while True:
+            left = deadline - time.time()
+            if left <= 0:
+                open_left += 1
+                break
+            s.settimeout(min(left, 0.5))
+            try:
+                if s.recv(4096) == b"":
+                    break
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+    return open_left
+
+
+# ---- the findings ---------------------------------------------------------
+
+def idle_sockets(args, backend, env, workdir):
+    """1. 1,100 idle + 200 slowloris sockets with the file limit at 1024."""
+    server = Server(args.bin, workdir, {**env, "HEADER_READ_TIMEOUT": "2", "BODY_READ_TIMEOUT": "2"}, nofile=1024)
+    try:
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        idle = [connect_from("127.0.0.1", server.addr) for _ in range(1100)]
+        slow = []
+        for _ in range(200):
+            s = connect_from("127.0.0.3", server.addr)
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            slow.append(s)
+        withheld = connect_from("127.0.0.4", server.addr)
+        withheld.sendall(b"POST /api/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\n\r\n{")
+        started = time.time()
+        for _ in range(2):
+            time.sleep(0.5)
+            for s in slow:
+                try:
+                    s.sendall(b"X-Slow: 1\r\n")
+                except OSError:
+                    pass
+        t0 = time.time()
+        normal = connect_from("127.0.0.2", server.addr)
+        normal.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        answer = normal.recv(100)
+        took = time.time() - t0
+        record(backend, "1. another client answered during 1,300 hostile sockets (ulimit 1024)",
+               answer.startswith(b"HTTP/1.1 200"), f"{took * 1000:.0f} ms")
+        left = closed_within(idle, 8 - (time.time() - started))
+        record(backend, "1. idle sockets closed within the header timeout (2 s)", left == 0, f"{left} left open")
+        left = closed_within(slow, 8 - (time.time() - started))
+        record(backend, "1. slowloris sockets closed within the header timeout", left == 0, f"{left} left open")
+        withheld.settimeout(6)
+        try:
+            reply = withheld.recv(100)
+        except OSError:
+            reply = b""
+        record(backend, "1. a request announcing Content-Length: 1000000 and no body ends",
+               reply.startswith(b"HTTP/1.1 413") or reply.startswith(b"HTTP/1.1 408") or reply == b"", repr(reply[:12]))
+        for s in idle + slow + [withheld, normal]:
+            s.close()
+        errors = server.logs().count("Too many open files")
+        record(backend, "1. no 'Too many open files' in the log", errors == 0, f"{errors} lines")
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    finally:
+        server.stop()
+
+
+def data_dir(args, backend, env, workdir):
+    """2. DATA_DIR holds the database; files private; secrets checked."""
+    cwd = os.path.join(workdir, "cwd")
+    data = os.path.join(workdir, "volume", "data")
+    os.makedirs(cwd)
+    env2 = {k: v for k, v in env.items() if k != "DATABASE_URL" or backend == "postgres"}
+    env2 = {**env2, "DATA_DIR": data}
+    env2.pop("JWT_SECRET", None)
+    full = {"PATH": os.environ["PATH"], "BIND": "127.0.0.1:0", "EMBEDDING_PROVIDER": "none", **env2}
+    proc = subprocess.Popen([args.bin], cwd=cwd, env=full, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+    deadline = time.time() + 30
+    for line in proc.stderr:
+        if "address=" in line or time.time() > deadline:
+            break
+    proc.terminate()
+    proc.wait(10)
+    mode = lambda p: os.stat(p).st_mode & 0o777 if os.path.exists(p) else None
+    if backend == "sqlite":
+        record(backend, "2. the default database is inside DATA_DIR, not the working directory",
+               os.path.exists(os.path.join(data, "aswan.db")) and not os.path.exists(os.path.join(cwd, "data")))
+        record(backend, "2. aswan.db is 0600", mode(os.path.join(data, "aswan.db")) == 0o600,
+               oct(mode(os.path.join(data, "aswan.db")) or 0))
+    record(backend, "2. DATA_DIR is 0700 and jwt_secret 0600",
+           mode(data) == 0o700 and mode(os.path.join(data, "jwt_secret")) == 0o600)
+    out = subprocess.run([args.bin], cwd=cwd, env={**full, "JWT_SECRET": "x"}, capture_output=True, text=True, timeout=30)
+    record(backend, "2. a 1-byte JWT_SECRET is refused (exit 2)", out.returncode == 2 and "JWT_SECRET" in out.stderr)
+    os.chmod(os.path.join(data, "jwt_secret"), 0o644)
+    out = subprocess.run([args.bin], cwd=cwd, env=full, capture_output=True, text=True, timeout=30)
+    record(backend, "2. a group/other-readable secret file is refused (exit 2)",
+           out.returncode == 2 and "jwt_secret" in out.stderr)
+
+
+def throttling(args, backend, env, workdir):
+    """3. Login, sign-up and tenant floods are throttled."""
+    server = Server(args.bin, workdir, env)
+    try:
+        sign_up(server.base, "alice@example.com")
+        statuses = [http(server.base, "POST", "/api/login", {"email": "alice@example.com", "password": "wrong"})[0]
+                    for _ in range(40)]
+        first_429 = statuses.index(429) + 1 if 429 in statuses else None
+        record(backend, "3. repeated wrong passwords get 429", first_429 is not None and first_429 <= 10,
+               f"first 429 at attempt {first_429}")
+        status, headers, body = http(server.base, "POST", "/api/login", {"email": "alice@example.com", "password": PASSWORD})
+        record(backend, "3. ... with Retry-After and {detail}, even for the right password from the guessing client",
+               status == 429 and headers.get("Retry-After") and isinstance(body, dict) and "detail" in body)
+        # The owner, from another address (127.0.0.2 is this host too).
+        status, _ = post_from("127.0.0.2", server, "/api/login", {"email": "alice@example.com", "password": PASSWORD})
+        record(backend, "3. the real user logs in from elsewhere meanwhile", status == 200, f"status {status}")
+        status, body = post_from("127.0.0.5", server, "/api/sign-up", {"email": "tenants@example.com", "password": PASSWORD})
+        token = body["access_token"]
+        statuses = [http(server.base, "POST", "/api/tenants", {"name": f"t{i}"}, token=token)[0] for i in range(80)]
+        record(backend, "3. tenant creation is throttled (5,000 in 3 s before)", 429 in statuses,
+               f"{statuses.count(200)} created before 429")
+    finally:
+        server.stop()
+
+
+def post_from(source, server, path, payload):
+    """POST JSON from another loopback address: (status, parsed body)."""
+    s = connect_from(source, server.addr)
+    body = json.dumps(payload).encode()
+    s.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\n"
+              f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+    raw = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        raw += chunk
+    s.close()
+    head, _, rest = raw.partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    try:
+        return status, json.loads(rest)
+    except ValueError:
+        return status, None
+
+
+def csrf(args, backend, env, workdir):
+    """4. Cross-origin form posts with the cookie; login CSRF; trailing bytes."""
+    server = Server(args.bin, workdir, env)
+    try:
+        token = sign_up(server.base, "victim@example.com")
+        status, _, tenant = http(server.base, "POST", "/api/tenants", {"name": "Victim"}, token=token)
+        sign_up(server.base, "mallory@example.com")
+        cookie = {"Cookie": f"access_token={token}"}
+        form = b'{"email":"mallory@example.com","role":"owner","x":"="}'
+        status, _, _ = http(server.base, "POST", f"/api/tenants/{tenant['id']}/members", form,
+                            headers={**cookie, "Content-Type": "text/plain", "Origin": f"http://127.0.0.1:{server.addr[1] + 1}",
+                                     "Sec-Fetch-Site": "same-site", "Sec-Fetch-Mode": "navigate"})
+        _, _, members = http(server.base, "GET", f"/api/tenants/{tenant['id']}/members", token=token)
+        record(backend, "4. a same-site page on another port cannot add an owner", status == 403 and len(members) == 1,
+               f"status {status}")
+        status, _, _ = http(server.base, "POST", "/api/login", b'{"email":"mallory@example.com","password":"correct horse","x":"="}',
+                            headers={"Content-Type": "text/plain", "Origin": "http://evil.example", "Sec-Fetch-Site": "cross-site"})
+        record(backend, "4. a cross-site login form is refused (login CSRF)", status == 403, f"status {status}")
+        status, _, _ = http(server.base, "POST", "/api/logout", None,
+                            headers={**cookie, "Origin": "http://evil.example", "Sec-Fetch-Site": "cross-site"})
+        me = http(server.base, "GET", "/api/me", token=token)[0]
+        record(backend, "4. a cross-site logout is refused", status == 403 and me == 200, f"status {status}")
+        status, _, _ = http(server.base, "POST", f"/api/tenants/{tenant['id']}/todos", b'{"title":"t"} xyz', token=token)
+        record(backend, "4. trailing bytes after the JSON are a 422", status == 422, f"status {status}")
+    finally:
+        server.stop()
+
+
+def pagination(args, backend, env, workdir):
+    """5. A 10,000-todo tenant answers a small first page."""
+    server = Server(args.bin, workdir, env)
+    try:
+        token = sign_up(server.base, "big@example.com")
+        _, _, tenant = http(server.base, "POST", "/api/tenants", {"name": "Big"}, token=token)
+        path = f"/api/tenants/{tenant['id']}/todos"
+        t0 = time.time()
+        with ThreadPoolExecutor(8) as pool:
+            codes = list(pool.map(lambda i: http(server.base, "POST", path, {"title": f"todo {i}"}, token=token)[0],
+                                  range(10_000)))
+        setup = time.time() - t0
+        t0 = time.time()
+        req = urllib.request.Request(server.base + path, headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(req, timeout=30) as res:
+            raw = res.read()
+            link = res.headers.get("Link", "")
+        took = time.time() - t0
+        record(backend, "5. a 10,000-todo tenant's first page is small, with a next link",
+               codes.count(200) == 10_000 and len(json.loads(raw)) == 200 and 'rel="next"' in link,
+               f"{len(raw) / 1024:.0f} KB in {took * 1000:.0f} ms (10,000 creates in {setup:.0f} s)")
+    finally:
+        server.stop()
+
+
+def aswan_sql(args, backend, env, workdir):
+    """6. aswan sql: one statement, its scope kept."""
+    server = Server(args.bin, workdir, env)
+    try:
+        token = sign_up(server.base, "sql@example.com")
+        _, _, tenant = http(server.base, "POST", "/api/tenants", {"name": "A"}, token=token)
+        http(server.base, "POST", f"/api/tenants/{tenant['id']}/todos", {"title": "keep me"}, token=token)
+    finally:
+        server.stop()
+    run = lambda *a: subprocess.run([args.bin, "sql", *a], cwd=workdir, capture_output=True, text=True, timeout=30,
+                                    env={"PATH": os.environ["PATH"], "JWT_SECRET": SECRET, **env})
+    out = run("--tenant", tenant["id"], "PRAGMA query_only = OFF; DELETE FROM main.todos")
+    left = run("--json", "--tenant", tenant["id"], "SELECT title FROM todos")
+    record(backend, "6. two statements in one call are refused; nothing deleted",
+           out.returncode != 0 and "keep me" in left.stdout)
+    if backend == "postgres":
+        out = run("--tenant", tenant["id"], "SELECT set_config('nile.tenant_id', 'x', true)")
+        record(backend, "6. set_config (leaving the tenant's context) is refused", out.returncode != 0)
+        out = run("RESET ROLE")
+        record(backend, "6. RESET ROLE is refused", out.returncode != 0)
+    else:
+        target = os.path.join(workdir, "attached.db")
+        out = run("--tenant", tenant["id"], f"ATTACH '{target}' AS x")
+        record(backend, "6. ATTACH creates no file", out.returncode != 0 and not os.path.exists(target))
+
+
+def low_findings(args, backend, env, workdir):
+    """7. The low findings."""
+    server = Server(args.bin, workdir, env)
+    try:
+        status, _, _ = http(server.base, "POST", "/api/sign-up",
+                            {"email": "nul@example.com", "password": PASSWORD, "name": "a\u0000b"})
+        record(backend, "7. a display name with NUL is a 422", status == 422, f"status {status}")
+        status, _, _ = http(server.base, "POST", "/api/sign-up",
+                            {"email": "esc@example.com", "password": PASSWORD, "name": "\u001b[31mred\nline"})
+        record(backend, "7. names with newlines or escapes are a 422", status == 422, f"status {status}")
+        forged = "abc uri=/api/admin user=root"
+        _, headers, _ = http(server.base, "GET", "/healthz", headers={"X-Request-Id": forged})
+        record(backend, "7. a forged X-Request-Id is replaced", headers.get("x-request-id") != forged)
+        token = sign_up(server.base, "gone@example.com")
+        _, headers, me = http(server.base, "GET", "/api/me", token=token)
+        record(backend, "7. API answers: Cache-Control no-store, nosniff",
+               headers.get("Cache-Control") == "no-store" and headers.get("X-Content-Type-Options") == "nosniff")
+        time.sleep(0.3)
+        logs = server.logs()
+        record(backend, "7. request logs carry the client IP and the user id",
+               "client_ip=127.0.0.1" in logs and f"user_id={me['id']}" in logs)
+    finally:
+        server.stop()
+    # A deleted user's token: 401, not 500.
+    if backend == "sqlite":
+        import sqlite3
+        path = env.get("DATABASE_URL", "").replace("sqlite://", "")
+        db = sqlite3.connect(path)
+        db.execute("PRAGMA foreign_keys = ON")
+        db.execute("DELETE FROM users WHERE email = 'gone@example.com'")
+        db.commit()
+        db.close()
+    else:
+        subprocess.run([args.bin, "sql", "DELETE FROM users WHERE email = 'gone@example.com'"], cwd=workdir,
+                       capture_output=True, timeout=30, env={"PATH": os.environ["PATH"], **env}, check=True)
+    server = Server(args.bin, workdir, env)
+    try:
+        status, _, _ = http(server.base, "POST", "/api/tenants", {"name": "x"}, token=token)
+        record(backend, "7. a deleted user's token gets 401 on writes", status == 401, f"status {status}")
+    finally:
+        server.stop()
+    # --help never shows the password in DATABASE_URL.
+    out = subprocess.run([args.bin, "--help"], capture_output=True, text=True, timeout=30, cwd=workdir,
+                         env={"PATH": os.environ["PATH"], "DATABASE_URL": "postgres://u:Sup3rS3cret@h/db"})
+    record(backend, "7. --help does not print the password in DATABASE_URL", "Sup3rS3cret" not in out.stdout)
+    if backend == "sqlite":
+        ro = Server(args.bin, workdir, {**env, "DATABASE_URL": env["DATABASE_URL"] + "?mode=ro"})
+        try:
+            status = http(ro.base, "GET", "/readyz")[0]
+            record(backend, "7. a read-only database file: /readyz is 503", status == 503, f"status {status}")
+        finally:
+            ro.stop()
+        bad = os.path.join(workdir, "corrupt.db")
+        with open(bad, "w") as f:
+            f.write("not a database " * 100)
+        out = subprocess.run([args.bin, "migrate"], capture_output=True, text=True, timeout=30, cwd=workdir,
+                             env={"PATH": os.environ["PATH"], "DATABASE_URL": f"sqlite://{bad}"})
+        record(backend, "7. a corrupt database file: one error naming the file",
+               out.returncode != 0 and out.stderr.count("not a database") == 1 and bad in out.stderr)
+    else:
+        database_down(args, env, workdir)
+
+
+def database_down(args, env, workdir):
+    """The database goes away: 503 with Retry-After, within the acquire timeout."""
+    url = env["DATABASE_URL"]
+    m = re.match(r"(postgres(?:ql)?://[^@]*@)([^:/]+):(\d+)(/.*)", url)
+    host, port = m.group(2), int(m.group(3))
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    conns, stop = [], threading.Event()
+
+    def pipe(a, b):
+        try:
+            while not stop.is_set():
+                data = a.recv(65536)
+                if not data:
+                    break
+                b.sendall(data)
+        except OSError:
+            pass
+
+    def accept():
+        while not stop.is_set():
+            try:
+                c, _ = listener.accept()
+            except OSError:
+                return
+            u = socket.create_connection((host, port))
+            conns.extend([c, u])
+            threading.Thread(target=pipe, args=(c, u), daemon=True).start()
+            threading.Thread(target=pipe, args=(u, c), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    proxied = f"{m.group(1)}127.0.0.1:{listener.getsockname()[1]}{m.group(4)}"
+    server = Server(args.bin, workdir, {**env, "DATABASE_URL": proxied, "DB_ACQUIRE_TIMEOUT": "2"})
+    try:
+        token = sign_up(server.base, "down@example.com")
+        stop.set()
+        listener.close()
+        for c in conns:
+            try:
+                c.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            c.close()
+        t0 = time.time()
+        status, headers, body = http(server.base, "GET", "/api/tenants", token=token, timeout=20)
+        took = time.time() - t0
+        record("postgres", "7. database down: 503 {detail} with Retry-After, not a 10 s hang and 500",
+               status == 503 and headers.get("Retry-After") and took < 8, f"{status} in {took:.1f} s")
+    finally:
+        server.stop()
+
+
+FINDINGS = [idle_sockets, data_dir, throttling, csrf, pagination, aswan_sql, low_findings]
+
+
+def create_pg_database(args, name):
+    psql = os.path.join(os.environ["ASWAN_PG_BIN"], "psql") if os.environ.get("ASWAN_PG_BIN") else shutil.which("psql")
+    subprocess.run([psql, args.pg_admin_url, "-qAtc", f"CREATE DATABASE {name}"], check=True, capture_output=True)
+    base, _ = args.pg_admin_url.rsplit("/", 1)
+    return f"{base}/{name}"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--bin", required=True)
+    parser.add_argument("--pg-admin-url", required=True)
+    args = parser.parse_args()
+    args.bin = os.path.abspath(args.bin)
+    started = time.time()
+    for backend in ["sqlite", "postgres"]:
+        for i, finding in enumerate(FINDINGS):
+            workdir = tempfile.mkdtemp(prefix=f"abuse-{backend}-")
+            if backend == "sqlite":
+                env = {"DATABASE_URL": f"sqlite://{workdir}/aswan.db", "DATA_DIR": workdir}
+            else:
+                env = {"DATABASE_URL": create_pg_database(args, f"abuse_{os.getpid()}_{i}"), "DATA_DIR": workdir}
+            try:
+                finding(args, backend, env, workdir)
+            except Exception as e:  # noqa: BLE001 - a crash is a failed finding, reported in the table
+                record(backend, f"{finding.__doc__.split('.')[0]}. {finding.__name__}", False, f"crashed: {e!r}"[:160])
+            finally:
+                shutil.rmtree(workdir, ignore_errors=True)
+    width = max(len(f) for _, f, _, _ in RESULTS)
+    print(f"\n{'backend':<9} {'finding':<{width}}  result  note")
+    for backend, finding, held, note in RESULTS:
+        print(f"{backend:<9} {finding:<{width}}  {'held  ' if held else 'FAILED'}  {note}")
+    failed = sum(1 for r in RESULTS if not r[2])
+    print(f"\nabuse: {len(RESULTS) - failed} held, {failed} failed in {time.time() - started:.0f} s")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
