@@ -237,7 +237,13 @@ async fn a_slow_vendor_answers_pending_then_ready(backend: Backend) {
 
 async fn pending_work_survives_a_restart(backend: Backend) {
     let ai = FakeAi::start().await;
-    let mut app = TestApp::spawn_with_ai(backend, &ai, |s| s.ai_breaker_threshold = 1000).await;
+    // Never giving up, so that a slow machine (the vendor fails for longer
+    // before the stop) cannot turn the pending todos into failed ones.
+    let patient = |s: &mut aswan::Settings| {
+        s.ai_breaker_threshold = 1000;
+        s.estimate_max_attempts = 1000;
+    };
+    let mut app = TestApp::spawn_with_ai(backend, &ai, patient).await;
     let ada = app.user("ada@example.com").await;
     let t = ada.tenant("Acme").await;
     ai.set_embed(Behaviour::Status(500, "server_error", None));
@@ -250,10 +256,19 @@ async fn pending_work_survives_a_restart(backend: Backend) {
     app.stop().await;
     ai.set_embed(Behaviour::Ok);
     let base = ai.base_url();
-    let again = app.restart(backend, |s| crate::helpers::configure_ai(s, &base)).await;
+    let again = app
+        .restart(backend, |s| {
+            crate::helpers::configure_ai(s, &base);
+            patient(s);
+        })
+        .await;
     let ada = ada.on(&again);
     for id in &ids {
-        wait_status(&ada, t, id, "ready").await;
+        // Due again after their last backoff, which grew while the vendor failed.
+        eventually(60, "a pending todo becomes ready after the restart", || async {
+            todo_status(&ada, t, id).await["estimate_status"] == "ready"
+        })
+        .await;
     }
 }
 
