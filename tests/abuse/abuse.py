@@ -495,7 +495,8 @@ def main():
     for backend, finding, held, note in RESULTS:
         print(f"{backend:<9} {finding:<{width}}  {'held  ' if held else 'FAILED'}  {note}")
     failed = sum(1 for r in RESULTS if not r[2])
-    print(f"\nabuse: {len(RESULTS) - failed} held, {failed} failed in {time.time() - started:.0f} s")
+    print(f"\n{len(RESULTS)} findings replayed in {time.time() - started:.0f} s")
+    print(f"abuse: {len(RESULTS) - failed} passed, {failed} failed")
     sys.exit(1 if failed else 0)
 
 
