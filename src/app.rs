@@ -8,10 +8,10 @@ use tokio::net::TcpListener;
 
 use crate::ai::{spawn_worker, Ai};
 use crate::auth::Tokens;
-use crate::config::{positive_seconds, Settings};
+use crate::config::{positive_seconds, InvalidSetting, Settings};
 use crate::http::{self, AppState, Edge, Throttle};
 use crate::server;
-use crate::store::{Store, StoreOptions};
+use crate::store::{Store, StoreError, StoreOptions};
 
 pub struct App {
     store: Store,
@@ -40,6 +40,13 @@ impl App {
             acquire_timeout,
         };
         let store = Store::open_with(database_url.expose(), options).await?;
+        match store.cluster().await {
+            Ok(Some(cluster)) => tracing::info!("{cluster}"),
+            Ok(None) => {}
+            // A Citus cluster this server cannot run on: one line, exit 2.
+            Err(StoreError::Config(why)) => return Err(InvalidSetting(why).into()),
+            Err(e) => return Err(e.into()),
+        }
         let tokens = Arc::new(Tokens::new(
             secret.expose().as_bytes(),
             settings.access_token_expire_minutes,

@@ -71,6 +71,10 @@ pub enum Command {
         /// The statement, e.g. "SELECT title, complete FROM todos".
         statement: String,
     },
+    /// On PostgreSQL with Citus: make the shared tables reference tables,
+    /// distribute the tenant-aware ones by tenant, and let the app role log
+    /// in on the workers (docs/scaling.md). Idempotent; elsewhere, nothing.
+    Distribute,
     /// Re-embed every todo of every tenant with the configured embedding
     /// model, after EMBEDDING_PROVIDER, EMBEDDING_MODEL or
     /// EMBEDDING_MODEL_DIR changed. Batched; interrupted, it resumes where it

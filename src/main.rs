@@ -117,6 +117,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 print!("{report}");
             }
         }
+        Command::Distribute => {
+            let store = aswan::store::Store::open(settings.database_url().expose(), 1).await?;
+            let result = store.distribute().await;
+            store.close().await;
+            match result? {
+                aswan::store::Distribution::NotCitus => println!("not a Citus cluster: nothing to distribute"),
+                aswan::store::Distribution::Citus { version, done } if done.is_empty() => {
+                    println!("Citus {version}: already distributed")
+                }
+                aswan::store::Distribution::Citus { version, done } => {
+                    println!("Citus {version}:");
+                    for line in done {
+                        println!("  {line}");
+                    }
+                }
+            }
+        }
         Command::Migrate => {
             let store = aswan::store::Store::open(settings.database_url().expose(), 1).await?;
             store.close().await;

@@ -21,6 +21,8 @@ pub(super) enum Db {
 /// * `on!(read(db), |c| …)`: global reads (any pooled connection);
 /// * `on!(write(db), |c| …)`: global writes, in one transaction (SQLite: on
 ///   its single writer);
+/// * `on!(write_one(db), |c| …)`: one writing statement on its own
+///   (autocommit), on the writer;
 /// * `on!(tenant_read(db, t), |c| …)` / `on!(tenant_write(db, t), |c| …)`:
 ///   tenant data. On PostgreSQL inside a transaction in `t`'s context
 ///   (row-level security); on SQLite on the read pool or in a write
@@ -54,6 +56,18 @@ macro_rules! on {
                 let out = $body;
                 $c.commit().await?;
                 out
+            }
+        }
+    };
+    (write_one($db:expr), |$c:ident| $body:expr) => {
+        match $db {
+            $crate::store::backend::Db::Sqlite(s) => {
+                let mut $c = s.write.acquire().await?;
+                $body
+            }
+            $crate::store::backend::Db::Postgres(p) => {
+                let mut $c = p.pool.acquire().await?;
+                $body
             }
         }
     };

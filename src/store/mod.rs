@@ -46,6 +46,7 @@ pub use models::{
     Basis, Cursor, EstimateJob, EstimateOutcome, EstimateStatus, Member, Membership, NewTodo, Page, PageRequest,
     Tenant, Todo, TodoPatch, User, UserWithHash,
 };
+pub use postgres::Distribution;
 
 use uuid::Uuid;
 
@@ -138,6 +139,25 @@ impl Store {
         match &self.db {
             Db::Sqlite(s) => s.run_sql(tenant, sql).await,
             Db::Postgres(p) => p.run_sql(tenant, sql).await,
+        }
+    }
+
+    /// `aswan distribute`: on PostgreSQL with Citus, distributes the tables
+    /// (docs/scaling.md); anywhere else, nothing.
+    pub async fn distribute(&self) -> Result<Distribution> {
+        match &self.db {
+            Db::Sqlite(_) => Ok(Distribution::NotCitus),
+            Db::Postgres(p) => p.distribute().await,
+        }
+    }
+
+    /// At start: "Citus <version>, N workers" on a ready Citus cluster, `None`
+    /// elsewhere; [`StoreError::Config`] on a Citus cluster the server
+    /// cannot run on (tables not distributed, context not propagated).
+    pub async fn cluster(&self) -> Result<Option<String>> {
+        match &self.db {
+            Db::Sqlite(_) => Ok(None),
+            Db::Postgres(p) => p.cluster().await,
         }
     }
 

@@ -1,12 +1,15 @@
-//! The durable estimate queue. A shared table holding ids only (tenant, todo,
-//! attempts, timing): the worker finds work across tenants here, then reads
-//! and writes the todo through the claimed job's tenant handle. Claiming is
-//! per backend (SQLite's single writer vs. PostgreSQL's row locks); queuing
-//! and settling are one body for both.
+//! The durable estimate queue. A table holding ids only (tenant, todo,
+//! attempts, timing), keyed and (on Citus) distributed by tenant: the worker
+//! finds work across tenants here, then reads and writes the todo through the
+//! claimed job's tenant handle. Every statement is one body for both
+//! backends, claiming included: it takes no row locks (Citus refuses
+//! `FOR UPDATE` on distributed tables), see [`Store::claim_estimate_jobs`].
 
 use chrono::{DateTime, Utc};
 
-use super::backend::{on, Db};
+use uuid::Uuid;
+
+use super::backend::on;
 use super::{ClaimedJob, EstimateJob, EstimateQueue, Jobs, Result, Store, TenantStore, JOB_LEASE};
 
 /// When a lease taken now runs out.
@@ -36,11 +39,41 @@ macro_rules! enqueue_leased {
 pub(super) use enqueue_leased;
 
 impl EstimateQueue for Store {
+    /// Reads up to `limit` due jobs, then claims each with one conditional
+    /// `UPDATE` that re-checks that it is still unclaimed. Two claimers racing
+    /// for a job both run the `UPDATE`; the second sees the first's lease
+    /// (PostgreSQL re-evaluates the condition once the first commits; SQLite
+    /// has one writer) and gets no row. No row locks are held, so this runs on
+    /// Citus as on plain PostgreSQL and SQLite: one read across shards, then
+    /// one single-shard statement per job (docs/scaling.md).
     async fn claim_estimate_jobs(&self, limit: i64) -> Result<Vec<ClaimedJob>> {
-        let rows = match &self.db {
-            Db::Sqlite(s) => s.claim_estimate_jobs(limit).await?,
-            Db::Postgres(p) => p.claim_estimate_jobs(limit).await?,
-        };
+        let now = Utc::now();
+        let lease = lease_from(now);
+        let due: Vec<(Uuid, Uuid)> = on!(read(&self.db), |c| sqlx::query_as(
+            "SELECT tenant_id, todo_id FROM estimate_jobs
+             WHERE next_at <= $1 AND (locked_until IS NULL OR locked_until < $1)
+             ORDER BY next_at LIMIT $2"
+        )
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&mut *c)
+        .await?);
+        let mut rows = Vec::with_capacity(due.len());
+        for (tenant, todo) in due {
+            let claimed: Option<(Uuid, Uuid, i32)> = on!(write_one(&self.db), |c| sqlx::query_as(
+                "UPDATE estimate_jobs SET locked_until = $4
+                 WHERE tenant_id = $1 AND todo_id = $2
+                   AND next_at <= $3 AND (locked_until IS NULL OR locked_until < $3)
+                 RETURNING tenant_id, todo_id, attempts"
+            )
+            .bind(tenant)
+            .bind(todo)
+            .bind(now)
+            .bind(lease)
+            .fetch_optional(&mut *c)
+            .await?);
+            rows.extend(claimed);
+        }
         Ok(rows
             .into_iter()
             .map(|(tenant, todo, attempts)| ClaimedJob {

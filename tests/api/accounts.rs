@@ -2,10 +2,10 @@ use base64::Engine;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::backend_tests;
+use crate::contract_tests;
 use crate::helpers::{expect_error, Backend, TestApp};
 
-backend_tests!(
+contract_tests!(
     sign_up_answers_the_seed_contract_and_sets_cookies,
     cookie_and_bearer_both_authenticate,
     duplicate_email_is_409_and_creates_no_second_account,

@@ -4,10 +4,10 @@ use futures::future::join_all;
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::backend_tests;
+use crate::contract_tests;
 use crate::helpers::{Backend, TestApp, User};
 
-backend_tests!(parallel_writers_in_many_tenants_lose_nothing);
+contract_tests!(parallel_writers_in_many_tenants_lose_nothing);
 
 const TENANTS: usize = 5;
 const USERS_PER_TENANT: usize = 4;

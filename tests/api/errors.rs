@@ -1,10 +1,10 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::backend_tests;
+use crate::contract_tests;
 use crate::helpers::{expect_error, Backend, TestApp, TwoTenants};
 
-backend_tests!(
+contract_tests!(
     bodies_are_json_whatever_the_content_type,
     malformed_json_is_422,
     oversized_bodies_are_413_and_store_nothing,

@@ -8,11 +8,11 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::backend_tests;
+use crate::contract_tests;
 use crate::fake_ai::{Behaviour, FakeAi};
 use crate::helpers::{eventually, id_of, Backend, TestApp, User};
 
-backend_tests!(
+contract_tests!(
     the_create_answers_with_the_estimate_and_its_basis,
     similar_tasks_never_cross_tenants,
     actual_durations_ground_later_estimates,

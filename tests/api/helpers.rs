@@ -19,6 +19,9 @@ use uuid::Uuid;
 pub enum Backend {
     Sqlite,
     Postgres,
+    /// An externally provisioned Citus cluster (ASWAN_TEST_CITUS_URL and
+    /// ASWAN_TEST_CITUS_WORKERS); see [`contract_tests!`].
+    Citus,
 }
 
 /// Generates one `#[tokio::test]` per backend for each listed
@@ -43,6 +46,74 @@ macro_rules! backend_tests {
             )*
         }
     };
+}
+
+/// [`backend_tests!`], plus a run against a Citus cluster. The Citus tests
+/// are `#[ignore]`d, so without a cluster they are reported as ignored, never
+/// as passed; `./scripts/test` includes them when ASWAN_TEST_CITUS_URL is set
+/// (docs/scaling.md, "Testing against a cluster").
+#[macro_export]
+macro_rules! contract_tests {
+    ($($name:ident),* $(,)?) => {
+        $crate::backend_tests!($($name),*);
+        mod citus {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[ignore = "needs a Citus cluster: set ASWAN_TEST_CITUS_URL and ASWAN_TEST_CITUS_WORKERS"]
+                async fn $name() {
+                    super::$name($crate::helpers::Backend::Citus).await
+                }
+            )*
+        }
+    };
+}
+
+/// Creates a database on every node of the Citus cluster named by
+/// ASWAN_TEST_CITUS_URL (the coordinator) and ASWAN_TEST_CITUS_WORKERS
+/// (comma-separated worker URLs, as the coordinator reaches them), with the
+/// `citus` and `vector` extensions, registers the workers, migrates and
+/// distributes it; returns its URL on the coordinator.
+pub async fn fresh_citus_database() -> String {
+    use sqlx::{Connection, Executor};
+    let coordinator = std::env::var("ASWAN_TEST_CITUS_URL")
+        .expect("ASWAN_TEST_CITUS_URL is not set: the Citus tests need a cluster (docs/scaling.md)");
+    let workers: Vec<String> = std::env::var("ASWAN_TEST_CITUS_WORKERS")
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|w| !w.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let name = format!("aswan_test_{}", Uuid::new_v4().simple());
+    let in_db = |admin: &str| format!("{}/{name}", admin.rsplit_once('/').expect("a database URL").0);
+    for node in std::iter::once(&coordinator).chain(&workers) {
+        let mut admin = sqlx::PgConnection::connect(node)
+            .await
+            .expect("connect to a Citus node");
+        // An identifier cannot be a bind parameter; this one is generated here.
+        admin.execute(format!("CREATE DATABASE {name}").as_str()).await.unwrap();
+        admin.close().await.unwrap();
+        let mut db = sqlx::PgConnection::connect(&in_db(node)).await.unwrap();
+        db.execute("CREATE EXTENSION IF NOT EXISTS citus").await.unwrap();
+        db.execute("CREATE EXTENSION IF NOT EXISTS vector").await.unwrap();
+        db.close().await.unwrap();
+    }
+    let url = in_db(&coordinator);
+    let mut db = sqlx::PgConnection::connect(&url).await.unwrap();
+    for worker in &workers {
+        let w = reqwest::Url::parse(worker).expect("a worker URL");
+        sqlx::query("SELECT citus_add_node($1, $2)")
+            .bind(w.host_str().expect("a worker host"))
+            .bind(i32::from(w.port().unwrap_or(5432)))
+            .execute(&mut db)
+            .await
+            .unwrap();
+    }
+    db.close().await.unwrap();
+    let store = aswan::store::Store::open(&url, 1).await.expect("migrations on Citus");
+    store.distribute().await.expect("aswan distribute");
+    store.close().await;
+    url
 }
 
 /// The admin URL of the test cluster. Not set means the suite was started
@@ -223,6 +294,7 @@ impl TestApp {
         match backend {
             Backend::Sqlite => format!("sqlite://{}", data_dir.path().join("test.db").display()),
             Backend::Postgres => fresh_pg_database().await,
+            Backend::Citus => fresh_citus_database().await,
         }
     }
 

@@ -486,7 +486,7 @@ async fn aswan_sql_runs_one_statement_in_its_scope(backend: Backend) {
             assert!(!attached.exists(), "ATTACH created a file");
             refused(t.app.sql(&["--tenant", &a, "DELETE FROM main.todos"]), "a write");
         }
-        Backend::Postgres => {
+        Backend::Postgres | Backend::Citus => {
             let peek = format!(
                 "SELECT set_config('nile.tenant_id', '{b}', true), (SELECT string_agg(title, ' | ') FROM todos)"
             );
@@ -518,7 +518,7 @@ async fn delete_user(backend: Backend, url: &str, user: uuid::Uuid) {
                 .await
                 .unwrap();
         }
-        Backend::Postgres => {
+        Backend::Postgres | Backend::Citus => {
             let mut c = sqlx::PgConnection::connect(url).await.unwrap();
             sqlx::query("DELETE FROM users.users WHERE id = $1")
                 .bind(user)
@@ -596,7 +596,7 @@ async fn readiness_needs_a_writable_database(backend: Backend) {
         }
         // The running server's database turns read-only (a standby, a full
         // disk): reads still work, readiness says no.
-        Backend::Postgres => {
+        Backend::Postgres | Backend::Citus => {
             use sqlx::{Connection, Executor};
             let ada = app.user("ada@example.com").await;
             let name = url.rsplit('/').next().unwrap();

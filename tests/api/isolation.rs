@@ -1,10 +1,10 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
-use crate::backend_tests;
+use crate::contract_tests;
 use crate::helpers::{expect_error, Backend, TestApp};
 
-backend_tests!(
+contract_tests!(
     a_user_cannot_reach_another_tenants_todos,
     foreign_todo_ids_are_404_in_ones_own_tenant,
     tenant_context_errors,

@@ -6,11 +6,11 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::backend_tests;
+use crate::contract_tests;
 use crate::fake_ai::FakeAi;
 use crate::helpers::{aswan_command, configure_ai, id_of, run, Backend, TestApp, User};
 
-backend_tests!(
+contract_tests!(
     with_no_configuration_estimates_come_from_history,
     estimates_stand_in_when_nothing_was_timed,
     history_never_crosses_tenants,

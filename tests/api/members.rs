@@ -1,10 +1,10 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::backend_tests;
+use crate::contract_tests;
 use crate::helpers::{expect_error, Backend, TestApp};
 
-backend_tests!(
+contract_tests!(
     owners_add_and_list_members,
     adding_checks_role_email_and_duplicates,
     removed_members_lose_access_at_once,

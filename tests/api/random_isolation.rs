@@ -12,10 +12,10 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::backend_tests;
+use crate::contract_tests;
 use crate::helpers::{Backend, TestApp, User};
 
-backend_tests!(random_operations_never_cross_tenants);
+contract_tests!(random_operations_never_cross_tenants);
 
 const USERS: usize = 20;
 const TENANTS: usize = 5;

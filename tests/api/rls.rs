@@ -7,9 +7,41 @@ use uuid::Uuid;
 
 use crate::helpers::{Backend, TestApp, TwoTenants};
 
+/// Each test on plain PostgreSQL and, when a cluster is given, on Citus
+/// (ignored otherwise; see `contract_tests!`).
+macro_rules! rls_tests {
+    ($($name:ident),* $(,)?) => {
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(crate::helpers::Backend::Postgres).await
+                }
+            )*
+        }
+        mod citus {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                #[ignore = "needs a Citus cluster: set ASWAN_TEST_CITUS_URL and ASWAN_TEST_CITUS_WORKERS"]
+                async fn $name() {
+                    super::$name(crate::helpers::Backend::Citus).await
+                }
+            )*
+        }
+    };
+}
+
+rls_tests!(
+    without_context_nothing_is_visible_or_insertable,
+    a_context_sees_only_its_tenant_with_no_filter_in_the_query,
+    writes_into_another_tenant_are_refused,
+    a_context_ends_with_its_transaction,
+    without_the_policy_the_isolation_assertions_fail,
+);
+
 /// A database with two tenants, A (2 todos) and B (1 todo), made over HTTP.
-async fn two_tenants() -> (TestApp, Uuid, Uuid) {
-    let t = TwoTenants::spawn(Backend::Postgres).await;
+async fn two_tenants(backend: Backend) -> (TestApp, Uuid, Uuid) {
+    let t = TwoTenants::spawn(backend).await;
     (t.app, t.a, t.b)
 }
 
@@ -17,6 +49,10 @@ async fn two_tenants() -> (TestApp, Uuid, Uuid) {
 async fn as_app_role(url: &str) -> PgConnection {
     let mut conn = PgConnection::connect(url).await.unwrap();
     conn.execute("SET ROLE aswan_app").await.unwrap();
+    // As the app's connections: a SET LOCAL reaches Citus workers only so.
+    conn.execute("SET citus.propagate_set_commands = 'local'")
+        .await
+        .unwrap();
     conn
 }
 
@@ -28,9 +64,8 @@ async fn begin_in(
 ) -> Result<sqlx::Transaction<'_, sqlx::Postgres>, sqlx::Error> {
     let mut tx = conn.begin().await?;
     if let Some(t) = tenant {
-        sqlx::query("SELECT set_config('nile.tenant_id', $1, true)")
-            .bind(t.to_string())
-            .execute(&mut *tx)
+        // As the server's tenant transaction does (store/postgres/mod.rs).
+        tx.execute(format!("SET LOCAL nile.tenant_id = '{}'", t.hyphenated()).as_str())
             .await?;
     }
     Ok(tx)
@@ -83,9 +118,8 @@ fn is_rls_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.code().as_deref() == Some("42501"))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn without_context_nothing_is_visible_or_insertable() {
-    let (app, a, _b) = two_tenants().await;
+async fn without_context_nothing_is_visible_or_insertable(backend: Backend) {
+    let (app, a, _b) = two_tenants(backend).await;
     let mut conn = as_app_role(&app.database_url).await;
     assert!(titles_in_context(&mut conn, None).await.is_empty());
     let err = insert_in_context(&mut conn, None, a).await.unwrap_err();
@@ -100,16 +134,14 @@ async fn without_context_nothing_is_visible_or_insertable() {
     assert!(!row.get::<bool, _>(1) && !row.get::<bool, _>(2));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_context_sees_only_its_tenant_with_no_filter_in_the_query() {
-    let (app, a, b) = two_tenants().await;
+async fn a_context_sees_only_its_tenant_with_no_filter_in_the_query(backend: Backend) {
+    let (app, a, b) = two_tenants(backend).await;
     let mut conn = as_app_role(&app.database_url).await;
     isolation_holds(&mut conn, a, b).await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn writes_into_another_tenant_are_refused() {
-    let (app, a, b) = two_tenants().await;
+async fn writes_into_another_tenant_are_refused(backend: Backend) {
+    let (app, a, b) = two_tenants(backend).await;
     let mut conn = as_app_role(&app.database_url).await;
     // Inserting a row for B while in A's context.
     let err = insert_in_context(&mut conn, Some(a), b).await.unwrap_err();
@@ -139,9 +171,8 @@ async fn writes_into_another_tenant_are_refused() {
     isolation_holds(&mut conn, a, b).await.unwrap();
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_context_ends_with_its_transaction() {
-    let (app, a, _b) = two_tenants().await;
+async fn a_context_ends_with_its_transaction(backend: Backend) {
+    let (app, a, _b) = two_tenants(backend).await;
     let mut conn = as_app_role(&app.database_url).await;
     assert_eq!(titles_in_context(&mut conn, Some(a)).await, ["a1", "a2"]);
     // Same connection, next transaction, no context set: nothing.
@@ -153,9 +184,8 @@ async fn a_context_ends_with_its_transaction() {
     assert_eq!(setting, None);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn without_the_policy_the_isolation_assertions_fail() {
-    let (app, a, b) = two_tenants().await;
+async fn without_the_policy_the_isolation_assertions_fail(backend: Backend) {
+    let (app, a, b) = two_tenants(backend).await;
     let mut admin = PgConnection::connect(&app.database_url).await.unwrap();
     let mut conn = as_app_role(&app.database_url).await;
     isolation_holds(&mut conn, a, b).await.unwrap();

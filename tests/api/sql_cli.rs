@@ -41,7 +41,7 @@ async fn sql_is_scoped_to_the_named_tenant(backend: Backend) {
     let update = "UPDATE todos SET complete = true";
     match backend {
         // PostgreSQL: writes run under RLS and touch only the tenant's rows.
-        Backend::Postgres => {
+        Backend::Postgres | Backend::Citus => {
             let out = app.sql(&["--tenant", &a_arg, update]);
             assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
             assert!(String::from_utf8_lossy(&out.stdout).contains("(2 rows affected)"));

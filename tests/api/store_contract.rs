@@ -15,11 +15,11 @@ use aswan::Settings;
 use chrono::Utc;
 use uuid::Uuid;
 
-use crate::backend_tests;
+use crate::contract_tests;
 use crate::fake_ai::{Behaviour, FakeAi};
 use crate::helpers::{configure_ai, Backend, TestApp};
 
-backend_tests!(
+contract_tests!(
     a_taken_email_is_a_conflict_and_writes_nothing,
     revoking_is_idempotent_and_purges_expired_entries,
     a_session_of_a_user_that_is_gone_is_dead,

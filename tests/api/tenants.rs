@@ -1,10 +1,10 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::backend_tests;
+use crate::contract_tests;
 use crate::helpers::{expect_error, Backend, TestApp};
 
-backend_tests!(
+contract_tests!(
     create_and_list_my_tenants,
     get_is_404_for_non_members_and_unknown_ids,
     owners_rename_members_cannot,

@@ -1,10 +1,10 @@
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-use crate::backend_tests;
+use crate::contract_tests;
 use crate::helpers::{expect_error, titles, Backend, TestApp};
 
-backend_tests!(
+contract_tests!(
     create_and_list_by_header_and_by_path,
     list_filters_by_completion,
     seed_put_updates_completion,

@@ -12,13 +12,13 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use pgvector::Vector;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::{Column, Executor, Postgres, Row, Statement, Transaction};
+use sqlx::{Acquire, Column, Executor, Postgres, Row, Statement, Transaction};
 use uuid::Uuid;
 
 use super::console::{check_statement, Dialect};
 use super::models::{MemberRow, SimilarRow};
 use super::tenants::member_query;
-use super::{Member, Result, SqlTable, StoreError, StoreOptions, JOB_LEASE};
+use super::{Member, Result, SqlTable, StoreError, StoreOptions};
 use crate::domain::{Role, TenantId, TodoId, UserId};
 
 static MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("migrations/postgres");
@@ -49,6 +49,10 @@ impl PgDb {
                     // auth.credentials …) on the path: the queries shared
                     // with SQLite name them unqualified (ARCHITECTURE.md).
                     conn.execute("SET search_path = public, users, auth").await?;
+                    // On Citus, a SET LOCAL reaches the workers only with this
+                    // (docs/scaling.md). On plain PostgreSQL it is an unused
+                    // placeholder setting: the same code path runs on both.
+                    conn.execute("SET citus.propagate_set_commands = 'local'").await?;
                     Ok(())
                 })
             })
@@ -115,34 +119,18 @@ impl PgDb {
     /// (`true`): a pooled connection never carries it into the next request.
     pub(in crate::store) async fn tenant_tx(&self, tenant: TenantId) -> Result<Transaction<'static, Postgres>> {
         let mut tx = self.pool.begin().await?;
-        sqlx::query("SELECT set_config('nile.tenant_id', $1, true)")
-            .bind(tenant.to_string())
-            .execute(&mut *tx)
-            .await?;
+        // The one statement built by formatting, because `SET` takes no bind
+        // parameter, and `SET LOCAL` is what Citus carries to the workers
+        // (`set_config(…, true)` does not; docs/scaling.md). Safe: a TenantId
+        // is a UUID parsed at the edge, and its canonical text is hex digits
+        // and dashes only. Sent as a simple query: nothing to prepare.
+        let set = format!("SET LOCAL nile.tenant_id = '{}'", tenant.0.hyphenated());
+        tx.execute(set.as_str()).await?;
         Ok(tx)
     }
 }
 
 impl PgDb {
-    /// `FOR UPDATE SKIP LOCKED`: several server processes claim disjoint jobs.
-    pub(in crate::store) async fn claim_estimate_jobs(&self, limit: i64) -> Result<Vec<(Uuid, Uuid, i32)>> {
-        let rows = sqlx::query_as(
-            "WITH due AS (
-                 SELECT tenant_id, todo_id FROM estimate_jobs
-                 WHERE next_at <= now() AND (locked_until IS NULL OR locked_until < now())
-                 ORDER BY next_at LIMIT $1
-                 FOR UPDATE SKIP LOCKED)
-             UPDATE estimate_jobs j SET locked_until = now() + make_interval(secs => $2)
-             FROM due WHERE j.tenant_id = due.tenant_id AND j.todo_id = due.todo_id
-             RETURNING j.tenant_id, j.todo_id, j.attempts",
-        )
-        .bind(limit)
-        .bind(JOB_LEASE.as_secs_f64())
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows)
-    }
-
     /// Runs one statement as the app role; in `tenant`'s context when given,
     /// else with no context (tenant-aware tables then show nothing).
     pub(in crate::store) async fn run_sql(&self, tenant: Option<TenantId>, sql: &str) -> Result<SqlTable> {
@@ -285,6 +273,141 @@ impl PgDb {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// Shared tables: a full copy on every Citus node, so joins stay local.
+const REFERENCE_TABLES: [&str; 5] = [
+    "tenants",
+    "users.users",
+    "auth.credentials",
+    "auth.revoked_tokens",
+    "users.tenant_users",
+];
+
+/// Tenant-aware tables, distributed by `tenant_id` and colocated with todos
+/// (todos first: it is what the others are colocated with).
+const DISTRIBUTED_TABLES: [&str; 2] = ["todos", "estimate_jobs"];
+
+impl PgDb {
+    /// The Citus version, if the extension is installed in this database.
+    async fn citus_version(conn: &mut sqlx::PgConnection) -> Result<Option<String>> {
+        let row: Option<(String,)> = sqlx::query_as("SELECT extversion FROM pg_extension WHERE extname = 'citus'")
+            .fetch_optional(&mut *conn)
+            .await?;
+        Ok(row.map(|(v,)| v))
+    }
+
+    /// How each table is placed: `n` reference, `h` hash-distributed.
+    async fn placements(conn: &mut sqlx::PgConnection) -> Result<std::collections::HashMap<String, String>> {
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT logicalrelid::regclass::text, partmethod::text FROM pg_dist_partition")
+                .fetch_all(&mut *conn)
+                .await?;
+        Ok(rows.into_iter().collect())
+    }
+
+    /// `aswan distribute` (docs/scaling.md): on Citus, makes the shared tables
+    /// reference tables and distributes the tenant-aware ones by tenant, in
+    /// one transaction; lets `aswan_app` log in (Citus opens worker
+    /// connections as that role). Idempotent. Without Citus: nothing.
+    pub(in crate::store) async fn distribute(&self) -> Result<Distribution> {
+        let mut conn = sqlx::ConnectOptions::connect(&*self.options).await?;
+        let Some(version) = Self::citus_version(&mut conn).await? else {
+            return Ok(Distribution::NotCitus);
+        };
+        let placed = Self::placements(&mut conn).await?;
+        let is = |table: &str, method: &str| placed.get(table).is_some_and(|m| m == method);
+        let mut done = Vec::new();
+        let mut tx = conn.begin().await?;
+        tx.execute("SET LOCAL citus.multi_shard_modify_mode = 'sequential'")
+            .await?;
+        let todos_pending = !is("todos", "h");
+        if todos_pending {
+            // Citus refuses a foreign key from a local table to a distributed
+            // one: dropped, and re-added once both are colocated.
+            tx.execute("ALTER TABLE estimate_jobs DROP CONSTRAINT IF EXISTS estimate_jobs_tenant_id_todo_id_fkey")
+                .await?;
+        }
+        for table in REFERENCE_TABLES {
+            if !is(table, "n") {
+                sqlx::query("SELECT create_reference_table($1::regclass)")
+                    .bind(table)
+                    .execute(&mut *tx)
+                    .await?;
+                done.push(format!("{table}: reference table"));
+            }
+        }
+        if todos_pending {
+            sqlx::query("SELECT create_distributed_table('todos', 'tenant_id')")
+                .execute(&mut *tx)
+                .await?;
+            done.push("todos: distributed by tenant_id".to_owned());
+        }
+        if !is("estimate_jobs", "h") {
+            sqlx::query("SELECT create_distributed_table('estimate_jobs', 'tenant_id', colocate_with => 'todos')")
+                .execute(&mut *tx)
+                .await?;
+            done.push("estimate_jobs: distributed by tenant_id, colocated with todos".to_owned());
+        }
+        if todos_pending {
+            tx.execute(
+                "ALTER TABLE estimate_jobs ADD CONSTRAINT estimate_jobs_tenant_id_todo_id_fkey
+                 FOREIGN KEY (tenant_id, todo_id) REFERENCES todos (tenant_id, id) ON DELETE CASCADE",
+            )
+            .await?;
+        }
+        tx.execute("ALTER ROLE aswan_app LOGIN").await?;
+        tx.commit().await?;
+        sqlx::Connection::close(conn).await?;
+        Ok(Distribution::Citus { version, done })
+    }
+
+    /// At start: `None` on plain PostgreSQL; on Citus, its version and
+    /// worker count, after checking that the tenant-aware tables are
+    /// distributed and that the tenant context reaches the workers.
+    pub(in crate::store) async fn cluster(&self) -> Result<Option<String>> {
+        let mut conn = sqlx::ConnectOptions::connect(&*self.options).await?;
+        let Some(version) = Self::citus_version(&mut conn).await? else {
+            sqlx::Connection::close(conn).await?;
+            return Ok(None);
+        };
+        let placed = Self::placements(&mut conn).await?;
+        let (workers,): (i64,) = sqlx::query_as(
+            "SELECT count(*) FROM pg_dist_node WHERE noderole = 'primary' AND isactive AND groupid <> 0",
+        )
+        .fetch_one(&mut conn)
+        .await?;
+        sqlx::Connection::close(conn).await?;
+        if let Some(table) = DISTRIBUTED_TABLES
+            .iter()
+            .find(|t| placed.get(**t).is_none_or(|m| m != "h"))
+        {
+            return Err(StoreError::Config(format!(
+                "Citus {version}: the tenant-aware table {table} is not distributed: run `aswan distribute` first"
+            )));
+        }
+        let (propagate,): (String,) = sqlx::query_as("SELECT current_setting('citus.propagate_set_commands')")
+            .fetch_one(&self.pool)
+            .await?;
+        if propagate != "local" {
+            return Err(StoreError::Config(format!(
+                "Citus {version}: citus.propagate_set_commands is {propagate}, not local: the tenant context would not reach the workers"
+            )));
+        }
+        Ok(Some(format!("Citus {version}, {workers} workers")))
+    }
+}
+
+/// What `aswan distribute` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Distribution {
+    /// Not a SQLite database, nor PostgreSQL with Citus: nothing to do.
+    NotCitus,
+    Citus {
+        version: String,
+        /// What changed (empty when everything was distributed already).
+        done: Vec<String>,
+    },
 }
 
 /// A column's value as JSON, by its PostgreSQL type; unknown types show as text.

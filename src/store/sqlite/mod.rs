@@ -9,13 +9,11 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use chrono::Utc;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
 use uuid::Uuid;
 
 use super::console::{check_statement, Dialect};
 use super::models::{MemberRow, SimilarRow};
-use super::queue::lease_from;
 use super::tenants::member_query;
 use super::{Member, Result, SqlTable, StoreError, StoreOptions};
 use crate::domain::{Role, TenantId, TodoId, UserId};
@@ -136,26 +134,6 @@ impl SqliteDb {
 }
 
 impl SqliteDb {
-    /// One conditional UPDATE on the single writer connection: no two
-    /// claimers can interleave, so a job is claimed once per lease.
-    pub(in crate::store) async fn claim_estimate_jobs(&self, limit: i64) -> Result<Vec<(Uuid, Uuid, i32)>> {
-        let now = Utc::now();
-        let lease = lease_from(now);
-        let rows = sqlx::query_as(
-            "UPDATE estimate_jobs SET locked_until = $2
-             WHERE rowid IN (SELECT rowid FROM estimate_jobs
-                             WHERE next_at <= $1 AND (locked_until IS NULL OR locked_until < $1)
-                             ORDER BY next_at LIMIT $3)
-             RETURNING tenant_id, todo_id, attempts",
-        )
-        .bind(now)
-        .bind(lease)
-        .bind(limit)
-        .fetch_all(&self.write)
-        .await?;
-        Ok(rows)
-    }
-
     /// Runs one statement on a private connection. SQLite has no row-level
     /// security, so the tenant scoping is done by shadowing: a TEMP table
     /// named like each tenant-aware table, holding only `tenant`'s rows (none
