@@ -71,6 +71,13 @@ pub enum Command {
         /// The statement, e.g. "SELECT title, complete FROM todos".
         statement: String,
     },
+    /// Write a consistent copy of the SQLite database to PATH while the server
+    /// runs (SQLite's VACUUM INTO; PATH must not exist). For PostgreSQL, use
+    /// pg_dump (README, "Running it in production").
+    Backup {
+        /// Where the copy goes (a new file, made 0600).
+        path: PathBuf,
+    },
     /// On PostgreSQL with Citus: make the shared tables reference tables,
     /// distribute the tenant-aware ones by tenant, and let the app role log
     /// in on the workers (docs/scaling.md). Idempotent; elsewhere, nothing.

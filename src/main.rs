@@ -59,7 +59,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let listener = TcpListener::bind(settings.bind)
                 .await
                 .with_context(|| format!("binding {}", settings.bind))?;
-            tracing::info!(address = %listener.local_addr()?, database = app.store().backend(), "aswan is listening");
+            let address = listener.local_addr()?;
+            // What to open in a browser: an unspecified bind address means this machine.
+            let host = if address.ip().is_unspecified() {
+                "localhost".to_owned()
+            } else {
+                address.ip().to_string()
+            };
+            let url = if address.is_ipv6() && !address.ip().is_unspecified() {
+                format!("http://[{host}]:{}", address.port())
+            } else {
+                format!("http://{host}:{}", address.port())
+            };
+            tracing::info!(%address, %url, database = app.store().backend(), "aswan is listening: open {url}");
             app.serve(listener, shutdown_signal()).await?;
             tracing::info!("stopped");
         }
@@ -77,9 +89,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             store.close().await;
             let table = result?;
             if json {
-                println!("{}", serde_json::to_string_pretty(&table.to_json())?);
+                out(&format!("{}\n", serde_json::to_string_pretty(&table.to_json())?))?;
             } else {
-                print!("{table}");
+                out(&table.to_string())?;
             }
         }
         Command::Reindex { batch } => {
@@ -89,12 +101,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let result = aswan::ai::reindex::reindex(&store, &ai, batch, true).await;
             store.close().await;
             let report = result?;
-            println!(
-                "reindexed {} todos in {} tenants with {}",
+            out(&format!(
+                "reindexed {} todos in {} tenants with {}\n",
                 report.todos,
                 report.tenants,
                 ai.embedder().model()
-            );
+            ))?;
         }
         Command::Eval { file, json } => {
             let set = match file {
@@ -112,25 +124,30 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .unwrap_or(aswan::ai::LOCAL_MAX_DISTANCE);
             let report = aswan::eval::evaluate(&set, &model, max_distance, i64::from(settings.similar_tasks) as usize);
             if json {
-                println!("{}", serde_json::to_string_pretty(&report)?);
+                out(&format!("{}\n", serde_json::to_string_pretty(&report)?))?;
             } else {
-                print!("{report}");
+                out(&report.to_string())?;
             }
+        }
+        Command::Backup { path } => {
+            let store = aswan::store::Store::open(settings.database_url().expose(), 1).await?;
+            let result = store.backup(&path).await;
+            store.close().await;
+            let bytes = result?;
+            out(&format!("backed up to {} ({bytes} bytes)\n", path.display()))?;
         }
         Command::Distribute => {
             let store = aswan::store::Store::open(settings.database_url().expose(), 1).await?;
             let result = store.distribute().await;
             store.close().await;
             match result? {
-                aswan::store::Distribution::NotCitus => println!("not a Citus cluster: nothing to distribute"),
+                aswan::store::Distribution::NotCitus => out("not a Citus cluster: nothing to distribute\n")?,
                 aswan::store::Distribution::Citus { version, done } if done.is_empty() => {
-                    println!("Citus {version}: already distributed")
+                    out(&format!("Citus {version}: already distributed\n"))?
                 }
                 aswan::store::Distribution::Citus { version, done } => {
-                    println!("Citus {version}:");
-                    for line in done {
-                        println!("  {line}");
-                    }
+                    let lines: String = done.iter().map(|line| format!("  {line}\n")).collect();
+                    out(&format!("Citus {version}:\n{lines}"))?;
                 }
             }
         }
@@ -141,6 +158,17 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Writes to stdout; a reader that went away (`aswan eval --json | head`)
+/// ends the output quietly instead of panicking on a broken pipe.
+fn out(text: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
 }
 
 async fn shutdown_signal() {

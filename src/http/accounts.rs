@@ -57,6 +57,7 @@ pub async fn sign_up(
 ) -> Result<impl IntoResponse, ApiError> {
     state.throttle.client(ip)?;
     let email = Email::parse(&body.email)?;
+    state.throttle.account(email.as_str())?;
     let password = Password::parse(&body.password)?;
     let name = body
         .name

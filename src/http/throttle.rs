@@ -3,8 +3,9 @@
 //!
 //! * per client IP on the endpoints anyone can call (sign-up, login,
 //!   logout): AUTH_RATE_PER_MINUTE, in a burst or spread out;
-//! * per account on login, across all IPs: a ceiling on guesses for one
-//!   account (distributed brute force), generous enough for its owner;
+//! * per account on login and sign-up, across all IPs: a ceiling on guesses
+//!   for one account (distributed brute force) and on sign-ups probing one
+//!   email, generous enough for its owner;
 //! * per account and client IP after failed logins: an escalating delay (the
 //!   first few failures are free, then 1 s, 2 s, 4 s … up to 15 min) that
 //!   falls on the guessing client only, so an attacker cannot turn it into a
@@ -91,6 +92,15 @@ impl Throttle {
         prune(&self.per_account);
         self.per_account.check_key(&account.to_owned()).map_err(|not_until| {
             tracing::info!("throttled: too many login attempts for one account");
+            too_many(not_until.wait_time_from(self.clock.now()))
+        })
+    }
+
+    /// One sign-up attempt for `account` (an email), from anywhere.
+    pub fn account(&self, account: &str) -> Result<(), ApiError> {
+        prune(&self.per_account);
+        self.per_account.check_key(&account.to_owned()).map_err(|not_until| {
+            tracing::info!("throttled: too many attempts for one account");
             too_many(not_until.wait_time_from(self.clock.now()))
         })
     }
@@ -191,6 +201,16 @@ mod tests {
         assert!(wait <= MAX_DELAY.as_secs() && wait > 60, "{wait}");
         t.login_succeeded("a@x.io", ip);
         t.login_attempt("a@x.io", ip).unwrap();
+    }
+
+    #[test]
+    fn one_account_is_limited_from_everywhere() {
+        let t = Throttle::new(1000, 10);
+        for _ in 0..ACCOUNT_LOGINS_PER_MINUTE {
+            t.account("probe@x.io").unwrap();
+        }
+        assert!(retry_after(t.account("probe@x.io").unwrap_err()) >= 1);
+        t.account("other@x.io").unwrap();
     }
 
     #[test]

@@ -142,6 +142,20 @@ impl Store {
         }
     }
 
+    /// `aswan backup`: a consistent copy of the SQLite database at `path`,
+    /// taken while the server may be writing (one read transaction's
+    /// snapshot). [`StoreError::Refused`] on PostgreSQL (use pg_dump) or when
+    /// `path` exists.
+    pub async fn backup(&self, path: &std::path::Path) -> Result<u64> {
+        match &self.db {
+            Db::Sqlite(s) => s.backup(path).await,
+            Db::Postgres(_) => Err(StoreError::Refused(
+                "aswan backup copies SQLite databases; for PostgreSQL use pg_dump (README, \"Running it in production\")"
+                    .into(),
+            )),
+        }
+    }
+
     /// `aswan distribute`: on PostgreSQL with Citus, distributes the tables
     /// (docs/scaling.md); anywhere else, nothing.
     pub async fn distribute(&self) -> Result<Distribution> {

@@ -17,6 +17,7 @@ mod isolation;
 mod local_ai;
 mod members;
 mod migrations;
+mod operations;
 mod random_isolation;
 mod rls;
 mod scale_out;

@@ -171,6 +171,25 @@ impl SqliteDb {
     }
 }
 
+impl SqliteDb {
+    pub(in crate::store) async fn backup(&self, path: &std::path::Path) -> Result<u64> {
+        if path.exists() {
+            return Err(StoreError::Refused(format!(
+                "{} exists: choose a new file",
+                path.display()
+            )));
+        }
+        let target = path
+            .to_str()
+            .ok_or_else(|| StoreError::Refused("the backup path must be UTF-8".into()))?;
+        // VACUUM INTO writes one read transaction's snapshot: consistent even
+        // while the server writes (WAL), and compacted.
+        sqlx::query("VACUUM INTO $1").bind(target).execute(&self.read).await?;
+        restrict_to_owner(path);
+        Ok(std::fs::metadata(path).map(|m| m.len()).unwrap_or(0))
+    }
+}
+
 /// A vector as sqlite-vec's float32 BLOB: little-endian f32s.
 fn f32_blob(v: &[f32]) -> Vec<u8> {
     v.iter().flat_map(|x| x.to_le_bytes()).collect()
