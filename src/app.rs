@@ -27,6 +27,8 @@ const DRAIN: std::time::Duration = std::time::Duration::from_secs(15);
 impl App {
     /// Connects to the database, applies migrations, loads the signing key.
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
+        // The recorder first, so that nothing recorded at start is lost.
+        crate::monitoring::handle();
         // Settings first: a bad one must not leave a database behind.
         let ai = Ai::from_settings(settings)?;
         let header_read_timeout = positive_seconds("HEADER_READ_TIMEOUT", settings.header_read_timeout)?;
@@ -86,6 +88,11 @@ impl App {
 
     pub fn router(&self) -> axum::Router {
         http::router(self.state.clone())
+    }
+
+    /// The Prometheus listener's router (METRICS_BIND; src/monitoring.rs).
+    pub fn metrics_router(&self) -> axum::Router {
+        crate::monitoring::router(self.store.clone(), self.ai.clone())
     }
 
     pub fn store(&self) -> &Store {

@@ -309,6 +309,10 @@ pub struct Settings {
     #[arg(long, global = true, env = "MAX_CONNECTIONS", value_name = "MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_connections: u32,
 
+    /// Address of the Prometheus metrics listener (`GET /metrics`), e.g. `127.0.0.1:9090`. Unset: no metrics listener.
+    #[arg(long, global = true, env = "METRICS_BIND", value_name = "METRICS_BIND")]
+    pub metrics_bind: Option<SocketAddr>,
+
     /// Most connections open at once from one client IP (not counting TRUSTED_PROXIES).
     #[arg(long, global = true, env = "MAX_CONNECTIONS_PER_CLIENT", value_name = "MAX_CONNECTIONS_PER_CLIENT", default_value_t = 128, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_connections_per_client: u32,

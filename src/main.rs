@@ -59,6 +59,18 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let listener = TcpListener::bind(settings.bind)
                 .await
                 .with_context(|| format!("binding {}", settings.bind))?;
+            if let Some(bind) = settings.metrics_bind {
+                let metrics = TcpListener::bind(bind)
+                    .await
+                    .with_context(|| format!("binding METRICS_BIND {bind}"))?;
+                tracing::info!(address = %metrics.local_addr()?, "metrics at /metrics");
+                let router = app.metrics_router();
+                tokio::spawn(async move {
+                    if let Err(e) = axum::serve(metrics, router).await {
+                        tracing::error!(error = %e, "the metrics listener stopped");
+                    }
+                });
+            }
             let address = listener.local_addr()?;
             // What to open in a browser: an unspecified bind address means this machine.
             let host = if address.ip().is_unspecified() {

@@ -49,6 +49,11 @@ impl Breaker {
         }
     }
 
+    /// Whether calls are being held back now (for the metrics).
+    pub fn is_open(&self) -> bool {
+        self.allow_peek().is_err()
+    }
+
     pub fn success(&self) {
         *self.state.lock().expect("breaker lock") = State::default();
     }

@@ -93,6 +93,20 @@ impl VendorClient {
         inputs: &[String],
         dimensions: Option<u32>,
     ) -> Result<Vec<Vec<f32>>, VendorError> {
+        let result = self.embed_once(model, inputs, dimensions).await;
+        crate::monitoring::vendor_call("embeddings", &result);
+        if result.is_ok() {
+            crate::monitoring::embedded("vendor", inputs.len());
+        }
+        result
+    }
+
+    async fn embed_once(
+        &self,
+        model: &str,
+        inputs: &[String],
+        dimensions: Option<u32>,
+    ) -> Result<Vec<Vec<f32>>, VendorError> {
         let mut body = json!({ "model": model, "input": inputs, "encoding_format": "float" });
         if let Some(d) = dimensions {
             body["dimensions"] = json!(d);
@@ -127,6 +141,12 @@ impl VendorClient {
 
     /// One chat completion; the assistant's text.
     pub async fn chat(&self, model: &str, system: &str, user: &str) -> Result<String, VendorError> {
+        let result = self.chat_once(model, system, user).await;
+        crate::monitoring::vendor_call("chat", &result);
+        result
+    }
+
+    async fn chat_once(&self, model: &str, system: &str, user: &str) -> Result<String, VendorError> {
         let body = json!({
             "model": model,
             "temperature": 0,

@@ -63,6 +63,7 @@ impl Embedder {
             }
             // A static model has no query/document asymmetry.
             Self::Local(m) => {
+                crate::monitoring::embedded("local", 1);
                 let v = m.embed(title);
                 Ok((v.clone(), v))
             }
@@ -73,7 +74,10 @@ impl Embedder {
     pub async fn embed_query(&self, text: &str) -> Result<Vec<f32>, VendorError> {
         match self {
             Self::Vendor(v) => Ok(v.embed(&v.query_prefix, &[text]).await?.remove(0)),
-            Self::Local(m) => Ok(m.embed(text)),
+            Self::Local(m) => {
+                crate::monitoring::embedded("local", 1);
+                Ok(m.embed(text))
+            }
         }
     }
 
@@ -81,7 +85,10 @@ impl Embedder {
     pub async fn embed_documents(&self, titles: &[&str]) -> Result<Vec<Vec<f32>>, VendorError> {
         match self {
             Self::Vendor(v) => v.embed(&v.document_prefix, titles).await,
-            Self::Local(m) => Ok(titles.iter().map(|t| m.embed(t)).collect()),
+            Self::Local(m) => {
+                crate::monitoring::embedded("local", titles.len());
+                Ok(titles.iter().map(|t| m.embed(t)).collect())
+            }
         }
     }
 }

@@ -165,6 +165,11 @@ impl Ai {
         })))
     }
 
+    /// Whether the circuit breaker holds vendor calls back now.
+    pub fn breaker_open(&self) -> bool {
+        self.breaker.is_open()
+    }
+
     pub fn config(&self) -> &AiConfig {
         &self.config
     }

@@ -76,6 +76,7 @@ impl IntoResponse for ApiError {
                 "internal server error".to_owned()
             }
             Self::Store(e @ StoreError::Unavailable(_)) => {
+                metrics::counter!("db_unavailable_total").increment(1);
                 tracing::warn!(error = %e, "database unavailable");
                 "the service is not ready".to_owned()
             }

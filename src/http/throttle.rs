@@ -72,7 +72,7 @@ impl Throttle {
         prune(&self.per_ip);
         self.per_ip.check_key(&ip).map_err(|not_until| {
             tracing::info!(%ip, "throttled: too many sign-ups or logins from this client");
-            too_many(not_until.wait_time_from(self.clock.now()))
+            too_many("client", not_until.wait_time_from(self.clock.now()))
         })
     }
 
@@ -86,13 +86,13 @@ impl Throttle {
             .get(&(account.to_owned(), ip))
         {
             if let Some(until) = f.blocked_until.filter(|u| *u > now) {
-                return Err(too_many(until - now));
+                return Err(too_many("failed_logins", until - now));
             }
         }
         prune(&self.per_account);
         self.per_account.check_key(&account.to_owned()).map_err(|not_until| {
             tracing::info!("throttled: too many login attempts for one account");
-            too_many(not_until.wait_time_from(self.clock.now()))
+            too_many("account", not_until.wait_time_from(self.clock.now()))
         })
     }
 
@@ -101,7 +101,7 @@ impl Throttle {
         prune(&self.per_account);
         self.per_account.check_key(&account.to_owned()).map_err(|not_until| {
             tracing::info!("throttled: too many attempts for one account");
-            too_many(not_until.wait_time_from(self.clock.now()))
+            too_many("account", not_until.wait_time_from(self.clock.now()))
         })
     }
 
@@ -140,7 +140,7 @@ impl Throttle {
         prune(&self.tenants);
         self.tenants.check_key(&user).map_err(|not_until| {
             tracing::info!(user_id = %user, "throttled: too many tenants created");
-            too_many(not_until.wait_time_from(self.clock.now()))
+            too_many("tenants", not_until.wait_time_from(self.clock.now()))
         })
     }
 }
@@ -154,7 +154,8 @@ fn prune<K: std::hash::Hash + Eq + Clone>(limiter: &DefaultKeyedRateLimiter<K>) 
     }
 }
 
-fn too_many(wait: Duration) -> ApiError {
+fn too_many(limit: &'static str, wait: Duration) -> ApiError {
+    crate::monitoring::throttled(limit);
     // Whole seconds, rounded up: Retry-After: 0 would invite a hot loop.
     let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
     ApiError::TooManyRequests {

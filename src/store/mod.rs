@@ -142,6 +142,20 @@ impl Store {
         }
     }
 
+    /// The connection pools' state: `(open, idle, max)` over all pools.
+    pub fn pool_stats(&self) -> (u32, u32, u32) {
+        fn of<DB: sqlx::Database>(p: &sqlx::Pool<DB>) -> (u32, u32, u32) {
+            (p.size(), p.num_idle() as u32, p.options().get_max_connections())
+        }
+        match &self.db {
+            Db::Sqlite(s) => {
+                let (a, b) = (of(&s.read), of(&s.write));
+                (a.0 + b.0, a.1 + b.1, a.2 + b.2)
+            }
+            Db::Postgres(p) => of(&p.pool),
+        }
+    }
+
     /// `aswan backup`: a consistent copy of the SQLite database at `path`,
     /// taken while the server may be writing (one read transaction's
     /// snapshot). [`StoreError::Refused`] on PostgreSQL (use pg_dump) or when

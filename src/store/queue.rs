@@ -87,6 +87,21 @@ impl EstimateQueue for Store {
     }
 }
 
+impl Store {
+    /// The queue's depth, and since when the most overdue unclaimed job has
+    /// been due (for the metrics).
+    pub async fn queue_stats(&self) -> Result<(i64, Option<DateTime<Utc>>)> {
+        Ok(on!(read(&self.db), |c| sqlx::query_as(
+            "SELECT count(*), min(CASE WHEN next_at <= $1 AND (locked_until IS NULL OR locked_until < $1)
+                                       THEN next_at END)
+             FROM estimate_jobs"
+        )
+        .bind(Utc::now())
+        .fetch_one(&mut *c)
+        .await?))
+    }
+}
+
 impl Jobs for TenantStore {
     async fn retry_estimate_job(&self, job: &EstimateJob, next_at: DateTime<Utc>, error: &str) -> Result<()> {
         on!(write(&self.db), |c| sqlx::query(

@@ -256,6 +256,8 @@ where
 
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// The Prometheus listener (`GET /metrics`), as METRICS_BIND would serve it.
+    pub metrics_addr: SocketAddr,
     pub database_url: String,
     pub data_dir: TempDir,
     shutdown: Option<oneshot::Sender<()>>,
@@ -313,6 +315,10 @@ impl TestApp {
         settings.max_connections_per_client = 100_000;
         configure(&mut settings);
         let app = App::build(&settings).await.expect("app builds");
+        let metrics = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let metrics_addr = metrics.local_addr().unwrap();
+        let metrics_router = app.metrics_router();
+        tokio::spawn(async move { axum::serve(metrics, metrics_router).await });
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
@@ -321,6 +327,7 @@ impl TestApp {
         }));
         Self {
             addr,
+            metrics_addr,
             database_url,
             data_dir,
             shutdown: Some(tx),

@@ -16,6 +16,7 @@ mod hostile;
 mod isolation;
 mod local_ai;
 mod members;
+mod metrics;
 mod migrations;
 mod operations;
 mod random_isolation;

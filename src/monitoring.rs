@@ -1,0 +1,97 @@
+//! Prometheus metrics (ARCHITECTURE.md, "Operations"), served in the text
+//! format on their own listener (METRICS_BIND, off by default), never on the
+//! public one. Labels never carry tenant ids or user data: routes are
+//! templates (`/api/tenants/{tenant_id}/todos`), statuses and outcomes are
+//! small fixed sets.
+//!
+//! | metric | kind | labels |
+//! |---|---|---|
+//! | `http_requests_total` | counter | method, route, status |
+//! | `http_request_duration_seconds` | histogram | method, route |
+//! | `http_requests_in_flight` | gauge | |
+//! | `http_throttled_total` | counter | limit |
+//! | `db_pool_connections` | gauge | state (`idle`, `in_use`) |
+//! | `db_pool_max_connections` | gauge | |
+//! | `db_unavailable_total` | counter | (requests answered 503: the pool timed out or the database is down) |
+//! | `estimate_queue_depth` | gauge | |
+//! | `estimate_queue_oldest_due_seconds` | gauge | (how long the most overdue job has waited) |
+//! | `ai_vendor_calls_total` | counter | endpoint, outcome (`ok`, `transient`, `permanent`) |
+//! | `ai_breaker_open` | gauge | |
+//! | `ai_embeddings_total` | counter | source (`local`, `vendor`); `rate()` gives embeddings per second |
+
+use std::sync::OnceLock;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// Latency buckets, in seconds: from a cached list to a slow vendor call.
+const BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
+
+/// The process's recorder (installed once; every app in the process shares it).
+pub fn handle() -> &'static PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        let recorder = PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Suffix("duration_seconds".into()), &BUCKETS)
+            .expect("valid buckets")
+            .build_recorder();
+        let handle = recorder.handle();
+        // Another recorder already installed (a test harness): ours still
+        // renders what was recorded through it, which is then nothing.
+        let _ = metrics::set_global_recorder(recorder);
+        handle
+    })
+}
+
+/// The metrics listener's router: `GET /metrics`, with the gauges that are
+/// read when scraped (pool, queue, breaker) brought up to date first.
+pub fn router(store: crate::store::Store, ai: Option<std::sync::Arc<crate::ai::Ai>>) -> axum::Router {
+    let handle = handle();
+    axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move || {
+            let (store, ai) = (store.clone(), ai.clone());
+            async move {
+                let (open, idle, max) = store.pool_stats();
+                metrics::gauge!("db_pool_connections", "state" => "idle").set(f64::from(idle));
+                metrics::gauge!("db_pool_connections", "state" => "in_use").set(f64::from(open.saturating_sub(idle)));
+                metrics::gauge!("db_pool_max_connections").set(f64::from(max));
+                match store.queue_stats().await {
+                    Ok((depth, oldest)) => {
+                        metrics::gauge!("estimate_queue_depth").set(depth as f64);
+                        let waited = oldest.map_or(0.0, |t| {
+                            (chrono::Utc::now() - t).num_milliseconds().max(0) as f64 / 1000.0
+                        });
+                        metrics::gauge!("estimate_queue_oldest_due_seconds").set(waited);
+                    }
+                    Err(e) => tracing::warn!(error = %e, "metrics: cannot read the estimate queue"),
+                }
+                let open = ai.as_ref().is_some_and(|ai| ai.breaker_open());
+                metrics::gauge!("ai_breaker_open").set(if open { 1.0 } else { 0.0 });
+                (
+                    [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+                    handle.render(),
+                )
+            }
+        }),
+    )
+}
+
+/// A vendor call's outcome, by endpoint.
+pub fn vendor_call<T>(endpoint: &'static str, result: &Result<T, crate::ai::VendorError>) {
+    let outcome = match result {
+        Ok(_) => "ok",
+        Err(crate::ai::VendorError::Transient { .. }) => "transient",
+        Err(crate::ai::VendorError::Permanent(_)) => "permanent",
+    };
+    metrics::counter!("ai_vendor_calls_total", "endpoint" => endpoint, "outcome" => outcome).increment(1);
+}
+
+/// Titles embedded, by where.
+pub fn embedded(source: &'static str, n: usize) {
+    metrics::counter!("ai_embeddings_total", "source" => source).increment(n as u64);
+}
+
+/// A request refused by a rate limit.
+pub fn throttled(limit: &'static str) {
+    metrics::counter!("http_throttled_total", "limit" => limit).increment(1);
+}
