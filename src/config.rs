@@ -71,6 +71,26 @@ pub enum Command {
         /// The statement, e.g. "SELECT title, complete FROM todos".
         statement: String,
     },
+    /// Write one tenant as JSON Lines to stdout: its name, members (email and
+    /// role) and todos with every field (src/transfer.rs).
+    Export {
+        /// The tenant to export.
+        #[arg(long, value_name = "TENANT_ID")]
+        tenant: crate::domain::TenantId,
+    },
+    /// Create a tenant from an export (`aswan export`): members whose email
+    /// has an account here, todos with every field; then embed its todos.
+    /// A bad line fails with its number, and nothing is imported.
+    Import {
+        /// The new tenant's name (default: the exported one).
+        #[arg(long, value_name = "NAME")]
+        into: Option<String>,
+        /// Make this account owner when none of the exported owners has an account here.
+        #[arg(long, value_name = "EMAIL")]
+        owner: Option<String>,
+        /// The export file (JSON Lines).
+        file: PathBuf,
+    },
     /// Write a consistent copy of the SQLite database to PATH while the server
     /// runs (SQLite's VACUUM INTO; PATH must not exist). For PostgreSQL, use
     /// pg_dump (README, "Running it in production").

@@ -12,6 +12,7 @@ pub mod monitoring;
 pub mod server;
 pub mod store;
 pub mod telemetry;
+pub mod transfer;
 
 pub use app::App;
 pub use config::Settings;

@@ -2,6 +2,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use aswan::config::{Cli, Command, InvalidSetting};
+use aswan::store::prelude::*;
 use aswan::{telemetry, App};
 use clap::error::ErrorKind;
 use clap::Parser;
@@ -139,6 +140,64 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 out(&format!("{}\n", serde_json::to_string_pretty(&report)?))?;
             } else {
                 out(&report.to_string())?;
+            }
+        }
+        Command::Export { tenant } => {
+            let store = aswan::store::Store::open(settings.database_url().expose(), 2).await?;
+            // An operator's tool: the tenant is whatever the operator names
+            // (ARCHITECTURE.md, "Isolation", the maintenance door).
+            #[allow(clippy::disallowed_methods)]
+            let tenant = store.unchecked_tenant(tenant);
+            let bar = indicatif::ProgressBar::new_spinner();
+            bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+            let result = aswan::transfer::export(&tenant, &mut stdout, |n| bar.set_message(format!("{n} todos"))).await;
+            bar.finish_and_clear();
+            store.close().await;
+            match result {
+                Ok(n) => tracing::info!(todos = n, "exported"),
+                // The reader went away (`aswan export … | head`): quietly done.
+                Err(e)
+                    if e.downcast_ref::<std::io::Error>()
+                        .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Command::Import { into, owner, file } => {
+            let reader = std::io::BufReader::new(
+                std::fs::File::open(&file).with_context(|| format!("opening {}", file.display()))?,
+            );
+            let import = aswan::transfer::parse(reader, into.as_deref(), owner.as_deref())
+                .with_context(|| format!("{}", file.display()))?;
+            let ai = aswan::ai::Ai::from_settings(&settings)?;
+            let store = aswan::store::Store::open(settings.database_url().expose(), 2).await?;
+            let result = store.import_tenant(&import).await;
+            let imported = match result {
+                Ok(imported) => imported,
+                Err(e) => {
+                    store.close().await;
+                    return Err(e.into());
+                }
+            };
+            let mut summary = format!(
+                "imported tenant {} ({}): {} todos, {} members",
+                imported.tenant.name, imported.tenant.id, imported.todos, imported.members
+            );
+            if !imported.skipped_members.is_empty() {
+                summary.push_str(&format!(
+                    "; no account here for {} (invite them again)",
+                    imported.skipped_members.join(", ")
+                ));
+            }
+            // Its todos get embeddings from this instance's model.
+            let reindexed = match &ai {
+                Some(ai) => Some(aswan::ai::reindex::reindex(&store, ai, 256, true).await),
+                None => None,
+            };
+            store.close().await;
+            out(&format!("{summary}\n"))?;
+            if let Some(report) = reindexed {
+                report.context("the tenant is imported, but embedding its todos failed: run aswan reindex")?;
             }
         }
         Command::Backup { path } => {

@@ -22,7 +22,7 @@ struct PasswordPayload<'a> {
 impl Accounts for Store {
     async fn create_user(&self, email: &Email, name: Option<&str>, password_hash: &str) -> Result<User> {
         let id = UserId::new();
-        let now = Utc::now();
+        let now = super::now();
         let payload = sqlx::types::Json(PasswordPayload {
             crypt: "argon2id",
             hash: password_hash,
@@ -76,7 +76,7 @@ impl Accounts for Store {
         on!(write(&self.db), |c| {
             // Expired entries can go: their tokens are refused for expiry anyway.
             sqlx::query("DELETE FROM revoked_tokens WHERE expires_at < $1")
-                .bind(Utc::now())
+                .bind(super::now())
                 .execute(&mut *c)
                 .await?;
             sqlx::query("INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING")

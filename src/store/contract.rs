@@ -21,8 +21,8 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{
-    Basis, ClaimedJob, EstimateJob, EstimateOutcome, Member, Membership, NewTodo, Page, PageRequest, Result, Tenant,
-    Todo, TodoPatch, User, UserWithHash,
+    Basis, ClaimedJob, EstimateJob, EstimateOutcome, Imported, Member, Membership, NewTodo, Page, PageRequest, Result,
+    Tenant, TenantImport, Todo, TodoPatch, User, UserWithHash,
 };
 use crate::domain::{Email, Role, TenantId, TenantName, TodoFilter, TodoId, UserId};
 
@@ -59,6 +59,13 @@ pub trait Tenants {
     /// tenant id), a page at a time.
     async fn tenants_of(&self, user: UserId, page: PageRequest<TenantId>) -> Result<Page<Membership, TenantId>>;
 
+    /// Creates a tenant from an export: its members that have an account
+    /// here (same email, same role), its todos with every field and id kept,
+    /// pending estimates queued again. [`StoreError::Refused`] when no owner
+    /// would remain (none of the exported owners has an account here and
+    /// there is no fallback); nothing is left behind on failure.
+    async fn import_tenant(&self, import: &TenantImport) -> Result<Imported>;
+
     /// Every tenant's id, ordered: for maintenance that visits each tenant
     /// in turn through [`Store::unchecked_tenant`].
     async fn tenant_ids(&self) -> Result<Vec<TenantId>>;
@@ -66,6 +73,9 @@ pub trait Tenants {
 
 /// The tenant itself and its members.
 pub trait TenantAdmin {
+    /// The tenant itself. [`StoreError::NotFound`] if it is gone.
+    async fn info(&self) -> Result<Tenant>;
+
     /// Renames the tenant. [`StoreError::NotFound`] if it is gone.
     async fn rename(&self, name: &TenantName) -> Result<Tenant>;
 

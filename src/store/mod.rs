@@ -38,13 +38,14 @@ mod queue;
 mod sqlite;
 mod tenants;
 mod todos;
+mod transfer;
 
 pub use console::SqlTable;
 pub use contract::{Accounts, Embeddings, EstimateQueue, Jobs, TenantAdmin, Tenants, Todos};
 pub use error::StoreError;
 pub use models::{
-    Basis, Cursor, EstimateJob, EstimateOutcome, EstimateStatus, Member, Membership, NewTodo, Page, PageRequest,
-    Tenant, Todo, TodoPatch, User, UserWithHash,
+    Basis, Cursor, EstimateJob, EstimateOutcome, EstimateStatus, Imported, ImportedTodo, Member, Membership, NewTodo,
+    Page, PageRequest, Tenant, TenantImport, Todo, TodoPatch, User, UserWithHash,
 };
 pub use postgres::Distribution;
 
@@ -54,6 +55,13 @@ use crate::domain::{TenantId, UserId};
 use backend::{on, Db};
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Now, to the microsecond: PostgreSQL's precision, so a timestamp reads the
+/// same on both backends and survives an export from one to the other.
+pub(crate) fn now() -> chrono::DateTime<chrono::Utc> {
+    use chrono::SubsecRound;
+    chrono::Utc::now().trunc_subsecs(6)
+}
 
 /// How long a claimed estimate job stays locked to its claimer. A process
 /// that dies mid-estimate releases its jobs when the lease runs out.

@@ -156,7 +156,7 @@ impl EstimateStatus {
         }
     }
 
-    pub(super) fn parse(s: &str) -> Option<Self> {
+    pub fn parse(s: &str) -> Option<Self> {
         [
             Self::Pending,
             Self::Ready,
@@ -280,6 +280,44 @@ impl EstimateOutcome {
             Self::Failed { reason } => Err(reason),
         }
     }
+}
+
+/// A tenant to create from an export (`aswan import`), validated.
+#[derive(Debug, Clone)]
+pub struct TenantImport {
+    pub name: crate::domain::TenantName,
+    /// Members by email; those without an account here are skipped.
+    pub members: Vec<(crate::domain::Email, Role)>,
+    /// Made owner when none of the exported owners has an account here.
+    pub owner_fallback: Option<crate::domain::Email>,
+    pub todos: Vec<ImportedTodo>,
+}
+
+/// A todo as exported: every field kept, its id too (the bases of other
+/// todos' estimates refer to it).
+#[derive(Debug, Clone)]
+pub struct ImportedTodo {
+    pub id: TodoId,
+    pub title: TodoTitle,
+    pub complete: bool,
+    pub estimate: Option<String>,
+    pub estimate_status: EstimateStatus,
+    pub estimate_minutes: Option<i32>,
+    pub estimate_basis: Box<RawValue>,
+    pub estimate_reason: Option<String>,
+    pub actual_minutes: Option<i32>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// What an import made.
+#[derive(Debug, Clone)]
+pub struct Imported {
+    pub tenant: Tenant,
+    pub todos: usize,
+    pub members: usize,
+    /// Exported members with no account on this instance.
+    pub skipped_members: Vec<String>,
 }
 
 /// A todo waiting for its estimate, in the durable queue. The tenant is the

@@ -38,6 +38,23 @@ macro_rules! enqueue_leased {
 }
 pub(super) use enqueue_leased;
 
+/// Queues the estimate of `$id` in `$tenant` on `$c`, due now (for the
+/// worker: an imported todo whose estimate was pending).
+macro_rules! enqueue_due {
+    ($c:ident, $tenant:expr, $id:expr) => {{
+        sqlx::query(
+            "INSERT INTO estimate_jobs (tenant_id, todo_id, attempts, next_at) VALUES ($1, $2, 0, $3)
+             ON CONFLICT (tenant_id, todo_id) DO NOTHING",
+        )
+        .bind($tenant.0)
+        .bind($id.0)
+        .bind(chrono::Utc::now())
+        .execute(&mut *$c)
+        .await?;
+    }};
+}
+pub(super) use enqueue_due;
+
 impl EstimateQueue for Store {
     /// Reads up to `limit` due jobs, then claims each with one conditional
     /// `UPDATE` that re-checks that it is still unclaimed. Two claimers racing

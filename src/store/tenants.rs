@@ -8,7 +8,8 @@ use uuid::Uuid;
 use super::backend::{on, Db};
 use super::models::{MemberRow, MembershipRow};
 use super::{
-    Cursor, Member, Membership, Page, PageRequest, Result, Store, StoreError, Tenant, TenantAdmin, TenantStore, Tenants,
+    Cursor, Imported, Member, Membership, Page, PageRequest, Result, Store, StoreError, Tenant, TenantAdmin,
+    TenantImport, TenantStore, Tenants,
 };
 use crate::domain::{Email, Role, TenantId, TenantName, UserId};
 
@@ -36,7 +37,7 @@ struct MembershipWithTime {
 impl Tenants for Store {
     async fn create_tenant(&self, name: &TenantName, owner: UserId) -> Result<Tenant> {
         let id = TenantId::new();
-        let now = Utc::now();
+        let now = super::now();
         on!(write(&self.db), |c| {
             sqlx::query("INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)")
                 .bind(id.0)
@@ -91,6 +92,10 @@ impl Tenants for Store {
         })
     }
 
+    async fn import_tenant(&self, import: &TenantImport) -> Result<Imported> {
+        self.import(import).await
+    }
+
     async fn tenant_ids(&self) -> Result<Vec<TenantId>> {
         let ids: Vec<(Uuid,)> = on!(read(&self.db), |c| sqlx::query_as("SELECT id FROM tenants ORDER BY id")
             .fetch_all(&mut *c)
@@ -100,6 +105,16 @@ impl Tenants for Store {
 }
 
 impl TenantAdmin for TenantStore {
+    async fn info(&self) -> Result<Tenant> {
+        let tenant: Option<Tenant> = on!(read(&self.db), |c| sqlx::query_as(
+            "SELECT id, name FROM tenants WHERE id = $1"
+        )
+        .bind(self.tenant.0)
+        .fetch_optional(&mut *c)
+        .await?);
+        tenant.ok_or(StoreError::NotFound)
+    }
+
     async fn rename(&self, name: &TenantName) -> Result<Tenant> {
         let tenant: Option<Tenant> = on!(write(&self.db), |c| sqlx::query_as(
             "UPDATE tenants SET name = $2 WHERE id = $1 RETURNING id, name"
@@ -146,7 +161,7 @@ impl TenantAdmin for TenantStore {
                 .bind(self.tenant.0)
                 .bind(user)
                 .bind(role.as_str())
-                .bind(Utc::now())
+                .bind(super::now())
                 .execute(&mut *c)
                 .await
                 .map_err(StoreError::conflict_on_unique)?;

@@ -101,7 +101,7 @@ impl Todos for TenantStore {
 
     async fn create_todo(&self, new: &NewTodo) -> Result<(Todo, Option<EstimateJob>)> {
         let id = TodoId::new();
-        let now = Utc::now();
+        let now = super::now();
         let status = if new.estimate {
             EstimateStatus::Pending
         } else {
@@ -150,7 +150,7 @@ impl Todos for TenantStore {
         .bind(patch.title.as_ref().map(|t| t.as_str()))
         .bind(patch.complete)
         .bind(patch.actual_minutes)
-        .bind(Utc::now())
+        .bind(super::now())
         .fetch_optional(&mut *c)
         .await?))
     }
@@ -165,7 +165,7 @@ impl Todos for TenantStore {
             .bind(self.tenant.0)
             .bind(id.0)
             .bind(EstimateStatus::Pending.as_str())
-            .bind(Utc::now())
+            .bind(super::now())
             .fetch_optional(&mut *c)
             .await?;
             if todo.is_some() {

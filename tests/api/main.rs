@@ -26,3 +26,4 @@ mod sql_cli;
 mod store_contract;
 mod tenants;
 mod todos;
+mod transfer;

@@ -1,0 +1,124 @@
+//! Creating a tenant from an export (`aswan import`, src/transfer.rs): the
+//! tenant and its members in one transaction, then its todos in the new
+//! tenant's context (row-level security needs it), undone if they fail.
+
+use uuid::Uuid;
+
+use super::backend::on;
+use super::queue::enqueue_due;
+use super::{EstimateStatus, Imported, Result, Store, StoreError, Tenant, TenantImport};
+use crate::domain::Role;
+use crate::domain::TenantId;
+
+impl Store {
+    pub(super) async fn import(&self, import: &TenantImport) -> Result<Imported> {
+        let id = TenantId::new();
+        let now = super::now();
+        let (members, skipped) = on!(write(&self.db), |c| {
+            sqlx::query("INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)")
+                .bind(id.0)
+                .bind(import.name.as_str())
+                .bind(now)
+                .execute(&mut *c)
+                .await?;
+            let (mut members, mut skipped, mut owner) = (0usize, Vec::new(), false);
+            let fallback = import.owner_fallback.iter().map(|e| (e, Role::Owner));
+            let listed = import.members.iter().map(|(e, r)| (e, *r));
+            for (i, (email, role)) in listed.chain(fallback).enumerate() {
+                let is_fallback = i >= import.members.len();
+                if is_fallback && owner {
+                    break;
+                }
+                let user: Option<(Uuid,)> = sqlx::query_as("SELECT id FROM users WHERE email = $1")
+                    .bind(email.as_str())
+                    .fetch_optional(&mut *c)
+                    .await?;
+                let Some((user,)) = user else {
+                    if is_fallback {
+                        return Err(StoreError::Refused(format!(
+                            "--owner {email}: no account with this email"
+                        )));
+                    }
+                    skipped.push(email.as_str().to_owned());
+                    continue;
+                };
+                sqlx::query(
+                    "INSERT INTO tenant_users (tenant_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (tenant_id, user_id) DO UPDATE SET role = excluded.role",
+                )
+                .bind(id.0)
+                .bind(user)
+                .bind(role.as_str())
+                .bind(now)
+                .execute(&mut *c)
+                .await?;
+                members += usize::from(!is_fallback);
+                owner |= role == Role::Owner;
+            }
+            if !owner {
+                return Err(StoreError::Refused(
+                    "none of the exported owners has an account here: name one with --owner EMAIL".into(),
+                ));
+            }
+            (members, skipped)
+        });
+        match self.import_todos(id, import).await {
+            Ok(()) => Ok(Imported {
+                tenant: Tenant {
+                    id,
+                    name: import.name.as_str().to_owned(),
+                },
+                todos: import.todos.len(),
+                members,
+                skipped_members: skipped,
+            }),
+            Err(e) => {
+                // Undo: the tenant goes, and its memberships with it.
+                let undo: Result<u64> = async {
+                    Ok(on!(write(&self.db), |c| sqlx::query(
+                        "DELETE FROM tenants WHERE id = $1"
+                    )
+                    .bind(id.0)
+                    .execute(&mut *c)
+                    .await?
+                    .rows_affected()))
+                }
+                .await;
+                if let Err(undo) = undo {
+                    tracing::error!(error = %undo, tenant_id = %id, "a failed import could not be undone");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    async fn import_todos(&self, id: TenantId, import: &TenantImport) -> Result<()> {
+        on!(tenant_write(&self.db, id), |c| {
+            for t in &import.todos {
+                sqlx::query(
+                    "INSERT INTO todos (tenant_id, id, title, complete, estimate, estimate_status, estimate_minutes,
+                                        estimate_basis, estimate_error, actual_minutes, created_at, updated_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                )
+                .bind(id.0)
+                .bind(t.id.0)
+                .bind(t.title.as_str())
+                .bind(t.complete)
+                .bind(t.estimate.as_deref())
+                .bind(t.estimate_status.as_str())
+                .bind(t.estimate_minutes)
+                .bind(sqlx::types::Json(&t.estimate_basis))
+                .bind(t.estimate_reason.as_deref())
+                .bind(t.actual_minutes)
+                .bind(t.created_at)
+                .bind(t.updated_at)
+                .execute(&mut *c)
+                .await?;
+                if t.estimate_status == EstimateStatus::Pending {
+                    enqueue_due!(c, id, t.id);
+                }
+            }
+        });
+        Ok(())
+    }
+}

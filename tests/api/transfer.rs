@@ -1,0 +1,167 @@
+//! `aswan export` / `aswan import`: a tenant moves between instances and
+//! backends with every field of its todos; a bad file imports nothing.
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::backend_tests;
+use crate::helpers::{aswan_command, run, Backend, TestApp, User};
+
+backend_tests!(
+    a_malformed_line_imports_nothing,
+    without_an_owner_here_an_owner_must_be_named
+);
+
+fn export(app: &TestApp, tenant: uuid::Uuid) -> String {
+    let out = run(aswan_command(app.data_dir.path())
+        .env("DATABASE_URL", &app.database_url)
+        .args(["export", "--tenant", &tenant.to_string()]));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn import(app: &TestApp, body: &str, args: &[&str]) -> std::process::Output {
+    let file = app
+        .data_dir
+        .path()
+        .join(format!("import-{}.jsonl", uuid::Uuid::new_v4()));
+    std::fs::write(&file, body).unwrap();
+    run(aswan_command(app.data_dir.path())
+        .env("DATABASE_URL", &app.database_url)
+        .arg("import")
+        .args(args)
+        .arg(&file))
+}
+
+/// The new tenant's id, from `aswan import`'s summary.
+fn imported_id(out: &std::process::Output) -> uuid::Uuid {
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let id = text
+        .split('(')
+        .nth(1)
+        .and_then(|r| r.split(')').next())
+        .expect("an id in the summary");
+    id.parse().unwrap()
+}
+
+/// The member and todo lines, parsed (the header carries the export time).
+fn lines(export: &str) -> (Vec<Value>, Vec<Value>) {
+    let mut it = export.lines().map(|l| serde_json::from_str::<Value>(l).unwrap());
+    let header = it.next().unwrap();
+    assert_eq!(header["aswan_export"], 1);
+    let (mut members, mut todos) = (Vec::new(), Vec::new());
+    for line in it {
+        if let Some(m) = line.get("member") {
+            members.push(m.clone());
+        } else {
+            todos.push(line["todo"].clone());
+        }
+    }
+    (members, todos)
+}
+
+async fn users(app: &TestApp, emails: &[&str]) -> Vec<User> {
+    let mut out = Vec::new();
+    for e in emails {
+        out.push(app.user(e).await);
+    }
+    out
+}
+
+/// SQLite → PostgreSQL → SQLite keeps every field of every todo, and the
+/// members that have accounts; embeddings are made anew, so similarity works.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tenant_round_trips_sqlite_postgres_sqlite() {
+    let one = TestApp::spawn(Backend::Sqlite).await;
+    let [ada, bob] = <[User; 2]>::try_from(users(&one, &["ada@example.com", "bob@example.com"]).await)
+        .ok()
+        .unwrap();
+    let t = ada.tenant("Acme").await;
+    ada.add_member(t, &bob, "member").await;
+    let login = ada.todo(t, "Fix the login bug").await;
+    let res = ada
+        .client
+        .patch(
+            &format!("/api/tenants/{t}/todos/{}", login["id"].as_str().unwrap()),
+            json!({ "actual_minutes": 90 }),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let similar = ada.todo(t, "Fix the login bug on Safari").await;
+    assert_eq!(similar["estimate_status"], "ready", "{similar}");
+    ada.todo(t, "Buy milk").await;
+    let first = export(&one, t);
+    let (members, todos) = lines(&first);
+    assert_eq!(todos.len(), 3);
+    assert_eq!(members.len(), 2);
+
+    let two = TestApp::spawn(Backend::Postgres).await;
+    let on_two = users(&two, &["ada@example.com", "bob@example.com"]).await;
+    let pg_tenant = imported_id(&import(&two, &first, &[]));
+    let again = imported_id(&import(&two, &first, &["--into", "Acme again"]));
+    assert_ne!(pg_tenant, again, "importing twice makes two tenants");
+    let second = export(&two, pg_tenant);
+    assert_eq!(lines(&second), (members.clone(), todos.clone()), "SQLite → PostgreSQL");
+    // Seen through the API, with the importing instance's embeddings.
+    assert_eq!(on_two[1].titles(pg_tenant).await.len(), 3, "bob is a member");
+    let hits: Value = on_two[0]
+        .client
+        .get(&format!("/api/tenants/{pg_tenant}/todos/search?q=login%20bug"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        hits[0]["title"].as_str().unwrap().starts_with("Fix the login bug"),
+        "{hits}"
+    );
+
+    let three = TestApp::spawn(Backend::Sqlite).await;
+    three.user("ada@example.com").await;
+    let out = import(&three, &second, &[]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("no account here for bob@example.com"));
+    let back = imported_id(&out);
+    let (members_back, todos_back) = lines(&export(&three, back));
+    assert_eq!(todos_back, todos, "PostgreSQL → SQLite");
+    assert_eq!(members_back, vec![members[0].clone()], "only ada has an account");
+}
+
+async fn a_malformed_line_imports_nothing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let ada = app.user("ada@example.com").await;
+    let t = ada.tenant("Acme").await;
+    ada.todo(t, "one").await;
+    ada.todo(t, "two").await;
+    let good = export(&app, t);
+    let mut body: Vec<&str> = good.lines().collect();
+    let broken = body[3].replace("\"title\":\"one\"", "\"title\":\"\"");
+    body[3] = &broken;
+    let out = import(&app, &body.join("\n"), &[]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("line 4"), "{err}");
+    let list: Value = ada.client.get("/api/tenants").await.json().await.unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1, "nothing imported");
+    let out = import(
+        &app,
+        "{\"aswan_export\":1,\"tenant\":{\"name\":\"X\"}}\nnot json\n",
+        &[],
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("line 2"));
+}
+
+async fn without_an_owner_here_an_owner_must_be_named(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let ada = app.user("ada@example.com").await;
+    let t = ada.tenant("Acme").await;
+    ada.todo(t, "one").await;
+    let body = export(&app, t).replace("ada@example.com", "gone@example.com");
+    let out = import(&app, &body, &[]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--owner"));
+    let list: Value = ada.client.get("/api/tenants").await.json().await.unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1, "nothing left behind");
+    let id = imported_id(&import(&app, &body, &["--owner", "ada@example.com"]));
+    assert_eq!(ada.titles(id).await, ["one"]);
+}
