@@ -148,20 +148,22 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             // (ARCHITECTURE.md, "Isolation", the maintenance door).
             #[allow(clippy::disallowed_methods)]
             let tenant = store.unchecked_tenant(tenant);
+            let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
+            let exporting = tokio::spawn(async move { aswan::transfer::export(&tenant, tx).await });
             let bar = indicatif::ProgressBar::new_spinner();
             bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
-            let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
-            let result = aswan::transfer::export(&tenant, &mut stdout, |n| bar.set_message(format!("{n} todos"))).await;
-            bar.finish_and_clear();
-            store.close().await;
-            match result {
-                Ok(n) => tracing::info!(todos = n, "exported"),
-                // The reader went away (`aswan export … | head`): quietly done.
-                Err(e)
-                    if e.downcast_ref::<std::io::Error>()
-                        .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) => {}
-                Err(e) => return Err(e),
+            let mut written = 0usize;
+            while let Some(chunk) = rx.recv().await {
+                written += chunk.len();
+                bar.set_message(format!("{} KiB", written / 1024));
+                out_bytes(&chunk)?;
             }
+            bar.finish_and_clear();
+            let result = exporting.await?;
+            store.close().await;
+            // A closed stdout was drained quietly by out_bytes.
+            let n = result?;
+            tracing::info!(todos = n, "exported");
         }
         Command::Import { into, owner, file } => {
             let reader = std::io::BufReader::new(
@@ -229,6 +231,16 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Raw bytes to stdout, as [`out`].
+fn out_bytes(bytes: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match stdout.write_all(bytes) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => Ok(other?),
+    }
 }
 
 /// Writes to stdout; a reader that went away (`aswan eval --json | head`)

@@ -12,7 +12,7 @@
 //! instance computes its own (`aswan import` embeds the new tenant's todos
 //! when estimates are on). Timestamps are kept to the microsecond.
 
-use std::io::{BufRead, Write};
+use std::io::BufRead;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -67,16 +67,19 @@ struct TodoLine {
     updated_at: DateTime<Utc>,
 }
 
-/// Writes `tenant` as JSON Lines, a page at a time; calls `progress` with
-/// the number of todos written so far.
-pub async fn export(tenant: &TenantStore, out: &mut impl Write, mut progress: impl FnMut(u64)) -> anyhow::Result<u64> {
+/// Sends `tenant` as JSON Lines to `out`, a page (up to 500 lines) per
+/// chunk, waiting while the reader is behind: memory stays flat for a tenant
+/// of any size. The number of todos sent.
+pub async fn export(tenant: &TenantStore, out: tokio::sync::mpsc::Sender<Vec<u8>>) -> anyhow::Result<u64> {
+    let closed = || anyhow::anyhow!("the export's reader went away");
     let info = tenant.info().await?;
     let header = Header {
         aswan_export: VERSION,
         tenant: HeaderTenant { name: info.name },
         exported_at: Some(Utc::now()),
     };
-    writeln!(out, "{}", serde_json::to_string(&header)?)?;
+    let mut chunk = serde_json::to_vec(&header)?;
+    chunk.push(b'\n');
     let mut page = PageRequest::first(500);
     loop {
         let got = tenant.members(page.clone()).await?;
@@ -85,30 +88,32 @@ pub async fn export(tenant: &TenantStore, out: &mut impl Write, mut progress: im
                 email: m.email,
                 role: m.role,
             });
-            writeln!(out, "{}", serde_json::to_string(&line)?)?;
+            serde_json::to_writer(&mut chunk, &line)?;
+            chunk.push(b'\n');
         }
         match got.next {
             Some(next) => page.after = Some(next),
             None => break,
         }
     }
-    let (mut page, mut written) = (PageRequest::first(500), 0u64);
+    out.send(std::mem::take(&mut chunk)).await.map_err(|_| closed())?;
+    let (mut page, mut sent) = (PageRequest::first(500), 0u64);
     loop {
         let got = tenant.list_todos(TodoFilter::default(), page.clone()).await?;
         for t in got.items {
             // Through the API's own serialisation, then renamed into a line.
             let todo: TodoLine = serde_json::from_value(serde_json::to_value(&t)?)?;
-            writeln!(out, "{}", serde_json::to_string(&Line::Todo(todo))?)?;
-            written += 1;
+            serde_json::to_writer(&mut chunk, &Line::Todo(todo))?;
+            chunk.push(b'\n');
+            sent += 1;
         }
-        progress(written);
+        out.send(std::mem::take(&mut chunk)).await.map_err(|_| closed())?;
         match got.next {
             Some(next) => page.after = Some(next),
             None => break,
         }
     }
-    out.flush()?;
-    Ok(written)
+    Ok(sent)
 }
 
 /// A line that cannot be imported, and why.

@@ -212,6 +212,18 @@ impl Ai {
         }
     }
 
+    /// Embeds an imported tenant's todos in the background (tracked, like
+    /// every request's leftover work).
+    pub fn embed_imported(self: &Arc<Self>, tenant: TenantStore) {
+        let ai = Arc::clone(self);
+        self.tasks.spawn(async move {
+            let bar = indicatif::ProgressBar::hidden();
+            if let Err(e) = reindex::reindex_tenant(&tenant, &ai, 256, 0, &bar).await {
+                tracing::warn!(tenant_id = %tenant.tenant_id(), error = %e, "imported todos not embedded: run aswan reindex");
+            }
+        });
+    }
+
     /// Waits up to `limit` for the background work started by requests;
     /// `false` if some was still running (its jobs stay queued, safe).
     pub async fn drain(&self, limit: Duration) -> bool {

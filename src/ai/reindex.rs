@@ -9,7 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use super::Ai;
 use crate::store::prelude::*;
-use crate::store::Store;
+use crate::store::{Store, TenantStore};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ReindexReport {
@@ -45,20 +45,7 @@ pub async fn reindex(store: &Store, ai: &Ai, batch: u32, progress: bool) -> anyh
     );
     let mut done = 0u64;
     for tenant in &stale {
-        loop {
-            let rows = tenant.stale_embeddings(model, i64::from(batch)).await?;
-            if rows.is_empty() {
-                break;
-            }
-            let titles: Vec<&str> = rows.iter().map(|(_, title)| title.as_str()).collect();
-            let vectors = embedder.embed_documents(&titles).await.map_err(|e| {
-                anyhow!("embedding failed after {done} todos ({e}); run aswan reindex again to continue")
-            })?;
-            let pairs: Vec<_> = rows.into_iter().map(|(id, _)| id).zip(vectors).collect();
-            tenant.save_embeddings(model, &pairs).await?;
-            done += pairs.len() as u64;
-            bar.inc(pairs.len() as u64);
-        }
+        done += reindex_tenant(tenant, ai, batch, done, &bar).await?;
     }
     bar.finish_and_clear();
     if let Some(dims) = embedder.dimensions() {
@@ -68,4 +55,37 @@ pub async fn reindex(store: &Store, ai: &Ai, batch: u32, progress: bool) -> anyh
         tenants: stale.len(),
         todos: done,
     })
+}
+
+/// Embeds one tenant's stale todos (an imported tenant's, say); the count.
+pub async fn reindex_tenant(
+    tenant: &TenantStore,
+    ai: &Ai,
+    batch: u32,
+    done_before: u64,
+    bar: &ProgressBar,
+) -> anyhow::Result<u64> {
+    let embedder = ai.embedder();
+    let model = embedder.model();
+    let mut done = 0u64;
+    {
+        loop {
+            let rows = tenant.stale_embeddings(model, i64::from(batch)).await?;
+            if rows.is_empty() {
+                break;
+            }
+            let titles: Vec<&str> = rows.iter().map(|(_, title)| title.as_str()).collect();
+            let vectors = embedder.embed_documents(&titles).await.map_err(|e| {
+                anyhow!(
+                    "embedding failed after {} todos ({e}); run aswan reindex again to continue",
+                    done_before + done
+                )
+            })?;
+            let pairs: Vec<_> = rows.into_iter().map(|(id, _)| id).zip(vectors).collect();
+            tenant.save_embeddings(model, &pairs).await?;
+            done += pairs.len() as u64;
+            bar.inc(pairs.len() as u64);
+        }
+    }
+    Ok(done)
 }

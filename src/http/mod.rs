@@ -15,6 +15,7 @@ mod tenant_ctx;
 mod tenants;
 pub mod throttle;
 mod todos;
+mod transfer;
 mod web;
 
 use std::sync::Arc;

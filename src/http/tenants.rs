@@ -8,7 +8,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 
-use super::{members, pagination, todos, ApiError, AppState, CurrentUser, JsonBody, QueryParams, TenantCtx};
+use super::{members, pagination, todos, transfer, ApiError, AppState, CurrentUser, JsonBody, QueryParams, TenantCtx};
 use crate::domain::{Role, TenantName};
 use crate::store::prelude::*;
 use crate::store::Membership;
@@ -20,6 +20,7 @@ pub fn router() -> Router<AppState> {
         .route("/{tenant_id}", get(get_one).patch(rename).put(rename))
         .nest("/{tenant_id}/members", members::router())
         .nest("/{tenant_id}/todos", todos::router())
+        .merge(transfer::router())
 }
 
 #[derive(Deserialize)]

@@ -9,7 +9,8 @@ use crate::helpers::{aswan_command, run, Backend, TestApp, User};
 
 backend_tests!(
     a_malformed_line_imports_nothing,
-    without_an_owner_here_an_owner_must_be_named
+    without_an_owner_here_an_owner_must_be_named,
+    owners_export_and_import_over_http
 );
 
 fn export(app: &TestApp, tenant: uuid::Uuid) -> String {
@@ -164,4 +165,70 @@ async fn without_an_owner_here_an_owner_must_be_named(backend: Backend) {
     assert_eq!(list.as_array().unwrap().len(), 1, "nothing left behind");
     let id = imported_id(&import(&app, &body, &["--owner", "ada@example.com"]));
     assert_eq!(ada.titles(id).await, ["one"]);
+}
+
+/// Over HTTP: owners export (streamed JSON Lines); anyone signed in imports
+/// into a new tenant they own; members are not carried (invitations are).
+async fn owners_export_and_import_over_http(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let [ada, bob, eve] =
+        <[User; 3]>::try_from(users(&app, &["ada@example.com", "bob@example.com", "eve@example.com"]).await)
+            .ok()
+            .unwrap();
+    let t = ada.tenant("Acme").await;
+    ada.add_member(t, &bob, "member").await;
+    for title in ["one", "two", "three"] {
+        ada.todo(t, title).await;
+    }
+    let path = format!("/api/tenants/{t}/export");
+    crate::helpers::expect_error(bob.client.get(&path).await, StatusCode::FORBIDDEN).await;
+    crate::helpers::expect_error(eve.client.get(&path).await, StatusCode::NOT_FOUND).await;
+    let res = ada.client.get(&path).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "application/x-ndjson");
+    let body = res.text().await.unwrap();
+    assert_eq!(
+        lines(&body),
+        lines(&export(&app, t)),
+        "the CLI's file, but for its time"
+    );
+
+    let res = eve
+        .client
+        .request(reqwest::Method::POST, "/api/tenants/import?name=Copy")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let answer: Value = res.json().await.unwrap();
+    assert_eq!(
+        (answer["name"].as_str(), answer["role"].as_str()),
+        (Some("Copy"), Some("owner"))
+    );
+    assert_eq!(answer["todos"], 3);
+    assert_eq!(
+        answer["members_not_imported"],
+        json!(["ada@example.com", "bob@example.com"])
+    );
+    let copy: uuid::Uuid = answer["id"].as_str().unwrap().parse().unwrap();
+    assert_eq!(eve.titles(copy).await, ["three", "two", "one"]);
+    crate::helpers::expect_error(
+        bob.client.get(&format!("/api/tenants/{copy}/todos")).await,
+        StatusCode::NOT_FOUND,
+    )
+    .await;
+
+    let bad = body.replacen("\"title\":\"two\",\"complete\"", "\"title\":\"\",\"complete\"", 1);
+    let res = eve
+        .client
+        .request(reqwest::Method::POST, "/api/tenants/import")
+        .body(bad)
+        .send()
+        .await
+        .unwrap();
+    let detail = crate::helpers::expect_error(res, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert!(detail.starts_with("line "), "{detail}");
+    let list: Value = eve.client.get("/api/tenants").await.json().await.unwrap();
+    assert_eq!(list.as_array().unwrap().len(), 1, "nothing imported");
 }

@@ -1,0 +1,129 @@
+//! A tenant's export and import over HTTP (the format: src/transfer.rs).
+//!
+//! * `GET /api/tenants/{tenant_id}/export` (owners): the tenant as JSON
+//!   Lines, streamed a page at a time.
+//! * `POST /api/tenants/import?name=` (signed in): a new tenant from an
+//!   export, owned by the caller. Its todos come with every field; its
+//!   members are not added (nobody joins a tenant without being invited),
+//!   their emails are listed in the answer. A bad line is a 422 naming it,
+//!   and nothing is imported.
+
+use axum::body::{Body, Bytes};
+use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
+use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use super::{ApiError, AppState, CurrentUser, QueryParams, TenantCtx};
+use crate::store::prelude::*;
+use crate::store::Membership;
+
+/// The largest export accepted for import (32 MiB, ~60,000 todos).
+pub const IMPORT_LIMIT: usize = 32 * 1024 * 1024;
+
+/// Merged into the tenants router (`/api/tenants`).
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/import", post(import).layer(DefaultBodyLimit::max(IMPORT_LIMIT)))
+        .route("/{tenant_id}/export", get(export))
+}
+
+pub async fn export(ctx: TenantCtx) -> Result<Response, ApiError> {
+    ctx.require_owner()?;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
+    let tenant = ctx.tenant.clone();
+    tokio::spawn(async move {
+        if let Err(e) = crate::transfer::export(&tenant, tx).await {
+            // The client went away, or the database failed mid-way: the
+            // response ends early (the client sees a truncated body).
+            tracing::warn!(error = %e, "export ended early");
+        }
+    });
+    let stream = futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv()
+            .await
+            .map(|chunk| (Ok::<_, std::io::Error>(Bytes::from(chunk)), rx))
+    });
+    let name = format!("attachment; filename=\"tenant-{}.jsonl\"", ctx.tenant.tenant_id());
+    Ok((
+        [
+            (CONTENT_TYPE, "application/x-ndjson".to_owned()),
+            (CONTENT_DISPOSITION, name),
+        ],
+        Body::from_stream(stream),
+    )
+        .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct ImportQuery {
+    /// The new tenant's name (default: the exported one).
+    name: Option<String>,
+}
+
+#[derive(Serialize)]
+pub struct ImportAnswer {
+    #[serde(flatten)]
+    tenant: Membership,
+    todos: usize,
+    /// The export's members: not added here; invite them.
+    members_not_imported: Vec<String>,
+}
+
+pub async fn import(
+    State(state): State<AppState>,
+    CurrentUser(session): CurrentUser,
+    QueryParams(q): QueryParams<ImportQuery>,
+    req: Request,
+) -> Result<(StatusCode, Json<ImportAnswer>), ApiError> {
+    state.throttle.tenant_created(session.user_id)?;
+    let body = tokio::time::timeout(state.edge.body_read_timeout, Bytes::from_request(req, &state))
+        .await
+        .map_err(|_| ApiError::RequestTimeout)?
+        .map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge
+            } else {
+                ApiError::BadRequest("could not read the request body".into())
+            }
+        })?;
+    let user = state
+        .store
+        .user(session.user_id)
+        .await?
+        .ok_or(ApiError::Unauthorized("the account no longer exists"))?;
+    let mut parsed = crate::transfer::parse(&body[..], q.name.as_deref(), Some(&user.email))
+        .map_err(|e| ApiError::Unprocessable(e.to_string()))?;
+    let not_imported = parsed
+        .members
+        .drain(..)
+        .map(|(email, _)| email.as_str().to_owned())
+        .filter(|email| *email != user.email)
+        .collect();
+    let imported = state.store.import_tenant(&parsed).await?;
+    // Embeddings from this instance's model, in the background; the caller
+    // owns the new tenant, so the session door opens it.
+    if let Some(ai) = &state.ai {
+        let door = state
+            .store
+            .tenant_for_session(imported.tenant.id, session.user_id, session.jti)
+            .await?;
+        if let crate::store::SessionTenant::Member(tenant, _) = door {
+            ai.embed_imported(tenant);
+        }
+    }
+    Ok((
+        StatusCode::CREATED,
+        Json(ImportAnswer {
+            tenant: Membership {
+                tenant: imported.tenant,
+                role: crate::domain::Role::Owner,
+            },
+            todos: imported.todos,
+            members_not_imported: not_imported,
+        }),
+    ))
+}
