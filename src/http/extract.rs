@@ -29,19 +29,24 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
         if announced.is_some_and(|n| n > super::BODY_LIMIT) {
             return Err(ApiError::PayloadTooLarge);
         }
-        let read = Bytes::from_request(req, state);
-        let bytes = tokio::time::timeout(state.edge.body_read_timeout, read)
-            .await
-            .map_err(|_| ApiError::RequestTimeout)?
-            .map_err(|e| {
-                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::PayloadTooLarge
-                } else {
-                    ApiError::BadRequest("could not read the request body".into())
-                }
-            })?;
+        let bytes = read_body(req, state).await?;
         parse_json(&bytes).map(JsonBody)
     }
+}
+
+/// The whole body, within BODY_READ_TIMEOUT (408) and the route's size
+/// limit (413).
+pub async fn read_body(req: Request, state: &AppState) -> Result<Bytes, ApiError> {
+    tokio::time::timeout(state.edge.body_read_timeout, Bytes::from_request(req, state))
+        .await
+        .map_err(|_| ApiError::RequestTimeout)?
+        .map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge
+            } else {
+                ApiError::BadRequest("could not read the request body".into())
+            }
+        })
 }
 
 /// One JSON value and nothing after it but whitespace.

@@ -9,7 +9,7 @@
 //!   and nothing is imported.
 
 use axum::body::{Body, Bytes};
-use axum::extract::{DefaultBodyLimit, FromRequest, Request, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -80,16 +80,7 @@ pub async fn import(
     req: Request,
 ) -> Result<(StatusCode, Json<ImportAnswer>), ApiError> {
     state.throttle.tenant_created(session.user_id)?;
-    let body = tokio::time::timeout(state.edge.body_read_timeout, Bytes::from_request(req, &state))
-        .await
-        .map_err(|_| ApiError::RequestTimeout)?
-        .map_err(|e| {
-            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge
-            } else {
-                ApiError::BadRequest("could not read the request body".into())
-            }
-        })?;
+    let body = super::extract::read_body(req, &state).await?;
     let user = state
         .store
         .user(session.user_id)
