@@ -26,8 +26,41 @@ impl Cli {
     /// The command line with no environment variables attached: it parses
     /// flags and defaults only.
     fn hermetic_command() -> clap::Command {
+        Cli::full_command().mut_args(|a| a.env(None::<&'static str>))
+    }
+
+    /// The command line as the binary parses it. Every setting is a global
+    /// flag (and variable), so one `.env` serves every command; but each
+    /// command's `--help` lists only the settings that command reads (a help
+    /// text rendered from those alone; parsing is unchanged).
+    pub fn full_command() -> clap::Command {
         use clap::CommandFactory;
-        Cli::command().mut_args(|a| a.env(None::<&'static str>))
+        let mut cmd = Cli::command();
+        for (name, used) in SETTINGS_USED {
+            let Some(sub) = cmd.find_subcommand(name).cloned() else {
+                continue;
+            };
+            let settings = cmd
+                .get_arguments()
+                .filter(|a| used.iter().any(|u| a.get_id() == *u))
+                .cloned();
+            let mut view = clap::Command::new(name)
+                .bin_name(format!("aswan {name}"))
+                .args(sub.get_arguments().cloned())
+                .args(settings.map(|a| a.global(false)));
+            if let Some(about) = sub.get_long_about().or(sub.get_about()) {
+                view = view.about(about.clone());
+            }
+            let help = view.render_help().to_string();
+            cmd = cmd.mut_subcommand(name, |s| s.override_help(help));
+        }
+        cmd
+    }
+
+    /// Parses the process's command line (flags, environment, `.env`).
+    pub fn parse_process() -> Result<Self, clap::Error> {
+        use clap::FromArgMatches;
+        Self::from_arg_matches(&Self::full_command().try_get_matches()?)
     }
 
     /// Parses `args` as the command line would, reading no environment.
@@ -43,6 +76,59 @@ impl Cli {
         Self::from_arg_matches(&matches).unwrap_or_else(|e| panic!("{e}"))
     }
 }
+
+/// For each command but `serve` (which reads them all): the settings it
+/// reads, so that its `--help` lists only those.
+const SETTINGS_USED: [(&str, &[&str]); 8] = [
+    ("migrate", DATABASE),
+    ("sql", DATABASE),
+    ("backup", DATABASE),
+    ("distribute", DATABASE),
+    ("export", DATABASE),
+    ("import", DATABASE_AND_EMBEDDING),
+    ("reindex", DATABASE_AND_EMBEDDING),
+    (
+        "eval",
+        &[
+            "embedding_model_dir",
+            "similarity_max_distance",
+            "similar_tasks",
+            "log_level",
+            "log_format",
+        ],
+    ),
+];
+
+/// The settings that open the database (and the log's).
+const DATABASE: &[&str] = &[
+    "database_url",
+    "data_dir",
+    "db_max_connections",
+    "db_acquire_timeout",
+    "log_level",
+    "log_format",
+];
+
+/// Those, and the ones that choose and run the embedding model.
+const DATABASE_AND_EMBEDDING: &[&str] = &[
+    "database_url",
+    "data_dir",
+    "db_max_connections",
+    "db_acquire_timeout",
+    "log_level",
+    "log_format",
+    "ai_base_url",
+    "ai_api_key",
+    "ai_model",
+    "ai_request_timeout",
+    "embedding_provider",
+    "embedding_model_dir",
+    "embedding_model",
+    "embedding_dimensions",
+    "embedding_query_prefix",
+    "embedding_document_prefix",
+    "similarity_max_distance",
+];
 
 #[derive(Debug, Subcommand)]
 pub enum Command {

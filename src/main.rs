@@ -5,7 +5,6 @@ use aswan::config::{Cli, Command, InvalidSetting};
 use aswan::store::prelude::*;
 use aswan::{telemetry, App};
 use clap::error::ErrorKind;
-use clap::Parser;
 use tokio::net::TcpListener;
 
 /// mimalloc returns freed memory to the system promptly; glibc's malloc kept
@@ -16,7 +15,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> ExitCode {
     // `.env` fills in what the environment lacks; a missing file is fine.
     let _ = dotenvy::dotenv();
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::parse_process() {
         Ok(cli) => cli,
         Err(e)
             if matches!(

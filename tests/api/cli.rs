@@ -126,3 +126,60 @@ fn serves_with_no_configuration_and_shuts_down_gracefully() {
     server.stderr.read_to_string(&mut rest).unwrap();
     assert!(rest.contains("stopped"), "{rest}");
 }
+
+/// Each command's `--help` lists only the settings that command reads (all
+/// settings are still accepted everywhere, so one `.env` serves every command).
+#[test]
+fn each_command_lists_only_the_settings_it_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let help = |args: &[&str]| {
+        let out = aswan(dir.path()).args(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}");
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let eval = help(&["eval", "--help"]);
+    assert!(
+        eval.contains("--embedding-model-dir") && eval.contains("--json"),
+        "{eval}"
+    );
+    for unrelated in [
+        "--bind",
+        "--jwt-secret",
+        "--cookie-secure",
+        "--database-url",
+        "--trusted-proxies",
+    ] {
+        assert!(!eval.contains(unrelated), "eval --help offers {unrelated}:\n{eval}");
+    }
+    let migrate = help(&["migrate", "--help"]);
+    assert!(
+        migrate.contains("--database-url") && migrate.contains("--data-dir"),
+        "{migrate}"
+    );
+    assert!(
+        !migrate.contains("--bind") && !migrate.contains("--ai-model"),
+        "{migrate}"
+    );
+    let reindex = help(&["reindex", "--help"]);
+    assert!(
+        reindex.contains("--batch") && reindex.contains("--embedding-provider"),
+        "{reindex}"
+    );
+    assert!(!reindex.contains("--cookie-secure"), "{reindex}");
+    let serve = help(&["serve", "--help"]);
+    for setting in [
+        "--bind",
+        "--cookie-secure",
+        "--database-url",
+        "--trusted-proxies",
+        "--metrics-bind",
+    ] {
+        assert!(serve.contains(setting), "serve --help lacks {setting}");
+    }
+    // Hidden from a command's help, still accepted by it.
+    let out = aswan(dir.path())
+        .args(["eval", "--json", "--bind", "127.0.0.1:1"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
