@@ -69,11 +69,7 @@ impl Throttle {
     /// One call to an unauthenticated endpoint from `ip`.
     pub fn client(&self, ip: Option<IpAddr>) -> Result<(), ApiError> {
         let Some(ip) = ip else { return Ok(()) };
-        prune(&self.per_ip);
-        self.per_ip.check_key(&ip).map_err(|not_until| {
-            tracing::info!(%ip, "throttled: too many sign-ups or logins from this client");
-            too_many("client", not_until.wait_time_from(self.clock.now()))
-        })
+        self.check(&self.per_ip, &ip, "client")
     }
 
     /// May `account` try a password now, from `ip`?
@@ -89,20 +85,12 @@ impl Throttle {
                 return Err(too_many("failed_logins", until - now));
             }
         }
-        prune(&self.per_account);
-        self.per_account.check_key(&account.to_owned()).map_err(|not_until| {
-            tracing::info!("throttled: too many login attempts for one account");
-            too_many("account", not_until.wait_time_from(self.clock.now()))
-        })
+        self.account(account)
     }
 
-    /// One sign-up attempt for `account` (an email), from anywhere.
+    /// One attempt on `account` (an email: a login or a sign-up), from anywhere.
     pub fn account(&self, account: &str) -> Result<(), ApiError> {
-        prune(&self.per_account);
-        self.per_account.check_key(&account.to_owned()).map_err(|not_until| {
-            tracing::info!("throttled: too many attempts for one account");
-            too_many("account", not_until.wait_time_from(self.clock.now()))
-        })
+        self.check(&self.per_account, &account.to_owned(), "account")
     }
 
     /// A wrong password for `account` from `ip`: the next attempt from there
@@ -137,10 +125,21 @@ impl Throttle {
 
     /// One tenant created by `user`.
     pub fn tenant_created(&self, user: UserId) -> Result<(), ApiError> {
-        prune(&self.tenants);
-        self.tenants.check_key(&user).map_err(|not_until| {
-            tracing::info!(user_id = %user, "throttled: too many tenants created");
-            too_many("tenants", not_until.wait_time_from(self.clock.now()))
+        self.check(&self.tenants, &user, "tenants")
+    }
+
+    /// One event for `key` against `limiter`; 429 once its quota is spent.
+    /// (The request's span says who: client IP and user id.)
+    fn check<K: std::hash::Hash + Eq + Clone>(
+        &self,
+        limiter: &DefaultKeyedRateLimiter<K>,
+        key: &K,
+        limit: &'static str,
+    ) -> Result<(), ApiError> {
+        prune(limiter);
+        limiter.check_key(key).map_err(|not_until| {
+            tracing::info!(limit, "throttled");
+            too_many(limit, not_until.wait_time_from(self.clock.now()))
         })
     }
 }

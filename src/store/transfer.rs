@@ -21,44 +21,50 @@ impl Store {
                 .bind(now)
                 .execute(&mut *c)
                 .await?;
-            let (mut members, mut skipped, mut owner) = (0usize, Vec::new(), false);
-            let fallback = import.owner_fallback.iter().map(|e| (e, Role::Owner));
-            let listed = import.members.iter().map(|(e, r)| (e, *r));
-            for (i, (email, role)) in listed.chain(fallback).enumerate() {
-                let is_fallback = i >= import.members.len();
-                if is_fallback && owner {
-                    break;
-                }
-                let user: Option<(Uuid,)> = sqlx::query_as("SELECT id FROM users WHERE email = $1")
-                    .bind(email.as_str())
-                    .fetch_optional(&mut *c)
-                    .await?;
-                let Some((user,)) = user else {
-                    if is_fallback {
-                        return Err(StoreError::Refused(format!(
-                            "--owner {email}: no account with this email"
-                        )));
+            // Makes the account with `$email` a member with `$role`: false
+            // when there is no such account here. (A macro: the same
+            // statements on either backend's transaction.)
+            macro_rules! add {
+                ($email:expr, $role:expr) => {{
+                    let user: Option<(Uuid,)> = sqlx::query_as("SELECT id FROM users WHERE email = $1")
+                        .bind($email.as_str())
+                        .fetch_optional(&mut *c)
+                        .await?;
+                    if let Some((user,)) = user {
+                        sqlx::query(
+                            "INSERT INTO tenant_users (tenant_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)
+                             ON CONFLICT (tenant_id, user_id) DO UPDATE SET role = excluded.role",
+                        )
+                        .bind(id.0)
+                        .bind(user)
+                        .bind($role.as_str())
+                        .bind(now)
+                        .execute(&mut *c)
+                        .await?;
                     }
+                    user.is_some()
+                }};
+            }
+            let (mut members, mut skipped, mut owner) = (0usize, Vec::new(), false);
+            for (email, role) in &import.members {
+                if add!(email, role) {
+                    members += 1;
+                    owner |= *role == Role::Owner;
+                } else {
                     skipped.push(email.as_str().to_owned());
-                    continue;
-                };
-                sqlx::query(
-                    "INSERT INTO tenant_users (tenant_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)
-                     ON CONFLICT (tenant_id, user_id) DO UPDATE SET role = excluded.role",
-                )
-                .bind(id.0)
-                .bind(user)
-                .bind(role.as_str())
-                .bind(now)
-                .execute(&mut *c)
-                .await?;
-                members += usize::from(!is_fallback);
-                owner |= role == Role::Owner;
+                }
             }
             if !owner {
-                return Err(StoreError::Refused(
-                    "none of the exported owners has an account here: name one with --owner EMAIL".into(),
-                ));
+                let Some(email) = &import.owner_fallback else {
+                    return Err(StoreError::Refused(
+                        "none of the exported owners has an account here: name one with --owner EMAIL".into(),
+                    ));
+                };
+                if !add!(email, Role::Owner) {
+                    return Err(StoreError::Refused(format!(
+                        "--owner {email}: no account with this email"
+                    )));
+                }
             }
             (members, skipped)
         });
