@@ -8,13 +8,16 @@ use axum::extract::State;
 use axum::http::header::SET_COOKIE;
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use super::edge::ClientIp;
+use super::openapi::ErrorBody;
 use super::{ApiError, AppState, CurrentUser, JsonBody};
 use crate::auth::{hash_password, verify_password};
 use crate::domain::{DisplayName, Email, Password};
@@ -22,34 +25,62 @@ use crate::store::prelude::*;
 use crate::store::{StoreError, User};
 
 /// Mounted at `/api`.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/sign-up", post(sign_up))
-        .route("/login", post(login))
-        .route("/logout", post(logout))
-        .route("/me", get(me))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(sign_up))
+        .routes(routes!(login))
+        .routes(routes!(logout))
+        .routes(routes!(me))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct SignUp {
+    #[schema(
+        example = "alice@example.com",
+        max_length = 254,
+        pattern = "^[^@\\s<>()\\[\\],;:\"\\\\\\u0000-\\u001f\\u007f-\\u009f]{1,64}@[^@\\s<>()\\[\\],;:\"\\\\.\\u0000-\\u001f\\u007f-\\u009f]+(\\.[^@\\s<>()\\[\\],;:\"\\\\.\\u0000-\\u001f\\u007f-\\u009f]+)+$"
+    )]
     email: String,
+    /// 8 to 128 characters.
+    #[schema(min_length = 8, max_length = 128)]
     password: String,
+    /// A display name (optional): at most 100 characters.
     #[serde(default)]
+    #[schema(max_length = 100, pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*$")]
     name: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct Login {
     email: String,
     password: String,
 }
 
-#[derive(Serialize)]
+/// A new session; the same token is also set as the `access_token` cookie.
+#[derive(Serialize, ToSchema)]
 pub struct TokenResponse {
+    /// A JWT: send it as `Authorization: Bearer …`.
     access_token: String,
+    #[schema(value_type = String, example = "bearer")]
     token_type: &'static str,
 }
 
+/// Creates an account and signs it in.
+#[utoipa::path(
+    post,
+    path = "/sign-up",
+    tag = "accounts",
+    operation_id = "sign_up",
+    security(()),
+    request_body = SignUp,
+    responses(
+        (status = 200, description = "Signed up and signed in", body = TokenResponse,
+         headers(("set-cookie" = String, description = "Sets the access_token (HttpOnly) and user_data cookies"))),
+        (status = 409, description = "An account with this email exists", body = ErrorBody),
+        (status = 429, description = "Too many attempts: try again after Retry-After seconds", body = ErrorBody,
+         headers(("retry-after" = u64))),
+    )
+)]
 pub async fn sign_up(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -77,6 +108,22 @@ pub async fn sign_up(
     signed_in(&state, &user)
 }
 
+/// Signs in with email and password.
+#[utoipa::path(
+    post,
+    path = "/login",
+    tag = "accounts",
+    operation_id = "login",
+    security(()),
+    request_body = Login,
+    responses(
+        (status = 200, description = "Signed in", body = TokenResponse,
+         headers(("set-cookie" = String, description = "Sets the access_token (HttpOnly) and user_data cookies"))),
+        (status = 401, description = "Incorrect email or password", body = ErrorBody),
+        (status = 429, description = "Too many attempts: try again after Retry-After seconds", body = ErrorBody,
+         headers(("retry-after" = u64))),
+    )
+)]
 pub async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -109,7 +156,20 @@ pub async fn login(
     signed_in(&state, &user)
 }
 
-/// Revokes the session (if any) and clears both cookies. Always 204.
+/// Revokes the session (if any) and clears both cookies.
+#[utoipa::path(
+    post,
+    path = "/logout",
+    tag = "accounts",
+    operation_id = "logout",
+    security((), ("bearer" = []), ("cookie" = [])),
+    responses(
+        (status = 204, description = "Signed out (also when there was no session)",
+         headers(("set-cookie" = String, description = "Clears both cookies"))),
+        (status = 429, description = "Too many requests: try again after Retry-After seconds", body = ErrorBody,
+         headers(("retry-after" = u64))),
+    )
+)]
 pub async fn logout(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
@@ -129,6 +189,14 @@ pub async fn logout(
     Ok((StatusCode::NO_CONTENT, headers))
 }
 
+/// The signed-in user.
+#[utoipa::path(
+    get,
+    path = "/me",
+    tag = "accounts",
+    operation_id = "me",
+    responses((status = 200, description = "The signed-in user", body = User))
+)]
 pub async fn me(State(state): State<AppState>, CurrentUser(session): CurrentUser) -> Result<Json<User>, ApiError> {
     let user = state
         .store

@@ -5,31 +5,44 @@
 use axum::extract::OriginalUri;
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{get, patch};
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::openapi::ErrorBody;
+use super::pagination::PageQuery;
 use super::{pagination, ApiError, ApiPath, AppState, JsonBody, QueryParams, TenantCtx};
 use crate::domain::{Email, Role, UserId};
 use crate::store::prelude::*;
 use crate::store::{Member, StoreError};
 
 /// Mounted at `/api/tenants/{tenant_id}/members`.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/", get(list).post(add))
-        .route("/{user_id}", patch(set_role).delete(remove))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, add))
+        .routes(routes!(set_role, remove))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
 pub struct MemberPath {
+    /// The member's user id.
     user_id: UserId,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct AddMember {
+    /// The email of an existing account.
+    #[schema(
+        max_length = 254,
+        pattern = "^[^@\\s<>()\\[\\],;:\"\\\\\\u0000-\\u001f\\u007f-\\u009f]{1,64}@[^@\\s<>()\\[\\],;:\"\\\\.\\u0000-\\u001f\\u007f-\\u009f]+(\\.[^@\\s<>()\\[\\],;:\"\\\\.\\u0000-\\u001f\\u007f-\\u009f]+)+$"
+    )]
     email: String,
+    /// Default `member`.
     #[serde(default = "member_role")]
+    #[schema(default = "member")]
     role: Role,
 }
 
@@ -37,27 +50,47 @@ fn member_role() -> Role {
     Role::Member
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct SetRole {
     role: Role,
 }
 
-#[derive(Deserialize)]
-pub struct ListQuery {
-    limit: Option<i64>,
-    cursor: Option<String>,
-}
-
-/// Oldest membership first, a page at a time (pagination.rs).
+/// The tenant's members, oldest membership first, a page at a time.
+#[utoipa::path(
+    get,
+    path = "/",
+    tag = "members",
+    operation_id = "list_members",
+    params(PageQuery),
+    responses(
+        (status = 200, description = "A page of members", body = Vec<Member>,
+         headers(("link" = String, description = "The next page, when there is one: <…?cursor=…>; rel=\"next\" (RFC 8288)"))),
+        (status = 404, description = "No such tenant, or the caller is not a member", body = ErrorBody),
+    )
+)]
 pub async fn list(
     ctx: TenantCtx,
     OriginalUri(uri): OriginalUri,
-    QueryParams(q): QueryParams<ListQuery>,
+    QueryParams(q): QueryParams<PageQuery>,
 ) -> Result<Response, ApiError> {
     let page = pagination::request(q.limit, q.cursor.as_deref(), pagination::DEFAULT)?;
     Ok(pagination::respond(&uri, ctx.tenant.members(page).await?))
 }
 
+/// Adds an existing account to the tenant (owners).
+#[utoipa::path(
+    post,
+    path = "/",
+    tag = "members",
+    operation_id = "add_member",
+    request_body = AddMember,
+    responses(
+        (status = 201, description = "The new member", body = Member),
+        (status = 403, description = "Only owners can add members", body = ErrorBody),
+        (status = 404, description = "No such tenant, or no account with this email", body = ErrorBody),
+        (status = 409, description = "Already a member", body = ErrorBody),
+    )
+)]
 pub async fn add(ctx: TenantCtx, JsonBody(body): JsonBody<AddMember>) -> Result<(StatusCode, Json<Member>), ApiError> {
     ctx.require_owner()?;
     let email = Email::parse(&body.email)?;
@@ -69,6 +102,21 @@ pub async fn add(ctx: TenantCtx, JsonBody(body): JsonBody<AddMember>) -> Result<
     Ok((StatusCode::CREATED, Json(member)))
 }
 
+/// Changes a member's role (owners). The last owner cannot be demoted.
+#[utoipa::path(
+    patch,
+    path = "/{user_id}",
+    tag = "members",
+    operation_id = "set_member_role",
+    params(MemberPath),
+    request_body = SetRole,
+    responses(
+        (status = 200, description = "The member with the new role", body = Member),
+        (status = 403, description = "Only owners can change roles", body = ErrorBody),
+        (status = 404, description = "No such tenant or member", body = ErrorBody),
+        (status = 409, description = "A tenant must keep at least one owner", body = ErrorBody),
+    )
+)]
 pub async fn set_role(
     ctx: TenantCtx,
     ApiPath(MemberPath { user_id: user }): ApiPath<MemberPath>,
@@ -83,6 +131,21 @@ pub async fn set_role(
     Ok(Json(member))
 }
 
+/// Removes a member (owners), or leaves (anyone, naming themselves). The
+/// last owner cannot leave.
+#[utoipa::path(
+    delete,
+    path = "/{user_id}",
+    tag = "members",
+    operation_id = "remove_member",
+    params(MemberPath),
+    responses(
+        (status = 204, description = "Removed"),
+        (status = 403, description = "Only owners can remove others", body = ErrorBody),
+        (status = 404, description = "No such tenant or member", body = ErrorBody),
+        (status = 409, description = "A tenant must keep at least one owner", body = ErrorBody),
+    )
+)]
 pub async fn remove(
     ctx: TenantCtx,
     ApiPath(MemberPath { user_id: user }): ApiPath<MemberPath>,

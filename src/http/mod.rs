@@ -9,6 +9,7 @@ mod error;
 mod extract;
 mod health;
 mod members;
+pub mod openapi;
 mod pagination;
 mod state;
 mod tenant_ctx;
@@ -18,13 +19,12 @@ mod todos;
 mod transfer;
 mod web;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use axum::extract::DefaultBodyLimit;
 use axum::http::header::{CACHE_CONTROL, X_CONTENT_TYPE_OPTIONS};
 use axum::http::{HeaderName, HeaderValue, Request, StatusCode};
 use axum::response::IntoResponse;
-use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 use tower::ServiceBuilder;
@@ -33,6 +33,8 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use current_user::CurrentUser;
 pub use edge::Edge;
@@ -47,11 +49,36 @@ pub const BODY_LIMIT: usize = 64 * 1024;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-pub fn router(state: AppState) -> Router {
-    let api = Router::new()
+/// Every API route with its description; paths relative to `/api`.
+fn api_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
         .merge(accounts::router())
         .nest("/tenants", tenants::router())
         .nest("/todos", todos::router())
+        .routes(routes!(openapi::schema))
+}
+
+/// The probes, outside `/api`.
+fn probe_routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+}
+
+/// The OpenAPI description of every route (openapi.rs).
+pub fn description() -> &'static utoipa::openapi::OpenApi {
+    static DOC: OnceLock<utoipa::openapi::OpenApi> = OnceLock::new();
+    DOC.get_or_init(|| {
+        let paths = OpenApiRouter::new()
+            .nest("/api", api_routes())
+            .merge(probe_routes())
+            .into_openapi();
+        openapi::finish(paths)
+    })
+}
+
+pub fn router(state: AppState) -> Router {
+    let api = Router::from(api_routes())
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(state.clone(), csrf::guard))
         // API answers hold sessions and tenant data: never cached, never sniffed.
@@ -67,8 +94,8 @@ pub fn router(state: AppState) -> Router {
 
     Router::new()
         .nest("/api", api)
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
+        .merge(Router::from(probe_routes()))
+        .merge(openapi::docs())
         // Every matched route, by its template (never a tenant id).
         .route_layer(axum::middleware::from_fn(track))
         .fallback(web::serve)

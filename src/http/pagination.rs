@@ -25,6 +25,19 @@ pub const TODOS_DEFAULT: i64 = 200;
 /// Tenants or members per page by default.
 pub const DEFAULT: i64 = 100;
 
+/// A list's paging parameters.
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageQuery {
+    /// Items per page, 1 to 1000 (default 100).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<i64>,
+    /// Where the next page starts: from the previous page's `Link` header
+    /// (opaque; one this server did not give out is a 400).
+    #[param(pattern = "^[A-Za-z0-9_-]*$")]
+    pub cursor: Option<String>,
+}
+
 const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 /// The page a request asks for.
@@ -35,7 +48,8 @@ pub fn request<K: FromStr>(limit: Option<i64>, cursor: Option<&str>, default: i6
             "limit: must be between 1 and {MAX_LIMIT}"
         )));
     }
-    let after = cursor.map(decode).transpose()?;
+    // `?cursor=` (empty) is the first page, as if absent.
+    let after = cursor.filter(|c| !c.trim().is_empty()).map(decode).transpose()?;
     Ok(PageRequest { limit, after })
 }
 

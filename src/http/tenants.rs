@@ -4,30 +4,54 @@
 use axum::extract::OriginalUri;
 use axum::extract::State;
 use axum::response::Response;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::openapi::ErrorBody;
+use super::pagination::PageQuery;
 use super::{members, pagination, todos, transfer, ApiError, AppState, CurrentUser, JsonBody, QueryParams, TenantCtx};
 use crate::domain::{Role, TenantName};
 use crate::store::prelude::*;
 use crate::store::Membership;
 
 /// Mounted at `/api/tenants`; a tenant's members and todos nest below it.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/", get(list).post(create))
-        .route("/{tenant_id}", get(get_one).patch(rename).put(rename))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(get_one, rename, rename_put))
         .nest("/{tenant_id}/members", members::router())
         .nest("/{tenant_id}/todos", todos::router())
         .merge(transfer::router())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct TenantBody {
+    /// 1 to 100 characters, not blank, no control characters.
+    #[schema(
+        example = "Acme",
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
     name: String,
 }
 
+/// Creates a tenant; the caller becomes its owner.
+#[utoipa::path(
+    post,
+    path = "/",
+    tag = "tenants",
+    operation_id = "create_tenant",
+    request_body = TenantBody,
+    responses(
+        (status = 200, description = "The new tenant, owned by the caller", body = Membership),
+        (status = 429, description = "Too many tenants created: try again after Retry-After seconds",
+         body = ErrorBody, headers(("retry-after" = u64))),
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     CurrentUser(session): CurrentUser,
@@ -43,18 +67,21 @@ pub async fn create(
     }))
 }
 
-#[derive(Deserialize)]
-pub struct ListQuery {
-    limit: Option<i64>,
-    cursor: Option<String>,
-}
-
-/// The user's tenants, oldest membership first, a page at a time (pagination.rs).
+/// The caller's tenants, oldest membership first, a page at a time.
+#[utoipa::path(
+    get,
+    path = "/",
+    tag = "tenants",
+    operation_id = "list_tenants",
+    params(PageQuery),
+    responses((status = 200, description = "A page of the caller's tenants", body = Vec<Membership>,
+               headers(("link" = String, description = "The next page, when there is one: <…?cursor=…>; rel=\"next\" (RFC 8288)"))))
+)]
 pub async fn list(
     State(state): State<AppState>,
     CurrentUser(session): CurrentUser,
     OriginalUri(uri): OriginalUri,
-    QueryParams(q): QueryParams<ListQuery>,
+    QueryParams(q): QueryParams<PageQuery>,
 ) -> Result<Response, ApiError> {
     let page = pagination::request(q.limit, q.cursor.as_deref(), pagination::DEFAULT)?;
     Ok(pagination::respond(
@@ -63,10 +90,34 @@ pub async fn list(
     ))
 }
 
+/// A tenant and the caller's role in it.
+#[utoipa::path(
+    get,
+    path = "/{tenant_id}",
+    tag = "tenants",
+    operation_id = "get_tenant",
+    responses(
+        (status = 200, description = "The tenant and the caller's role", body = Membership),
+        (status = 404, description = "No such tenant, or the caller is not a member", body = ErrorBody),
+    )
+)]
 pub async fn get_one(ctx: TenantCtx) -> Json<Membership> {
     Json(ctx.membership)
 }
 
+/// Renames the tenant (owners).
+#[utoipa::path(
+    patch,
+    path = "/{tenant_id}",
+    tag = "tenants",
+    operation_id = "rename_tenant",
+    request_body = TenantBody,
+    responses(
+        (status = 200, description = "The renamed tenant", body = Membership),
+        (status = 403, description = "Only owners can rename", body = ErrorBody),
+        (status = 404, description = "No such tenant, or the caller is not a member", body = ErrorBody),
+    )
+)]
 pub async fn rename(ctx: TenantCtx, JsonBody(body): JsonBody<TenantBody>) -> Result<Json<Membership>, ApiError> {
     ctx.require_owner()?;
     let name = TenantName::parse(&body.name)?;
@@ -75,4 +126,21 @@ pub async fn rename(ctx: TenantCtx, JsonBody(body): JsonBody<TenantBody>) -> Res
         tenant,
         role: ctx.membership.role,
     }))
+}
+
+/// Renames the tenant (owners); the same as `PATCH`.
+#[utoipa::path(
+    put,
+    path = "/{tenant_id}",
+    tag = "tenants",
+    operation_id = "rename_tenant_put",
+    request_body = TenantBody,
+    responses(
+        (status = 200, description = "The renamed tenant", body = Membership),
+        (status = 403, description = "Only owners can rename", body = ErrorBody),
+        (status = 404, description = "No such tenant, or the caller is not a member", body = ErrorBody),
+    )
+)]
+pub async fn rename_put(ctx: TenantCtx, body: JsonBody<TenantBody>) -> Result<Json<Membership>, ApiError> {
+    rename(ctx, body).await
 }

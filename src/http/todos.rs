@@ -6,67 +6,119 @@ use axum::extract::OriginalUri;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::openapi::ErrorBody;
 use super::{pagination, ApiError, ApiPath, AppState, JsonBody, QueryParams, TenantCtx};
 use crate::ai::parse::MAX_MINUTES;
 use crate::domain::{TodoFilter, TodoId, TodoTitle};
 use crate::store::prelude::*;
 use crate::store::{Basis, EstimateJob, NewTodo, Todo, TodoPatch};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/", get(list).post(create).put(put))
-        .route("/search", get(search))
-        .route("/{todo_id}", get(get_one).patch(patch).delete(delete))
-        .route("/{todo_id}/estimate", post(re_estimate))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create, put))
+        .routes(routes!(search))
+        .routes(routes!(get_one, patch, delete))
+        .routes(routes!(re_estimate))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
 pub struct TodoPath {
+    /// The todo's id.
     todo_id: TodoId,
 }
 
 const NOT_FOUND: ApiError = ApiError::NotFound("todo not found");
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
+    /// Only done (`true`) or open (`false`) todos.
     complete: Option<bool>,
+    /// Todos per page, 1 to 1000 (default 200).
+    #[param(minimum = 1, maximum = 1000)]
     limit: Option<i64>,
+    /// Where the next page starts: from the previous page's `Link` header
+    /// (opaque; one this server did not give out is a 400).
+    #[param(pattern = "^[A-Za-z0-9_-]*$")]
     cursor: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct CreateTodo {
+    /// 1 to 256 characters, not blank, no control characters.
+    #[schema(
+        example = "Write the pricing article",
+        min_length = 1,
+        max_length = 256,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
     title: String,
     #[serde(default)]
     complete: bool,
 }
 
 /// The seed's update: `PUT …/todos {id, complete}` (a title may come along).
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 pub struct PutTodo {
     id: TodoId,
     complete: Option<bool>,
+    #[schema(
+        min_length = 1,
+        max_length = 256,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
     title: Option<String>,
 }
 
-#[derive(Deserialize)]
+/// Any of the fields; at least one of title and complete, or actual_minutes.
+#[derive(Deserialize, ToSchema)]
 pub struct PatchTodo {
+    #[schema(
+        min_length = 1,
+        max_length = 256,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
     title: Option<String>,
     complete: Option<bool>,
-    /// How long the task really took, in minutes (usually sent on completion).
-    actual_minutes: Option<i64>,
+    /// How long the task really took, in minutes (1 to 14400, i.e. 30 working days); implies done.
+    /// A JSON number with no fraction (`90` or `90.0`, as JSON Schema's
+    /// `integer` allows).
+    #[schema(value_type = Option<i64>, minimum = 1, maximum = 14400)]
+    actual_minutes: Option<f64>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SearchQuery {
+    /// What to look for: 1 to 256 characters, not blank.
+    #[param(
+        min_length = 1,
+        max_length = 256,
+        pattern = "^[^\\u0000-\\u001f\\u007f-\\u009f]*[^\\s\\u0000-\\u001f\\u007f-\\u009f][^\\u0000-\\u001f\\u007f-\\u009f]*$"
+    )]
     q: String,
 }
 
-/// Newest first, a page at a time (`?limit=`, `?cursor=`; pagination.rs).
+/// The tenant's todos, newest first, a page at a time.
+#[utoipa::path(
+    get,
+    path = "/",
+    tag = "todos",
+    operation_id = "list_todos",
+    params(ListQuery),
+    responses(
+        (status = 200, description = "A page of todos", body = Vec<Todo>,
+         headers(("link" = String, description = "The next page, when there is one: <…?cursor=…>; rel=\"next\" (RFC 8288)"))),
+        (status = 404, description = "No such tenant, or the caller is not a member", body = ErrorBody),
+    )
+)]
 pub async fn list(
     ctx: TenantCtx,
     OriginalUri(uri): OriginalUri,
@@ -77,9 +129,20 @@ pub async fn list(
     Ok(pagination::respond(&uri, ctx.tenant.list_todos(filter, page).await?))
 }
 
-/// Stores the todo first (it is never lost to an AI failure), then tries the
-/// estimate inline for up to ESTIMATE_INLINE_TIMEOUT; past that the todo is
-/// answered `pending` and the worker finishes it.
+/// Adds a todo. It is stored first (never lost to an AI failure); its
+/// estimate is tried inline for up to ESTIMATE_INLINE_TIMEOUT, past that the
+/// todo is answered `pending` and the estimate follows in the background.
+#[utoipa::path(
+    post,
+    path = "/",
+    tag = "todos",
+    operation_id = "create_todo",
+    request_body = CreateTodo,
+    responses(
+        (status = 200, description = "The new todo, its estimate settled or pending", body = Todo),
+        (status = 404, description = "No such tenant, or the caller is not a member", body = ErrorBody),
+    )
+)]
 pub async fn create(
     State(state): State<AppState>,
     ctx: TenantCtx,
@@ -95,7 +158,19 @@ pub async fn create(
     Ok(Json(estimate_inline(&state, &ctx, todo, job).await))
 }
 
-/// Estimates again (`POST …/todos/{id}/estimate`), e.g. after a failure.
+/// Estimates the todo again, e.g. after a failure or with more history.
+#[utoipa::path(
+    post,
+    path = "/{todo_id}/estimate",
+    tag = "todos",
+    operation_id = "estimate_todo",
+    params(TodoPath),
+    responses(
+        (status = 200, description = "The todo, its estimate settled or pending", body = Todo),
+        (status = 404, description = "No such todo in this tenant, or no such tenant for the caller", body = ErrorBody),
+        (status = 409, description = "Estimates are off on this server", body = ErrorBody),
+    )
+)]
 pub async fn re_estimate(
     State(state): State<AppState>,
     ctx: TenantCtx,
@@ -118,20 +193,27 @@ async fn estimate_inline(state: &AppState, ctx: &TenantCtx, todo: Todo, job: Opt
 
 const SEARCH_LIMIT: i64 = 20;
 
-/// Semantic search within the tenant (`GET …/todos/search?q=`): nearest
-/// titles by embedding. With estimates off, a plain substring match.
+/// Semantic search within the tenant: nearest titles by embedding (with
+/// estimates off, a plain substring match). At most 20.
+#[utoipa::path(
+    get,
+    path = "/search",
+    tag = "todos",
+    operation_id = "search_todos",
+    params(SearchQuery),
+    responses(
+        (status = 200, description = "The closest todos, closest first", body = Vec<Basis>),
+        (status = 404, description = "No such tenant, or the caller is not a member", body = ErrorBody),
+    )
+)]
 pub async fn search(
     State(state): State<AppState>,
     ctx: TenantCtx,
     QueryParams(q): QueryParams<SearchQuery>,
 ) -> Result<Json<Vec<Basis>>, ApiError> {
-    let query = q.q.trim();
-    if query.is_empty() || query.chars().count() > TodoTitle::MAX {
-        return Err(ApiError::BadRequest(format!(
-            "q must be 1 to {} characters",
-            TodoTitle::MAX
-        )));
-    }
+    // A query is held to a title's rules: it is compared with titles.
+    let query = TodoTitle::parse(&q.q).map_err(|e| ApiError::BadRequest(format!("q: {}", e.message)))?;
+    let query = query.as_str();
     let Some(ai) = &state.ai else {
         return Ok(Json(ctx.tenant.titles_containing(query, SEARCH_LIMIT).await?));
     };
@@ -145,10 +227,35 @@ pub async fn search(
     ))
 }
 
+/// One todo.
+#[utoipa::path(
+    get,
+    path = "/{todo_id}",
+    tag = "todos",
+    operation_id = "get_todo",
+    params(TodoPath),
+    responses(
+        (status = 200, description = "The todo", body = Todo),
+        (status = 404, description = "No such todo in this tenant, or no such tenant for the caller", body = ErrorBody),
+    )
+)]
 pub async fn get_one(ctx: TenantCtx, ApiPath(TodoPath { todo_id }): ApiPath<TodoPath>) -> Result<Json<Todo>, ApiError> {
     ctx.tenant.todo(todo_id).await?.map(Json).ok_or(NOT_FOUND)
 }
 
+/// The seed's update: the todo named in the body (`id`), its `complete`
+/// and/or `title`.
+#[utoipa::path(
+    put,
+    path = "/",
+    tag = "todos",
+    operation_id = "put_todo",
+    request_body = PutTodo,
+    responses(
+        (status = 200, description = "The updated todo", body = Todo),
+        (status = 404, description = "No such todo in this tenant, or no such tenant for the caller", body = ErrorBody),
+    )
+)]
 pub async fn put(
     State(state): State<AppState>,
     ctx: TenantCtx,
@@ -158,6 +265,19 @@ pub async fn put(
     update(&state, &ctx, body.id, &patch).await
 }
 
+/// Changes a todo's title, done state or actual duration.
+#[utoipa::path(
+    patch,
+    path = "/{todo_id}",
+    tag = "todos",
+    operation_id = "update_todo",
+    params(TodoPath),
+    request_body = PatchTodo,
+    responses(
+        (status = 200, description = "The updated todo", body = Todo),
+        (status = 404, description = "No such todo in this tenant, or no such tenant for the caller", body = ErrorBody),
+    )
+)]
 pub async fn patch(
     State(state): State<AppState>,
     ctx: TenantCtx,
@@ -168,16 +288,29 @@ pub async fn patch(
     let complete = body.complete.or(body.actual_minutes.map(|_| true));
     let mut patch = patch_from(body.title, complete)?;
     if let Some(actual) = body.actual_minutes {
-        if !(1..=i64::from(MAX_MINUTES)).contains(&actual) {
+        if actual.fract() != 0.0 || !(1.0..=f64::from(MAX_MINUTES)).contains(&actual) {
             return Err(ApiError::Unprocessable(format!(
-                "actual_minutes: must be between 1 and {MAX_MINUTES}"
+                "actual_minutes: must be a whole number of minutes between 1 and {MAX_MINUTES}"
             )));
         }
-        patch.actual_minutes = i32::try_from(actual).ok();
+        // Whole and in range: the conversion is exact.
+        patch.actual_minutes = Some(actual as i32);
     }
     update(&state, &ctx, id, &patch).await
 }
 
+/// Deletes a todo.
+#[utoipa::path(
+    delete,
+    path = "/{todo_id}",
+    tag = "todos",
+    operation_id = "delete_todo",
+    params(TodoPath),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 404, description = "No such todo in this tenant, or no such tenant for the caller", body = ErrorBody),
+    )
+)]
 pub async fn delete(ctx: TenantCtx, ApiPath(TodoPath { todo_id }): ApiPath<TodoPath>) -> Result<StatusCode, ApiError> {
     if ctx.tenant.delete_todo(todo_id).await? {
         Ok(StatusCode::NO_CONTENT)

@@ -13,10 +13,13 @@ use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
+use utoipa_axum::routes;
 
+use super::openapi::ErrorBody;
 use super::{ApiError, AppState, CurrentUser, QueryParams, TenantCtx};
 use crate::store::prelude::*;
 use crate::store::Membership;
@@ -25,12 +28,28 @@ use crate::store::Membership;
 pub const IMPORT_LIMIT: usize = 32 * 1024 * 1024;
 
 /// Merged into the tenants router (`/api/tenants`).
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/import", post(import).layer(DefaultBodyLimit::max(IMPORT_LIMIT)))
-        .route("/{tenant_id}/export", get(export))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(import).layer(DefaultBodyLimit::max(IMPORT_LIMIT)))
+        .routes(routes!(export))
 }
 
+const JSONL: &str = "application/x-ndjson";
+
+/// The tenant as JSON Lines (owners), streamed: a header line, then one
+/// line per member and per todo (the format: `aswan export`).
+#[utoipa::path(
+    get,
+    path = "/{tenant_id}/export",
+    tag = "transfer",
+    operation_id = "export_tenant",
+    responses(
+        (status = 200, description = "The export (JSON Lines)", content_type = "application/x-ndjson", body = String,
+         headers(("content-disposition" = String, description = "attachment; filename=\"tenant-….jsonl\""))),
+        (status = 403, description = "Only owners can export", body = ErrorBody),
+        (status = 404, description = "No such tenant, or the caller is not a member", body = ErrorBody),
+    )
+)]
 pub async fn export(ctx: TenantCtx) -> Result<Response, ApiError> {
     ctx.require_owner()?;
     let (tx, rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
@@ -49,30 +68,45 @@ pub async fn export(ctx: TenantCtx) -> Result<Response, ApiError> {
     });
     let name = format!("attachment; filename=\"tenant-{}.jsonl\"", ctx.tenant.tenant_id());
     Ok((
-        [
-            (CONTENT_TYPE, "application/x-ndjson".to_owned()),
-            (CONTENT_DISPOSITION, name),
-        ],
+        [(CONTENT_TYPE, JSONL.to_owned()), (CONTENT_DISPOSITION, name)],
         Body::from_stream(stream),
     )
         .into_response())
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ImportQuery {
     /// The new tenant's name (default: the exported one).
     name: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct ImportAnswer {
     #[serde(flatten)]
     tenant: Membership,
+    /// How many todos were imported.
     todos: usize,
     /// The export's members: not added here; invite them.
     members_not_imported: Vec<String>,
 }
 
+/// Imports an export as a new tenant owned by the caller. Every todo field
+/// is kept; members are not added (listed, to be invited). A bad line is a
+/// 422 naming it, and nothing is imported. At most 32 MiB.
+#[utoipa::path(
+    post,
+    path = "/import",
+    tag = "transfer",
+    operation_id = "import_tenant",
+    params(ImportQuery),
+    request_body(content = String, content_type = "application/x-ndjson", description = "An export (JSON Lines)"),
+    responses(
+        (status = 201, description = "The new tenant", body = ImportAnswer),
+        (status = 429, description = "Too many tenants created: try again after Retry-After seconds",
+         body = ErrorBody, headers(("retry-after" = u64))),
+    )
+)]
 pub async fn import(
     State(state): State<AppState>,
     CurrentUser(session): CurrentUser,

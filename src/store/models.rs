@@ -8,7 +8,7 @@ use uuid::Uuid;
 use super::StoreError;
 use crate::domain::{Role, TenantId, TodoId, TodoTitle, UserId};
 
-#[derive(Debug, Clone, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct User {
     #[sqlx(try_from = "Uuid")]
     pub id: UserId,
@@ -23,7 +23,7 @@ pub struct UserWithHash {
     pub password_hash: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Tenant {
     #[sqlx(try_from = "Uuid")]
     pub id: TenantId,
@@ -31,14 +31,14 @@ pub struct Tenant {
 }
 
 /// A user's membership in a tenant.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Membership {
     #[serde(flatten)]
     pub tenant: Tenant,
     pub role: Role,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Member {
     pub user_id: UserId,
     pub email: String,
@@ -47,7 +47,7 @@ pub struct Member {
     pub joined_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Todo {
     pub id: TodoId,
     pub tenant_id: TenantId,
@@ -61,6 +61,7 @@ pub struct Todo {
     /// [`Basis`], passed from the database to the response as it is. Parsing
     /// it into values only to write it out again took a quarter of a list's
     /// CPU (BENCHMARKS.md).
+    #[schema(value_type = Vec<Basis>)]
     pub estimate_basis: Box<RawValue>,
     /// Why the estimate failed, or why there is too little history.
     #[serde(rename = "estimate_reason")]
@@ -132,7 +133,7 @@ impl<T, K> Page<T, K> {
 /// Where a todo's estimate stands. Stored as the text of [`Self::as_str`]
 /// (the migrations' CHECK constraints list the same words); this is the one
 /// mapping between the two.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EstimateStatus {
     /// Queued: the inline attempt or the worker will settle it.
@@ -170,7 +171,7 @@ impl EstimateStatus {
 }
 
 /// A similar past task: what an estimate is grounded in.
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct Basis {
     pub id: TodoId,
     pub title: String,

@@ -18,6 +18,7 @@ mod local_ai;
 mod members;
 mod metrics;
 mod migrations;
+mod openapi;
 mod operations;
 mod random_isolation;
 mod rls;
