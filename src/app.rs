@@ -71,7 +71,11 @@ impl App {
             body_read_timeout,
         };
         let throttle = Throttle::new(settings.auth_rate_per_minute, settings.tenant_rate_per_hour);
-        let state = AppState::new(store.clone(), tokens, ai.clone(), edge, throttle);
+        let mailer = crate::mail::Mailer::from_settings(settings)?.map(Arc::new);
+        if mailer.is_none() {
+            tracing::info!("SMTP_URL is not set: no mail; invitation links are shown to copy");
+        }
+        let state = AppState::new(store.clone(), tokens, ai.clone(), edge, throttle, mailer);
         let limits = server::Limits {
             max_connections: server::fit_to_file_limit(settings.max_connections),
             max_per_client: settings.max_connections_per_client as usize,

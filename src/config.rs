@@ -79,11 +79,24 @@ impl Cli {
 
 /// For each command but `serve` (which reads them all): the settings it
 /// reads, so that its `--help` lists only those.
-const SETTINGS_USED: [(&str, &[&str]); 8] = [
+const SETTINGS_USED: [(&str, &[&str]); 9] = [
     ("migrate", DATABASE),
     ("sql", DATABASE),
     ("backup", DATABASE),
     ("distribute", DATABASE),
+    (
+        "user",
+        &[
+            "database_url",
+            "data_dir",
+            "db_max_connections",
+            "db_acquire_timeout",
+            "log_level",
+            "log_format",
+            "public_url",
+            "bind",
+        ],
+    ),
     ("export", DATABASE),
     ("import", DATABASE_AND_EMBEDDING),
     ("reindex", DATABASE_AND_EMBEDDING),
@@ -184,6 +197,11 @@ pub enum Command {
         /// Where the copy goes (a new file, made 0600).
         path: PathBuf,
     },
+    /// Manage accounts from the server (for instances without mail).
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+    },
     /// On PostgreSQL with Citus: make the shared tables reference tables,
     /// distribute the tenant-aware ones by tenant, and let the app role log
     /// in on the workers (docs/scaling.md). Idempotent; elsewhere, nothing.
@@ -207,6 +225,18 @@ pub enum Command {
         /// Print the results as JSON.
         #[arg(long)]
         json: bool,
+    },
+}
+
+/// `aswan user …`
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum UserAction {
+    /// Print a one-time link (valid 30 minutes) with which EMAIL's owner
+    /// sets a new password: for instances without mail (SMTP_URL). The link
+    /// starts with PUBLIC_URL, else the BIND address.
+    ResetPassword {
+        /// The account's email.
+        email: String,
     },
 }
 
@@ -466,6 +496,26 @@ pub struct Settings {
     /// The URL users open (`https://tasks.example.com`); the origin that may change data with the session cookie. Default: the request's own Host.
     #[arg(long, global = true, env = "PUBLIC_URL", value_name = "PUBLIC_URL", value_parser = parse_public_url)]
     pub public_url: Option<String>,
+
+    /// Mail server for invitations, email verification and password resets, e.g. smtps://user:pass@mail.example.com or smtp://127.0.0.1:25 (plain). Unset: no mail; invitation links are shown to copy and emails stay unverified.
+    #[arg(
+        long,
+        global = true,
+        env = "SMTP_URL",
+        value_name = "SMTP_URL",
+        hide_env_values = true
+    )]
+    pub smtp_url: Option<Secret>,
+
+    /// The sender of those mails.
+    #[arg(
+        long,
+        global = true,
+        env = "SMTP_FROM",
+        value_name = "SMTP_FROM",
+        default_value = "Aswan <aswan@localhost>"
+    )]
+    pub smtp_from: String,
 
     /// Sign-ups, logins and logouts one client IP may make per minute (then 429).
     #[arg(long, global = true, env = "AUTH_RATE_PER_MINUTE", value_name = "AUTH_RATE_PER_MINUTE", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=100_000))]

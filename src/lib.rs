@@ -8,6 +8,7 @@ pub mod config;
 pub mod domain;
 pub mod eval;
 pub mod http;
+pub mod mail;
 pub mod monitoring;
 pub mod server;
 pub mod store;

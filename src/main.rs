@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 
 use anyhow::Context;
-use aswan::config::{Cli, Command, InvalidSetting};
+use aswan::config::{Cli, Command, InvalidSetting, UserAction};
 use aswan::store::prelude::*;
 use aswan::{telemetry, App};
 use clap::error::ErrorKind;
@@ -225,8 +225,45 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Migrate => {
             let store = aswan::store::Store::open(settings.database_url().expose(), 1).await?;
+            let emails = store.user_emails().await;
             store.close().await;
             tracing::info!("migrations applied");
+            // Accounts made before the email rules: reported, never merged.
+            let emails = emails?;
+            let findings = aswan::domain::audit_emails(emails.iter().map(|(_, e)| e.as_str()));
+            for line in &findings {
+                out(&format!("email check: {line}\n"))?;
+            }
+            if !findings.is_empty() {
+                out(&format!(
+                    "email check: {} finding(s) among {} accounts; nothing was changed\n",
+                    findings.len(),
+                    emails.len()
+                ))?;
+            }
+        }
+        Command::User {
+            action: UserAction::ResetPassword { email },
+        } => {
+            let email = aswan::domain::Email::parse(&email).map_err(|e| InvalidSetting(e.to_string()))?;
+            let store = aswan::store::Store::open(settings.database_url().expose(), 1).await?;
+            let found = store.user_with_password(&email).await;
+            let link = match found {
+                Ok(Some(found)) => {
+                    let base = settings
+                        .public_url
+                        .clone()
+                        .unwrap_or_else(|| format!("http://{}", settings.bind));
+                    Some(aswan::http::reset_link(&store, &base, found.user.id, &found.user.email).await)
+                }
+                Ok(None) => None,
+                Err(e) => Some(Err(e)),
+            };
+            store.close().await;
+            match link {
+                None => return Err(InvalidSetting(format!("no account has the email {email}")).into()),
+                Some(link) => out(&format!("{}\n", link?))?,
+            }
         }
     }
     Ok(())

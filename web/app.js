@@ -1,6 +1,8 @@
 // Aswan's UI: plain JavaScript modules, no build step. Every piece of user
 // text goes through textContent (see h()), never innerHTML.
 
+import * as account from './account.js';
+
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');
 const flash = document.getElementById('flash');
@@ -104,22 +106,37 @@ const routes = [
   [/^\/$/, () => (me ? tenantsView() : navigate('/login', true))],
   [/^\/login$/, () => authView('login')],
   [/^\/signup$/, () => authView('signup')],
+  [/^\/forgot-password$/, () => account.forgotPasswordView()],
+  [/^\/reset-password\/([A-Za-z0-9_-]+)$/, (t) => account.resetPasswordView(t)],
+  [/^\/verify-email\/([A-Za-z0-9_-]+)$/, (t) => account.verifyEmailView(t)],
+  [/^\/invite\/([A-Za-z0-9_-]+)$/, (t) => account.inviteView(t)],
+  [/^\/account$/, () => account.accountView()],
   [/^\/tenants$/, () => tenantsView()],
   [/^\/tenants\/([0-9a-f-]{36})$/i, (id) => todosView(id)],
   [/^\/tenants\/([0-9a-f-]{36})\/members$/i, (id) => membersView(id)],
+  [/^\/tenants\/([0-9a-f-]{36})\/settings$/i, (id) => account.tenantSettingsView(id)],
 ];
 
+/** Pages anyone may open, signed in or not. */
+const PUBLIC = [/^\/login$/, /^\/signup$/, /^\/forgot-password$/, /^\/reset-password\//, /^\/verify-email\//];
+
+/** Where to go after signing in: the page that asked for it (e.g. an invitation). */
+const RETURN_KEY = 'aswan.returnTo';
+
+/** Goes to `path`; resolves once its view has loaded (so that a message
+ * said afterwards is not cleared by the view's own requests). */
 function navigate(path, replace = false) {
   if (replace) history.replaceState(null, '', path);
   else history.pushState(null, '', path);
-  render();
+  return render();
 }
 
 async function render() {
   clearTimeout(pollTimer);
   const path = location.pathname;
-  const needsAuth = !['/login', '/signup'].includes(path);
+  const needsAuth = !PUBLIC.some((re) => re.test(path));
   if (needsAuth && !me) {
+    if (path !== '/') sessionStorage.setItem(RETURN_KEY, path);
     navigate('/login', true);
     return;
   }
@@ -152,6 +169,7 @@ function renderNav() {
   nav.replaceChildren(
     h('span', { class: 'muted', text: me.email }),
     h('a', { href: '/tenants', 'data-link': true, text: 'Tenants' }),
+    h('a', { href: '/account', 'data-link': true, text: 'Account' }),
     h('button', { type: 'button', onclick: logout, text: 'Log out' }),
   );
 }
@@ -179,14 +197,17 @@ function authView(mode) {
       const ok = await attempt(() => api('POST', signup ? '/api/sign-up' : '/api/login', { email: email.value, password: password.value }));
       if (ok === undefined) return;
       me = await api('GET', '/api/me');
-      navigate('/tenants');
+      const back = sessionStorage.getItem(RETURN_KEY);
+      sessionStorage.removeItem(RETURN_KEY);
+      navigate(back && back.startsWith('/') && !back.startsWith('//') ? back : '/tenants');
     },
   },
   h('label', { for: 'email', text: 'Email' }), email,
   h('label', { for: 'password', text: signup ? 'Password (8 characters or more)' : 'Password' }), password,
   h('p', {}, h('button', { class: 'primary', type: 'submit', text: signup ? 'Sign up' : 'Log in' })),
   h('p', { class: 'muted' }, signup ? 'Have an account? ' : 'New here? ',
-    h('a', { href: signup ? '/login' : '/signup', 'data-link': true, text: signup ? 'Log in' : 'Create an account' })));
+    h('a', { href: signup ? '/login' : '/signup', 'data-link': true, text: signup ? 'Log in' : 'Create an account' })),
+  signup ? null : h('p', { class: 'muted' }, h('a', { href: '/forgot-password', 'data-link': true, text: 'Forgot your password?' })));
   show(h('section', { class: 'auth' }, h('h1', { text: signup ? 'Create your account' : 'Log in to Aswan' }), form));
   email.focus();
 }
@@ -362,7 +383,8 @@ async function todosView(tenantId) {
 
   show(
     h('div', { class: 'row' }, h('h1', { class: 'grow', text: tenant.name }), switcher),
-    h('p', {}, h('a', { href: `/tenants/${tenantId}/members`, 'data-link': true, text: 'Members' })),
+    h('p', { class: 'row' }, h('a', { href: `/tenants/${tenantId}/members`, 'data-link': true, text: 'Members' }),
+      tenant.role === 'owner' ? h('a', { href: `/tenants/${tenantId}/settings`, 'data-link': true, text: 'Settings' }) : null),
     add,
     h('div', { class: 'row spaced' }, filters, searchForm),
     list,
@@ -461,31 +483,22 @@ async function membersView(tenantId) {
     return h('tr', {}, h('td', { text: m.email }), h('td', {}, role), h('td', { text: new Date(m.joined_at).toLocaleDateString() }), h('td', {}, remove));
   });
   const table = h('table', {}, h('thead', {}, h('tr', {}, ['Email', 'Role', 'Joined', ''].map((t) => h('th', { scope: 'col', text: t })))), h('tbody', {}, rows));
-  let addForm = null;
-  if (owner) {
-    const email = h('input', { id: 'member-email', type: 'email', required: true, placeholder: 'teammate@example.com' });
-    const role = h('select', { id: 'member-role' }, h('option', { value: 'member', text: 'member' }), h('option', { value: 'owner', text: 'owner' }));
-    addForm = h('form', {
-      class: 'row',
-      onsubmit: async (e) => {
-        e.preventDefault();
-        const ok = await attempt(() => api('POST', base, { email: email.value, role: role.value }));
-        if (ok !== undefined) { again(); say(`${ok.email} was added.`, 'info'); }
-      },
-    }, h('div', { class: 'grow' }, h('label', { for: 'member-email', text: 'Email' }), email),
-    h('div', {}, h('label', { for: 'member-role', text: 'Role' }), role),
-    h('button', { class: 'primary', type: 'submit', text: 'Add member' }));
-  }
+  const invitations = owner ? await account.invitationsSection(tenantId) : null;
   show(
     h('h1', {}, 'Members of ', h('span', { text: tenant.name })),
     h('p', {}, h('a', { href: `/tenants/${tenantId}`, 'data-link': true, text: '← Back to tasks' })),
-    h('div', { class: 'card' }, table),
-    owner ? h('h2', { text: 'Add a member' }) : h('p', { class: 'muted', text: 'Only owners can add or remove members.' }),
-    addForm,
+    h('div', { class: 'card scroll' }, table),
+    owner ? invitations : h('p', { class: 'muted', text: 'Only owners can invite or remove members.' }),
   );
 }
 
 // ---- start -------------------------------------------------------------------
+
+account.init({
+  h, api, attempt, show, say, navigate,
+  getMe: () => me,
+  setMe: (user) => { me = user; renderNav(); },
+});
 
 (async () => {
   try {

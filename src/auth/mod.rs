@@ -2,7 +2,9 @@
 //! here; `http::current_user` turns requests into [`Session`]s.
 
 mod password;
+mod secrets;
 mod token;
 
 pub use password::{hash_password, verify_password};
-pub use token::{Session, TokenError, Tokens};
+pub use secrets::{new_api_token, new_link_secret, secret_hash, API_TOKEN_PREFIX};
+pub use token::{Credential, Issued, Session, TokenError, Tokens};

@@ -17,13 +17,30 @@ struct Claims {
     jti: Uuid,
 }
 
-/// A verified session: who, and which token (for revocation).
+/// A verified credential: who, and which one (a sign-in session's `jti`,
+/// or a personal API token's id), for revocation and liveness.
 #[derive(Debug, Clone)]
 pub struct Session {
     pub user_id: UserId,
-    pub email: String,
+    pub jti: Uuid,
+    pub credential: Credential,
+}
+
+/// A new session token, and what its session row records.
+#[derive(Debug, Clone)]
+pub struct Issued {
+    pub token: String,
     pub jti: Uuid,
     pub expires_at: DateTime<Utc>,
+}
+
+/// How a request was authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Credential {
+    /// A sign-in session's JWT (cookie or Bearer).
+    Session,
+    /// A personal API token (Bearer only).
+    ApiToken,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -59,7 +76,7 @@ impl Tokens {
         self.ttl
     }
 
-    pub fn issue(&self, user_id: UserId, email: &str) -> anyhow::Result<(String, Session)> {
+    pub fn issue(&self, user_id: UserId, email: &str) -> anyhow::Result<Issued> {
         let now = Utc::now();
         let expires_at = now + self.ttl;
         let claims = Claims {
@@ -70,15 +87,11 @@ impl Tokens {
             jti: Uuid::new_v4(),
         };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?;
-        Ok((
+        Ok(Issued {
             token,
-            Session {
-                user_id,
-                email: claims.email,
-                jti: claims.jti,
-                expires_at,
-            },
-        ))
+            jti: claims.jti,
+            expires_at,
+        })
     }
 
     pub fn verify(&self, token: &str) -> Result<Session, TokenError> {
@@ -88,11 +101,11 @@ impl Tokens {
                 _ => TokenError::Invalid,
             })?;
         let c = data.claims;
+        Utc.timestamp_opt(c.exp, 0).single().ok_or(TokenError::Invalid)?;
         Ok(Session {
             user_id: c.sub.into(),
-            email: c.email,
             jti: c.jti,
-            expires_at: Utc.timestamp_opt(c.exp, 0).single().ok_or(TokenError::Invalid)?,
+            credential: Credential::Session,
         })
     }
 }
@@ -104,12 +117,13 @@ mod tests {
     #[test]
     fn round_trip_and_tamper() {
         let tokens = Tokens::new(b"k1", 60);
-        let (token, session) = tokens.issue(UserId::new(), "a@b.co").unwrap();
-        let back = tokens.verify(&token).unwrap();
-        assert_eq!(back.user_id, session.user_id);
-        assert_eq!(back.jti, session.jti);
+        let user = UserId::new();
+        let issued = tokens.issue(user, "a@b.co").unwrap();
+        let back = tokens.verify(&issued.token).unwrap();
+        assert_eq!(back.user_id, user);
+        assert_eq!(back.jti, issued.jti);
         assert!(matches!(
-            Tokens::new(b"k2", 60).verify(&token),
+            Tokens::new(b"k2", 60).verify(&issued.token),
             Err(TokenError::Invalid)
         ));
         assert!(matches!(tokens.verify("garbage"), Err(TokenError::Invalid)));
@@ -121,7 +135,7 @@ mod tests {
             ttl: Duration::seconds(-10),
             ..Tokens::new(b"k", 1)
         };
-        let (token, _) = tokens.issue(UserId::new(), "a@b.co").unwrap();
-        assert!(matches!(tokens.verify(&token), Err(TokenError::Expired)));
+        let issued = tokens.issue(UserId::new(), "a@b.co").unwrap();
+        assert!(matches!(tokens.verify(&issued.token), Err(TokenError::Expired)));
     }
 }

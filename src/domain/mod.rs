@@ -13,6 +13,7 @@ mod tenant_name;
 mod todo;
 
 pub use display_name::DisplayName;
+pub use email::audit as audit_emails;
 pub use email::Email;
 pub use ids::{TenantId, TodoId, UserId};
 pub use password::Password;

@@ -11,6 +11,9 @@ impl Password {
     pub const MAX: usize = 128;
 
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
+        if raw.trim().is_empty() {
+            return Err(Invalid::new("password", "must not be only spaces"));
+        }
         let len = raw.chars().count();
         if len < Self::MIN {
             return Err(Invalid::new(
@@ -24,12 +27,32 @@ impl Password {
                 format!("must be at most {} characters", Self::MAX),
             ));
         }
+        // Spaces around a common password do not make it another one.
+        if is_common(raw.trim()) {
+            return Err(Invalid::new(
+                "password",
+                "is one of the most common passwords: choose another",
+            ));
+        }
         Ok(Self(raw.to_owned()))
     }
 
     pub fn expose(&self) -> &str {
         &self.0
     }
+}
+
+/// Whether `candidate` is on the common-password list (NOTICE), ignoring case.
+fn is_common(candidate: &str) -> bool {
+    static LIST: std::sync::OnceLock<std::collections::HashSet<String>> = std::sync::OnceLock::new();
+    let list = LIST.get_or_init(|| {
+        include_str!("common_passwords.txt")
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+            .map(str::to_lowercase)
+            .collect()
+    });
+    list.contains(&candidate.to_lowercase())
 }
 
 impl fmt::Debug for Password {
@@ -45,9 +68,24 @@ mod tests {
     #[test]
     fn bounds_in_characters() {
         assert!(Password::parse("1234567").is_err());
-        assert!(Password::parse("12345678").is_ok());
+        assert!(Password::parse("12345679").is_ok());
         assert!(Password::parse(&"é".repeat(128)).is_ok());
         assert!(Password::parse(&"x".repeat(129)).is_err());
-        assert_eq!(format!("{:?}", Password::parse("hunter22").unwrap()), "Password(***)");
+        assert_eq!(format!("{:?}", Password::parse("hunter22x").unwrap()), "Password(***)");
+    }
+
+    #[test]
+    fn blank_and_common_passwords_are_refused() {
+        for weak in [
+            "        ",
+            "\t\t\t\t\t\t\t\t",
+            "password        ",
+            "PASSWORD1",
+            "12345678",
+            "iloveyou",
+        ] {
+            assert!(Password::parse(weak).is_err(), "{weak:?} should be refused");
+        }
+        assert!(Password::parse("correct horse").is_ok());
     }
 }

@@ -19,10 +19,11 @@ use utoipa_axum::routes;
 use super::edge::ClientIp;
 use super::openapi::ErrorBody;
 use super::{ApiError, AppState, CurrentUser, JsonBody};
+use crate::auth::Credential;
 use crate::auth::{hash_password, verify_password};
 use crate::domain::{DisplayName, Email, Password};
 use crate::store::prelude::*;
-use crate::store::{StoreError, User};
+use crate::store::{NewSession, StoreError, User};
 
 /// Mounted at `/api`.
 pub fn router() -> OpenApiRouter<AppState> {
@@ -30,7 +31,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(sign_up))
         .routes(routes!(login))
         .routes(routes!(logout))
-        .routes(routes!(me))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -84,6 +84,7 @@ pub struct TokenResponse {
 pub async fn sign_up(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
+    headers: HeaderMap,
     JsonBody(body): JsonBody<SignUp>,
 ) -> Result<impl IntoResponse, ApiError> {
     state.throttle.client(ip)?;
@@ -105,7 +106,10 @@ pub async fn sign_up(
             StoreError::Conflict => ApiError::Conflict("an account with this email already exists"),
             e => e.into(),
         })?;
-    signed_in(&state, &user)
+    if state.mailer.is_some() {
+        super::recovery::send_verification(&state, &headers, &user);
+    }
+    signed_in(&state, &user, &headers, ip).await
 }
 
 /// Signs in with email and password.
@@ -127,6 +131,7 @@ pub async fn sign_up(
 pub async fn login(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
+    headers: HeaderMap,
     JsonBody(body): JsonBody<Login>,
 ) -> Result<impl IntoResponse, ApiError> {
     const BAD: ApiError = ApiError::Unauthorized("incorrect email or password");
@@ -153,7 +158,7 @@ pub async fn login(
         }
     };
     state.throttle.login_succeeded(&account, ip);
-    signed_in(&state, &user)
+    signed_in(&state, &user, &headers, ip).await
 }
 
 /// Revokes the session (if any) and clears both cookies.
@@ -176,8 +181,11 @@ pub async fn logout(
     user: Option<CurrentUser>,
 ) -> Result<impl IntoResponse, ApiError> {
     state.throttle.client(ip)?;
+    // An API token is not ended by a logout (revoke it under /api/me/tokens).
     if let Some(CurrentUser(session)) = user {
-        state.store.revoke_token(session.jti, session.expires_at).await?;
+        if session.credential == Credential::Session {
+            state.store.revoke_session(session.user_id, session.jti).await?;
+        }
     }
     let mut headers = HeaderMap::new();
     for name in ["access_token", "user_data"] {
@@ -189,25 +197,30 @@ pub async fn logout(
     Ok((StatusCode::NO_CONTENT, headers))
 }
 
-/// The signed-in user.
-#[utoipa::path(
-    get,
-    path = "/me",
-    tag = "accounts",
-    operation_id = "me",
-    responses((status = 200, description = "The signed-in user", body = User))
-)]
-pub async fn me(State(state): State<AppState>, CurrentUser(session): CurrentUser) -> Result<Json<User>, ApiError> {
-    let user = state
+/// A new session for `user`: recorded (with the client's user agent and
+/// IP, for the owner's list of sessions), and handed out as the seed does.
+pub(super) async fn signed_in(
+    state: &AppState,
+    user: &User,
+    headers: &HeaderMap,
+    ip: Option<std::net::IpAddr>,
+) -> Result<impl IntoResponse, ApiError> {
+    let issued = state.tokens.issue(user.id, &user.email)?;
+    let user_agent = headers
+        .get(axum::http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .map(|ua| ua.chars().take(256).collect());
+    state
         .store
-        .user(session.user_id)
-        .await?
-        .ok_or(ApiError::Unauthorized("the account no longer exists"))?;
-    Ok(Json(user))
-}
-
-fn signed_in(state: &AppState, user: &User) -> Result<impl IntoResponse, ApiError> {
-    let (token, _) = state.tokens.issue(user.id, &user.email)?;
+        .create_session(&NewSession {
+            id: issued.jti,
+            user: user.id,
+            expires_at: issued.expires_at,
+            user_agent,
+            ip: ip.map(|ip| ip.to_string()),
+        })
+        .await?;
+    let token = issued.token;
     let max_age = state.tokens.ttl().num_seconds();
     let user_data = json!({ "id": user.id, "email": user.email, "name": user.name }).to_string();
     let user_data = utf8_percent_encode(&user_data, NON_ALPHANUMERIC).to_string();
@@ -227,7 +240,7 @@ fn signed_in(state: &AppState, user: &User) -> Result<impl IntoResponse, ApiErro
     Ok((headers, Json(body)))
 }
 
-fn cookie(name: &str, value: &str, max_age: i64, http_only: bool, secure: bool) -> HeaderValue {
+pub(super) fn cookie(name: &str, value: &str, max_age: i64, http_only: bool, secure: bool) -> HeaderValue {
     let mut c = format!("{name}={value}; Path=/; SameSite=Lax; Max-Age={max_age}");
     if http_only {
         c.push_str("; HttpOnly");

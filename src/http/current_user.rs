@@ -1,12 +1,13 @@
-//! The signed-in user: a valid, unrevoked session token from the
-//! `Authorization: Bearer` header or the `access_token` cookie.
+//! The signed-in user: a live session token from the `Authorization:
+//! Bearer` header or the `access_token` cookie, or a live personal API token
+//! (`aswan_pat_…`, Bearer only).
 
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::http::header::{AUTHORIZATION, COOKIE};
 use axum::http::request::Parts;
 
 use super::{ApiError, AppState};
-use crate::auth::{Session, TokenError};
+use crate::auth::{secret_hash, Credential, Session, TokenError, API_TOKEN_PREFIX};
 use crate::store::prelude::*;
 
 /// A request's verified session. Extracting it answers 401 when absent.
@@ -17,27 +18,47 @@ impl FromRequestParts<AppState> for CurrentUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let session = verified_session(parts, state)?;
-        if !state.store.session_is_live(session.jti, session.user_id).await? {
+        let session = verified_session(parts, state).await?;
+        if !state.store.credential_is_live(session.jti, session.user_id).await? {
             return Err(SESSION_ENDED);
         }
         Ok(Self(session))
     }
 }
 
-/// A logged-out session, or one whose account is gone.
+/// A logged-out or revoked credential, or one whose account is gone.
 pub const SESSION_ENDED: ApiError = ApiError::Unauthorized("session ended: sign in again");
 
-/// The request's token, checked for signature and expiry only (no database):
-/// the caller still checks revocation, alone or with other lookups.
-pub fn verified_session(parts: &Parts, state: &AppState) -> Result<Session, ApiError> {
-    let token = token_from(parts).ok_or(ApiError::Unauthorized("not signed in"))?;
-    let session = state.tokens.verify(token).map_err(|e| match e {
-        TokenError::Expired => ApiError::Unauthorized("session expired: sign in again"),
-        TokenError::Invalid => ApiError::Unauthorized("invalid session: sign in again"),
-    })?;
+/// The request's credential: a session token checked for signature and
+/// expiry (no database), or a personal API token looked up by its hash. The
+/// caller still checks that it is live, alone or with other lookups. Its
+/// use is recorded now and then (state.rs, `Touches`).
+pub async fn verified_session(parts: &Parts, state: &AppState) -> Result<Session, ApiError> {
+    let (token, bearer) = token_from(parts).ok_or(ApiError::Unauthorized("not signed in"))?;
+    let session = if token.starts_with(API_TOKEN_PREFIX) {
+        // API tokens are for scripts: never accepted from a cookie.
+        if !bearer {
+            return Err(ApiError::Unauthorized("invalid session: sign in again"));
+        }
+        let (id, user_id) = state
+            .store
+            .api_token(&secret_hash(token))
+            .await?
+            .ok_or(ApiError::Unauthorized("invalid, expired or revoked API token"))?;
+        Session {
+            user_id,
+            jti: id,
+            credential: Credential::ApiToken,
+        }
+    } else {
+        state.tokens.verify(token).map_err(|e| match e {
+            TokenError::Expired => ApiError::Unauthorized("session expired: sign in again"),
+            TokenError::Invalid => ApiError::Unauthorized("invalid session: sign in again"),
+        })?
+    };
     // The request's log lines say whose it is.
     tracing::Span::current().record("user_id", tracing::field::display(session.user_id));
+    state.touch(session.jti);
     Ok(session)
 }
 
@@ -55,13 +76,14 @@ impl OptionalFromRequestParts<AppState> for CurrentUser {
     }
 }
 
-/// The bearer token if one is given, else the `access_token` cookie.
-pub fn token_from(parts: &Parts) -> Option<&str> {
+/// The bearer token if one is given (and `true`), else the `access_token`
+/// cookie (and `false`).
+pub fn token_from(parts: &Parts) -> Option<(&str, bool)> {
     if let Some(auth) = parts.headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) {
         let (scheme, token) = auth.trim().split_once(' ')?;
-        return scheme.eq_ignore_ascii_case("bearer").then(|| token.trim());
+        return scheme.eq_ignore_ascii_case("bearer").then(|| (token.trim(), true));
     }
-    cookie_token(&parts.headers)
+    cookie_token(&parts.headers).map(|t| (t, false))
 }
 
 /// The `access_token` cookie, if the request carries one.

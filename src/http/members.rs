@@ -97,6 +97,9 @@ pub async fn add(ctx: TenantCtx, JsonBody(body): JsonBody<AddMember>) -> Result<
     let member = ctx.tenant.add_member(&email, body.role).await.map_err(|e| match e {
         StoreError::NotFound => ApiError::NotFound("no account with this email: ask them to sign up first"),
         StoreError::Conflict => ApiError::Conflict("already a member of this tenant"),
+        StoreError::Refused(_) => {
+            ApiError::Conflict("this account's email is not verified: send an invitation instead")
+        }
         e => e.into(),
     })?;
     Ok((StatusCode::CREATED, Json(member)))

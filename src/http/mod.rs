@@ -1,6 +1,7 @@
 //! The HTTP layer: routes, extractors, errors. Handlers stay thin: parse the
 //! request into domain types, call the store, shape the answer.
 
+mod account;
 mod accounts;
 mod csrf;
 mod current_user;
@@ -8,9 +9,11 @@ pub mod edge;
 mod error;
 mod extract;
 mod health;
+mod invitations;
 mod members;
 pub mod openapi;
 mod pagination;
+mod recovery;
 mod state;
 mod tenant_ctx;
 mod tenants;
@@ -40,6 +43,7 @@ pub use current_user::CurrentUser;
 pub use edge::Edge;
 pub use error::ApiError;
 pub use extract::{ApiPath, JsonBody, QueryParams};
+pub use recovery::reset_link;
 pub use state::AppState;
 pub use tenant_ctx::{TenantCtx, TENANT_HEADER};
 pub use throttle::Throttle;
@@ -53,6 +57,9 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(accounts::router())
+        .merge(recovery::router())
+        .nest("/me", account::router())
+        .nest("/invitations", invitations::invitee_router())
         .nest("/tenants", tenants::router())
         .nest("/todos", todos::router())
         .routes(routes!(openapi::schema))

@@ -64,9 +64,10 @@ pub const COOKIE: &str = "cookie";
     security(("bearer" = []), ("cookie" = [])),
     components(schemas(ErrorBody)),
     tags(
-        (name = "accounts", description = "Sign-up, login, logout, the current user"),
+        (name = "accounts", description = "Sign-up, login, logout, email verification, password resets"),
+        (name = "account", description = "The signed-in account: password, sessions, API tokens, its data, deletion"),
         (name = "tenants", description = "Organisations: each has its own todos and members"),
-        (name = "members", description = "A tenant's members and their roles"),
+        (name = "members", description = "A tenant's members, their roles, and invitations"),
         (name = "todos", description = "A tenant's todos and their estimates"),
         (name = "transfer", description = "A tenant's export and import (JSON Lines)"),
         (name = "operations", description = "Health probes and this description"),

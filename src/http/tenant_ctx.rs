@@ -35,7 +35,7 @@ impl FromRequestParts<AppState> for TenantCtx {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
-        let session = verified_session(parts, state)?;
+        let session = verified_session(parts, state).await?;
         let tenant_id = tenant_id_from(parts, state).await?;
         // One query checks both the session's revocation and the membership.
         match state

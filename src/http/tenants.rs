@@ -3,6 +3,7 @@
 
 use axum::extract::OriginalUri;
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Json;
 use serde::Deserialize;
@@ -12,7 +13,10 @@ use utoipa_axum::routes;
 
 use super::openapi::ErrorBody;
 use super::pagination::PageQuery;
-use super::{members, pagination, todos, transfer, ApiError, AppState, CurrentUser, JsonBody, QueryParams, TenantCtx};
+use super::{
+    invitations, members, pagination, todos, transfer, ApiError, AppState, CurrentUser, JsonBody, QueryParams,
+    TenantCtx,
+};
 use crate::domain::{Role, TenantName};
 use crate::store::prelude::*;
 use crate::store::Membership;
@@ -21,8 +25,9 @@ use crate::store::Membership;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list, create))
-        .routes(routes!(get_one, rename, rename_put))
+        .routes(routes!(get_one, rename, rename_put, delete))
         .nest("/{tenant_id}/members", members::router())
+        .nest("/{tenant_id}/invitations", invitations::tenant_router())
         .nest("/{tenant_id}/todos", todos::router())
         .merge(transfer::router())
 }
@@ -143,4 +148,37 @@ pub async fn rename(ctx: TenantCtx, JsonBody(body): JsonBody<TenantBody>) -> Res
 )]
 pub async fn rename_put(ctx: TenantCtx, body: JsonBody<TenantBody>) -> Result<Json<Membership>, ApiError> {
     rename(ctx, body).await
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct DeleteConfirmation {
+    /// The tenant's name, typed again: a deletion cannot be undone.
+    name: String,
+}
+
+/// Deletes the tenant and everything in it (owners; its name, typed again,
+/// confirms): todos, estimates, memberships, invitations. Export it first
+/// to keep a copy.
+#[utoipa::path(
+    delete,
+    path = "/{tenant_id}",
+    tag = "tenants",
+    operation_id = "delete_tenant",
+    request_body = DeleteConfirmation,
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 403, description = "Only owners delete a tenant", body = ErrorBody),
+        (status = 404, description = "No such tenant, or the caller is not a member", body = ErrorBody),
+        (status = 422, description = "The name typed is not the tenant's", body = ErrorBody),
+    )
+)]
+pub async fn delete(ctx: TenantCtx, JsonBody(body): JsonBody<DeleteConfirmation>) -> Result<StatusCode, ApiError> {
+    ctx.require_owner()?;
+    if body.name.trim() != ctx.membership.tenant.name {
+        return Err(ApiError::Unprocessable(
+            "name: type the tenant's name exactly to confirm".into(),
+        ));
+    }
+    ctx.tenant.delete_tenant().await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::backend::on;
 use super::models::MembershipRow;
-use super::{Accounts, Membership, Result, Store, StoreError, User, UserWithHash};
+use super::{Accounts, EmailPurpose, Membership, Result, Store, StoreError, TenantAdmin, User, UserWithHash};
 use crate::domain::{Email, TenantId, UserId};
 
 /// A password credential's payload, Nile's shape: `{"crypt", "hash"}`.
@@ -49,12 +49,14 @@ impl Accounts for Store {
             id,
             email: email.as_str().to_owned(),
             name: name.map(str::to_owned),
+            email_verified: false,
         })
     }
 
     async fn user_with_password(&self, email: &Email) -> Result<Option<UserWithHash>> {
         Ok(on!(read(&self.db), |c| sqlx::query_as(
-            "SELECT u.id, u.email, u.name, c.payload ->> 'hash' AS password_hash
+            "SELECT u.id, u.email, u.name, u.email_verified_at IS NOT NULL AS email_verified,
+                    c.payload ->> 'hash' AS password_hash
              FROM users u JOIN credentials c ON c.user_id = u.id AND c.method = 'PASSWORD'
              WHERE u.email = $1",
         )
@@ -65,44 +67,153 @@ impl Accounts for Store {
 
     async fn user(&self, id: UserId) -> Result<Option<User>> {
         Ok(on!(read(&self.db), |c| sqlx::query_as(
-            "SELECT id, email, name FROM users WHERE id = $1"
+            "SELECT id, email, name, email_verified_at IS NOT NULL AS email_verified FROM users WHERE id = $1"
         )
         .bind(id.0)
         .fetch_optional(&mut *c)
         .await?))
     }
 
-    async fn revoke_token(&self, jti: Uuid, expires_at: DateTime<Utc>) -> Result<()> {
+    async fn password_hash(&self, user: UserId) -> Result<Option<String>> {
+        let row: Option<(String,)> = on!(read(&self.db), |c| sqlx::query_as(
+            "SELECT payload ->> 'hash' FROM credentials WHERE user_id = $1 AND method = 'PASSWORD'"
+        )
+        .bind(user.0)
+        .fetch_optional(&mut *c)
+        .await?);
+        Ok(row.map(|(h,)| h))
+    }
+
+    async fn set_password(&self, user: UserId, password_hash: &str) -> Result<()> {
+        let payload = sqlx::types::Json(PasswordPayload {
+            crypt: "argon2id",
+            hash: password_hash,
+        });
+        let done = on!(write_one(&self.db), |c| sqlx::query(
+            "UPDATE credentials SET payload = $2 WHERE user_id = $1 AND method = 'PASSWORD'"
+        )
+        .bind(user.0)
+        .bind(&payload)
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
+        if done == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn mark_email_verified(&self, user: UserId, email: &str) -> Result<bool> {
+        let done = on!(write_one(&self.db), |c| sqlx::query(
+            "UPDATE users SET email_verified_at = $3 WHERE id = $1 AND email = $2 AND email_verified_at IS NULL"
+        )
+        .bind(user.0)
+        .bind(email)
+        .bind(super::now())
+        .execute(&mut *c)
+        .await?
+        .rows_affected());
+        Ok(done == 1)
+    }
+
+    async fn create_email_token(
+        &self,
+        user: UserId,
+        purpose: EmailPurpose,
+        token_hash: &str,
+        email: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<()> {
+        let now = super::now();
         on!(write(&self.db), |c| {
-            // Expired entries can go: their tokens are refused for expiry anyway.
-            sqlx::query("DELETE FROM revoked_tokens WHERE expires_at < $1")
-                .bind(super::now())
+            sqlx::query("DELETE FROM email_tokens WHERE expires_at < $1 OR (user_id = $2 AND purpose = $3)")
+                .bind(now)
+                .bind(user.0)
+                .bind(purpose.as_str())
                 .execute(&mut *c)
                 .await?;
-            sqlx::query("INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING")
-                .bind(jti)
-                .bind(expires_at)
-                .execute(&mut *c)
-                .await?;
+            sqlx::query(
+                "INSERT INTO email_tokens (token_hash, user_id, purpose, email, created_at, expires_at)
+                 VALUES ($1, $2, $3, $4, $5, $6)",
+            )
+            .bind(token_hash)
+            .bind(user.0)
+            .bind(purpose.as_str())
+            .bind(email)
+            .bind(now)
+            .bind(expires_at)
+            .execute(&mut *c)
+            .await?;
         });
         Ok(())
     }
 
-    async fn session_is_live(&self, jti: Uuid, user: UserId) -> Result<bool> {
-        let (live,): (bool,) = on!(read(&self.db), |c| sqlx::query_as(
-            "SELECT NOT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = $1)
-                    AND EXISTS (SELECT 1 FROM users WHERE id = $2)"
+    async fn take_email_token(&self, token_hash: &str, purpose: EmailPurpose) -> Result<Option<(UserId, String)>> {
+        let row: Option<(Uuid, String, DateTime<Utc>)> = on!(write_one(&self.db), |c| sqlx::query_as(
+            "DELETE FROM email_tokens WHERE token_hash = $1 AND purpose = $2 RETURNING user_id, email, expires_at"
         )
-        .bind(jti)
-        .bind(user.0)
-        .fetch_one(&mut *c)
+        .bind(token_hash)
+        .bind(purpose.as_str())
+        .fetch_optional(&mut *c)
         .await?);
-        Ok(live)
+        Ok(row
+            .filter(|(_, _, expires_at)| *expires_at > super::now())
+            .map(|(user, email, _)| (user.into(), email)))
+    }
+
+    async fn delete_user(&self, user: UserId) -> Result<Vec<TenantId>> {
+        // Tenants the user owns with no other owner, and whether anyone else
+        // is in them.
+        let owned: Vec<(Uuid, bool)> = on!(read(&self.db), |c| sqlx::query_as(
+            "SELECT tu.tenant_id,
+                    EXISTS (SELECT 1 FROM tenant_users o WHERE o.tenant_id = tu.tenant_id AND o.user_id <> $1)
+             FROM tenant_users tu
+             WHERE tu.user_id = $1 AND tu.role = 'owner'
+               AND NOT EXISTS (SELECT 1 FROM tenant_users o
+                               WHERE o.tenant_id = tu.tenant_id AND o.user_id <> $1 AND o.role = 'owner')",
+        )
+        .bind(user.0)
+        .fetch_all(&mut *c)
+        .await?);
+        if owned.iter().any(|(_, others)| *others) {
+            return Err(StoreError::LastOwner);
+        }
+        // Tenants where the user is the only member (as owner or not).
+        let alone: Vec<(Uuid,)> = on!(read(&self.db), |c| sqlx::query_as(
+            "SELECT tu.tenant_id FROM tenant_users tu WHERE tu.user_id = $1
+               AND NOT EXISTS (SELECT 1 FROM tenant_users o WHERE o.tenant_id = tu.tenant_id AND o.user_id <> $1)",
+        )
+        .bind(user.0)
+        .fetch_all(&mut *c)
+        .await?);
+        // Each tenant goes whole in its own transaction (its data is reached
+        // in its own context); then the account. A failure part-way leaves
+        // consistent tenants and the account, and trying again finishes.
+        let mut deleted = Vec::with_capacity(alone.len());
+        for (tenant,) in alone {
+            self.tenant_handle(tenant.into()).delete_tenant().await?;
+            deleted.push(tenant.into());
+        }
+        on!(write_one(&self.db), |c| sqlx::query("DELETE FROM users WHERE id = $1")
+            .bind(user.0)
+            .execute(&mut *c)
+            .await?
+            .rows_affected());
+        Ok(deleted)
+    }
+
+    async fn user_emails(&self) -> Result<Vec<(UserId, String)>> {
+        let rows: Vec<(Uuid, String)> = on!(read(&self.db), |c| sqlx::query_as(
+            "SELECT id, email FROM users ORDER BY created_at, id"
+        )
+        .fetch_all(&mut *c)
+        .await?);
+        Ok(rows.into_iter().map(|(id, email)| (id.into(), email)).collect())
     }
 }
 
 impl Store {
-    /// Whether the session is live (as [`Accounts::session_is_live`]), and
+    /// Whether the credential is live (as [`Sessions::credential_is_live`]), and
     /// `user`'s membership of `tenant`: one row, whatever the answers.
     pub(super) async fn session_membership(
         &self,
@@ -111,8 +222,11 @@ impl Store {
         jti: Uuid,
     ) -> Result<(bool, Option<Membership>)> {
         let row: (bool, Option<Uuid>, Option<String>, Option<String>) = on!(read(&self.db), |c| sqlx::query_as(
-            "SELECT NOT EXISTS (SELECT 1 FROM revoked_tokens WHERE jti = $3)
-                    AND EXISTS (SELECT 1 FROM users WHERE id = $2), t.id, t.name, tu.role
+            "SELECT (EXISTS (SELECT 1 FROM sessions s WHERE s.id = $3 AND s.user_id = $2
+                             AND s.revoked_at IS NULL AND s.expires_at > $4)
+                     OR EXISTS (SELECT 1 FROM api_tokens a WHERE a.id = $3 AND a.user_id = $2
+                             AND a.revoked_at IS NULL AND (a.expires_at IS NULL OR a.expires_at > $4))),
+                    t.id, t.name, tu.role
              FROM (SELECT 1) AS one
              LEFT JOIN tenant_users tu ON tu.tenant_id = $1 AND tu.user_id = $2
              LEFT JOIN tenants t ON t.id = tu.tenant_id",
@@ -120,6 +234,7 @@ impl Store {
         .bind(tenant.0)
         .bind(user.0)
         .bind(jti)
+        .bind(super::now())
         .fetch_one(&mut *c)
         .await?);
         let membership = match row {

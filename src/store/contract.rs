@@ -21,8 +21,9 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::{
-    Basis, ClaimedJob, EstimateJob, EstimateOutcome, Imported, Member, Membership, NewTodo, Page, PageRequest, Result,
-    Tenant, TenantImport, Todo, TodoPatch, User, UserWithHash,
+    ApiTokenInfo, Basis, ClaimedJob, EmailPurpose, EstimateJob, EstimateOutcome, Imported, Invitation,
+    InvitationPreview, Member, Membership, NewApiToken, NewInvitation, NewSession, NewTodo, Page, PageRequest, Result,
+    SessionInfo, Tenant, TenantImport, Todo, TodoPatch, User, UserWithHash,
 };
 use crate::domain::{Email, Role, TenantId, TenantName, TodoFilter, TodoId, UserId};
 
@@ -40,14 +41,78 @@ pub trait Accounts {
 
     async fn user(&self, id: UserId) -> Result<Option<User>>;
 
-    /// Revokes a session token until it would have expired anyway. Revoking
-    /// twice is fine. Entries already expired are purged on the way.
-    async fn revoke_token(&self, jti: Uuid, expires_at: DateTime<Utc>) -> Result<()>;
+    /// The user's password hash (argon2id PHC string).
+    async fn password_hash(&self, user: UserId) -> Result<Option<String>>;
 
-    /// Whether a session may go on: its token (`jti`) is not revoked and its
-    /// user still exists. (A deleted user's token is a dead session, not a
-    /// request that fails later on a foreign key.)
-    async fn session_is_live(&self, jti: Uuid, user: UserId) -> Result<bool>;
+    /// Replaces the user's password. [`StoreError::NotFound`] if the user is gone.
+    async fn set_password(&self, user: UserId, password_hash: &str) -> Result<()>;
+
+    /// Marks the user's email verified, if it is still `email` (a link sent
+    /// to an address proves only that address). Whether it was marked.
+    async fn mark_email_verified(&self, user: UserId, email: &str) -> Result<bool>;
+
+    /// Stores a single-use email link (hashed), replacing the user's earlier
+    /// links of the same purpose; expired links are purged on the way.
+    async fn create_email_token(
+        &self,
+        user: UserId,
+        purpose: EmailPurpose,
+        token_hash: &str,
+        email: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<()>;
+
+    /// Uses up a link: `Some(user, email it was sent to)` if it exists, has
+    /// this purpose and has not expired; it is gone afterwards either way.
+    async fn take_email_token(&self, token_hash: &str, purpose: EmailPurpose) -> Result<Option<(UserId, String)>>;
+
+    /// Deletes the account and everything that is only its own: its
+    /// sessions, tokens and memberships, and the tenants it is the only
+    /// member of (their todos too). [`StoreError::LastOwner`] — nothing
+    /// deleted — while it is the last owner of a tenant with other members.
+    /// Returns the tenants deleted with it.
+    async fn delete_user(&self, user: UserId) -> Result<Vec<TenantId>>;
+
+    /// Every account's id and email (the email check of `aswan migrate`).
+    async fn user_emails(&self) -> Result<Vec<(UserId, String)>>;
+}
+
+/// Sign-in sessions and personal API tokens (global context). Either is a
+/// credential; a credential is live while its row is: not revoked, not
+/// expired, its user still there.
+pub trait Sessions {
+    /// Records a sign-in; the session's id is its token's `jti`.
+    async fn create_session(&self, session: &NewSession) -> Result<()>;
+
+    /// Whether `user`'s credential `id` (a session or an API token) is live.
+    /// (A deleted user's token is a dead session, not a request that fails
+    /// later on a foreign key.)
+    async fn credential_is_live(&self, id: Uuid, user: UserId) -> Result<bool>;
+
+    /// `user`'s live sessions, most recently seen first.
+    async fn sessions_of(&self, user: UserId) -> Result<Vec<SessionInfo>>;
+
+    /// Ends one of `user`'s sessions. `false` if it has no such live session
+    /// (another user's session id is "no such").
+    async fn revoke_session(&self, user: UserId, id: Uuid) -> Result<bool>;
+
+    /// Ends every live session of `user` except `keep`; how many ended.
+    async fn revoke_sessions(&self, user: UserId, keep: Option<Uuid>) -> Result<u64>;
+
+    /// Records that a credential was used now (a session's `last_seen_at`,
+    /// a token's `last_used_at`).
+    async fn touch_credential(&self, id: Uuid, at: DateTime<Utc>) -> Result<()>;
+
+    async fn create_api_token(&self, token: &NewApiToken) -> Result<ApiTokenInfo>;
+
+    /// `user`'s live API tokens, newest first.
+    async fn api_tokens_of(&self, user: UserId) -> Result<Vec<ApiTokenInfo>>;
+
+    /// Revokes one of `user`'s tokens; `false` if it has no such live one.
+    async fn revoke_api_token(&self, user: UserId, id: Uuid) -> Result<bool>;
+
+    /// The live API token with this SHA-256: its id and its user.
+    async fn api_token(&self, token_hash: &str) -> Result<Option<(Uuid, UserId)>>;
 }
 
 /// Tenants as seen from outside any one of them (global context).
@@ -69,6 +134,17 @@ pub trait Tenants {
     /// Every tenant's id, ordered: for maintenance that visits each tenant
     /// in turn through [`Store::unchecked_tenant`].
     async fn tenant_ids(&self) -> Result<Vec<TenantId>>;
+
+    /// The live invitation with this token hash, for the invitee to see
+    /// before accepting.
+    async fn invitation(&self, token_hash: &str) -> Result<Option<InvitationPreview>>;
+
+    /// Accepts an invitation as `user`, whose email is `email`: the
+    /// membership is made and the invitation used up, atomically.
+    /// [`StoreError::NotFound`] if there is no such live invitation;
+    /// [`StoreError::Refused`] if it was sent to another address (it stays);
+    /// [`StoreError::Conflict`] if already a member (the invitation is used up).
+    async fn accept_invitation(&self, token_hash: &str, user: UserId, email: &str) -> Result<Membership>;
 }
 
 /// The tenant itself and its members.
@@ -82,8 +158,12 @@ pub trait TenantAdmin {
     /// The members, oldest membership first (ties by email), a page at a time.
     async fn members(&self, page: PageRequest<String>) -> Result<Page<Member, String>>;
 
-    /// Adds the user with this email. [`StoreError::NotFound`] if there is no
-    /// such user, [`StoreError::Conflict`] if already a member.
+    /// Adds the user with this email, directly: only an account whose email
+    /// is verified (else anyone could pre-register someone's address and
+    /// inherit what is meant for them; invite instead).
+    /// [`StoreError::NotFound`] if there is no such user,
+    /// [`StoreError::Refused`] if its email is not verified,
+    /// [`StoreError::Conflict`] if already a member.
     async fn add_member(&self, email: &Email, role: Role) -> Result<Member>;
 
     /// [`StoreError::NotFound`] if `user` is not a member of this tenant;
@@ -93,6 +173,30 @@ pub trait TenantAdmin {
 
     /// As [`TenantAdmin::set_member_role`]: the last owner cannot go.
     async fn remove_member(&self, user: UserId) -> Result<()>;
+
+    /// Deletes the tenant and everything in it (todos, their embeddings and
+    /// jobs, memberships, invitations) in one transaction.
+    async fn delete_tenant(&self) -> Result<()>;
+
+    /// Invites an email with a role. An invitation already pending for that
+    /// email is replaced (new token, role and expiry). [`StoreError::Conflict`]
+    /// if someone with that email is already a member.
+    async fn invite(&self, invitation: &NewInvitation) -> Result<Invitation>;
+
+    /// Pending (unexpired) invitations, newest first.
+    async fn invitations(&self) -> Result<Vec<Invitation>>;
+
+    /// Gives a pending invitation a new token and expiry (a resend).
+    /// `None` if this tenant has no such invitation.
+    async fn renew_invitation(
+        &self,
+        id: Uuid,
+        token_hash: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<Option<Invitation>>;
+
+    /// Revokes an invitation; `false` if this tenant has no such one.
+    async fn revoke_invitation(&self, id: Uuid) -> Result<bool>;
 }
 
 /// The tenant's todos.

@@ -32,22 +32,26 @@ mod backend;
 mod console;
 mod contract;
 mod error;
+mod invitations;
 mod models;
 mod postgres;
 mod queue;
+mod sessions;
 mod sqlite;
 mod tenants;
 mod todos;
 mod transfer;
 
 pub use console::SqlTable;
-pub use contract::{Accounts, Embeddings, EstimateQueue, Jobs, TenantAdmin, Tenants, Todos};
+pub use contract::{Accounts, Embeddings, EstimateQueue, Jobs, Sessions, TenantAdmin, Tenants, Todos};
 pub use error::StoreError;
+pub use invitations::{Invitation, InvitationPreview, NewInvitation};
 pub use models::{
-    Basis, Cursor, EstimateJob, EstimateOutcome, EstimateStatus, Imported, ImportedTodo, Member, Membership, NewTodo,
-    Page, PageRequest, Tenant, TenantImport, Todo, TodoPatch, User, UserWithHash,
+    Basis, Cursor, EmailPurpose, EstimateJob, EstimateOutcome, EstimateStatus, Imported, ImportedTodo, Member,
+    Membership, NewTodo, Page, PageRequest, Tenant, TenantImport, Todo, TodoPatch, User, UserWithHash,
 };
 pub use postgres::Distribution;
+pub use sessions::{ApiTokenInfo, NewApiToken, NewSession, SessionInfo};
 
 use uuid::Uuid;
 
@@ -69,7 +73,7 @@ pub const JOB_LEASE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Every trait of the contract, for `use crate::store::prelude::*`.
 pub mod prelude {
-    pub use super::{Accounts, Embeddings, EstimateQueue, Jobs, TenantAdmin, Tenants, Todos};
+    pub use super::{Accounts, Embeddings, EstimateQueue, Jobs, Sessions, TenantAdmin, Tenants, Todos};
 }
 
 /// The global handle. Cheap to clone (pools inside). Opaque: which backend
@@ -211,12 +215,10 @@ impl Store {
     /// file or a standby answers reads but refuses this statement, which
     /// changes nothing.)
     pub async fn ping(&self) -> Result<()> {
-        on!(write(&self.db), |c| sqlx::query(
-            "DELETE FROM revoked_tokens WHERE 1 = 0"
-        )
-        .execute(&mut *c)
-        .await?
-        .rows_affected());
+        on!(write(&self.db), |c| sqlx::query("DELETE FROM sessions WHERE 1 = 0")
+            .execute(&mut *c)
+            .await?
+            .rows_affected());
         Ok(())
     }
 

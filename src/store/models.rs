@@ -14,6 +14,8 @@ pub struct User {
     pub id: UserId,
     pub email: String,
     pub name: Option<String>,
+    /// Whether the address was proven (a link sent to it was followed).
+    pub email_verified: bool,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -127,6 +129,22 @@ impl<T, K> Page<T, K> {
             None
         };
         Self { items, next }
+    }
+}
+
+/// What a single-use email link is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EmailPurpose {
+    VerifyEmail,
+    ResetPassword,
+}
+
+impl EmailPurpose {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::VerifyEmail => "verify_email",
+            Self::ResetPassword => "reset_password",
+        }
     }
 }
 

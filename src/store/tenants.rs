@@ -8,8 +8,8 @@ use uuid::Uuid;
 use super::backend::{on, Db};
 use super::models::{MemberRow, MembershipRow};
 use super::{
-    Cursor, Imported, Member, Membership, Page, PageRequest, Result, Store, StoreError, Tenant, TenantAdmin,
-    TenantImport, TenantStore, Tenants,
+    Cursor, Imported, Invitation, InvitationPreview, Member, Membership, NewInvitation, Page, PageRequest, Result,
+    Store, StoreError, Tenant, TenantAdmin, TenantImport, TenantStore, Tenants,
 };
 use crate::domain::{Email, Role, TenantId, TenantName, UserId};
 
@@ -96,6 +96,14 @@ impl Tenants for Store {
         self.import(import).await
     }
 
+    async fn invitation(&self, token_hash: &str) -> Result<Option<InvitationPreview>> {
+        self.invitation_by_token(token_hash).await
+    }
+
+    async fn accept_invitation(&self, token_hash: &str, user: UserId, email: &str) -> Result<Membership> {
+        self.accept(token_hash, user, email).await
+    }
+
     async fn tenant_ids(&self) -> Result<Vec<TenantId>> {
         let ids: Vec<(Uuid,)> = on!(read(&self.db), |c| sqlx::query_as("SELECT id FROM tenants ORDER BY id")
             .fetch_all(&mut *c)
@@ -152,11 +160,17 @@ impl TenantAdmin for TenantStore {
 
     async fn add_member(&self, email: &Email, role: Role) -> Result<Member> {
         let row: MemberRow = on!(write(&self.db), |c| {
-            let user: Option<(Uuid,)> = sqlx::query_as("SELECT id FROM users WHERE email = $1")
-                .bind(email.as_str())
-                .fetch_optional(&mut *c)
-                .await?;
-            let (user,) = user.ok_or(StoreError::NotFound)?;
+            let user: Option<(Uuid, bool)> =
+                sqlx::query_as("SELECT id, email_verified_at IS NOT NULL FROM users WHERE email = $1")
+                    .bind(email.as_str())
+                    .fetch_optional(&mut *c)
+                    .await?;
+            let (user, verified) = user.ok_or(StoreError::NotFound)?;
+            if !verified {
+                return Err(StoreError::Refused(
+                    "this account's email is not verified: send an invitation instead".into(),
+                ));
+            }
             sqlx::query("INSERT INTO tenant_users (tenant_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)")
                 .bind(self.tenant.0)
                 .bind(user)
@@ -186,5 +200,42 @@ impl TenantAdmin for TenantStore {
             Db::Sqlite(s) => s.remove_member(self.tenant, user).await,
             Db::Postgres(p) => p.remove_member(self.tenant, user).await,
         }
+    }
+
+    async fn delete_tenant(&self) -> Result<()> {
+        // In the tenant's context (its rows are reachable only there), then
+        // the tenant itself, whose deletion takes memberships and
+        // invitations with it: one transaction.
+        on!(tenant_write(&self.db, self.tenant), |c| {
+            for sql in [
+                "DELETE FROM estimate_jobs WHERE tenant_id = $1",
+                "DELETE FROM todos WHERE tenant_id = $1",
+                "DELETE FROM tenants WHERE id = $1",
+            ] {
+                sqlx::query(sql).bind(self.tenant.0).execute(&mut *c).await?;
+            }
+        });
+        Ok(())
+    }
+
+    async fn invite(&self, invitation: &NewInvitation) -> Result<Invitation> {
+        self.invite_email(invitation).await
+    }
+
+    async fn invitations(&self) -> Result<Vec<Invitation>> {
+        self.pending_invitations().await
+    }
+
+    async fn renew_invitation(
+        &self,
+        id: Uuid,
+        token_hash: &str,
+        expires_at: DateTime<Utc>,
+    ) -> Result<Option<Invitation>> {
+        self.renew(id, token_hash, expires_at).await
+    }
+
+    async fn revoke_invitation(&self, id: Uuid) -> Result<bool> {
+        self.revoke(id).await
     }
 }

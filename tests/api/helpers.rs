@@ -455,16 +455,34 @@ impl User {
         titles(&res.json::<Value>().await.unwrap())
     }
 
-    /// Adds `other` to `tenant` with `role` (this user must own it).
+    /// Adds `other` to `tenant` with `role` (this user must own it), the
+    /// way people join: an invitation, accepted by `other` with its link.
     pub async fn add_member(&self, tenant: Uuid, other: &User, role: &str) {
+        let link = self.invite(tenant, &other.email, role).await;
+        let res = other.accept(&link).await;
+        assert_eq!(res.status(), StatusCode::OK, "accept the invitation");
+    }
+
+    /// Invites `email` to `tenant` with `role`; the invitation's link.
+    pub async fn invite(&self, tenant: Uuid, email: &str, role: &str) -> String {
         let res = self
             .client
             .post(
-                &format!("/api/tenants/{tenant}/members"),
-                json!({ "email": other.email, "role": role }),
+                &format!("/api/tenants/{tenant}/invitations"),
+                json!({ "email": email, "role": role }),
             )
             .await;
-        assert_eq!(res.status(), StatusCode::CREATED, "add member");
+        assert_eq!(res.status(), StatusCode::CREATED, "invite");
+        let body: Value = res.json().await.unwrap();
+        body["link"].as_str().unwrap().to_owned()
+    }
+
+    /// Accepts the invitation behind `link` (`…/invite/{token}`).
+    pub async fn accept(&self, link: &str) -> Response {
+        let token = link.rsplit_once("/invite/").expect("an invitation link").1;
+        self.client
+            .post(&format!("/api/invitations/{token}/accept"), json!({}))
+            .await
     }
 }
 

@@ -5,6 +5,7 @@
 mod helpers;
 
 mod accounts;
+mod accounts_lifecycle;
 mod architecture;
 mod citus;
 mod cli;
@@ -23,6 +24,7 @@ mod operations;
 mod random_isolation;
 mod rls;
 mod scale_out;
+mod smtp;
 mod sql_cli;
 mod store_contract;
 mod tenants;

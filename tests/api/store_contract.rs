@@ -9,7 +9,8 @@ use aswan::ai::{Ai, JobOutcome};
 use aswan::domain::{Email, Role, TenantId, TenantName, TodoFilter, TodoTitle, UserId};
 use aswan::store::prelude::*;
 use aswan::store::{
-    EstimateOutcome, EstimateStatus, NewTodo, PageRequest, SessionTenant, Store, StoreError, TenantStore, TodoPatch,
+    EmailPurpose, EstimateOutcome, EstimateStatus, NewApiToken, NewInvitation, NewSession, NewTodo, PageRequest,
+    SessionTenant, Store, StoreError, TenantStore, TodoPatch,
 };
 use aswan::Settings;
 use chrono::Utc;
@@ -21,8 +22,13 @@ use crate::helpers::{configure_ai, Backend, TestApp};
 
 contract_tests!(
     a_taken_email_is_a_conflict_and_writes_nothing,
-    revoking_is_idempotent_and_purges_expired_entries,
-    a_session_of_a_user_that_is_gone_is_dead,
+    sessions_end_when_revoked_expired_or_their_user_is_gone,
+    api_tokens_are_found_by_hash_until_revoked_or_expired,
+    email_links_are_single_use_and_expire,
+    an_unverified_account_cannot_be_added_directly,
+    invitations_go_only_to_their_address_and_once,
+    deleting_a_tenant_takes_everything_in_it,
+    deleting_an_account_keeps_shared_tenants_owned,
     the_tenant_door_needs_a_live_session_and_a_membership,
     tenants_and_members_are_listed_oldest_first,
     adding_members_reports_unknown_and_duplicate_accounts,
@@ -60,12 +66,35 @@ fn email(s: &str) -> Email {
     Email::parse(s).unwrap()
 }
 
+/// An account with a verified email (as after following a verification link).
 async fn user(store: &Store, address: &str) -> UserId {
+    let id = unverified(store, address).await;
+    assert!(store.mark_email_verified(id, address).await.unwrap());
+    id
+}
+
+async fn unverified(store: &Store, address: &str) -> UserId {
     store
         .create_user(&email(address), None, "$argon2id$fake")
         .await
         .unwrap()
         .id
+}
+
+/// A live sign-in session of `user`: its id.
+async fn session(store: &Store, user: UserId) -> Uuid {
+    let id = Uuid::new_v4();
+    store
+        .create_session(&NewSession {
+            id,
+            user,
+            expires_at: Utc::now() + chrono::Duration::hours(1),
+            user_agent: Some("test".into()),
+            ip: None,
+        })
+        .await
+        .unwrap();
+    id
 }
 
 /// A user with a tenant of their own, and its handle through the session door.
@@ -80,7 +109,8 @@ async fn owner_with_tenant(store: &Store, address: &str, name: &str) -> (UserId,
 
 /// The door a request goes through; panics unless `user` is a member.
 async fn door(store: &Store, tenant: TenantId, user: UserId) -> TenantStore {
-    match store.tenant_for_session(tenant, user, Uuid::new_v4()).await.unwrap() {
+    let jti = session(store, user).await;
+    match store.tenant_for_session(tenant, user, jti).await.unwrap() {
         SessionTenant::Member(handle, _) => handle,
         _ => panic!("{user:?} is not a member of {tenant:?}"),
     }
@@ -122,53 +152,280 @@ async fn a_taken_email_is_a_conflict_and_writes_nothing(backend: Backend) {
     assert!(f.store.user_with_password(&email("b@x.io")).await.unwrap().is_none());
 }
 
-async fn revoking_is_idempotent_and_purges_expired_entries(backend: Backend) {
+async fn sessions_end_when_revoked_expired_or_their_user_is_gone(backend: Backend) {
     let f = fixture(backend).await;
     let ada = user(&f.store, "ada@x.io").await;
-    let (live, stale) = (Uuid::new_v4(), Uuid::new_v4());
-    let later = Utc::now() + chrono::Duration::hours(1);
-    f.store
-        .revoke_token(stale, Utc::now() - chrono::Duration::seconds(1))
-        .await
-        .unwrap();
-    assert!(!f.store.session_is_live(stale, ada).await.unwrap());
-    f.store.revoke_token(live, later).await.unwrap();
-    f.store.revoke_token(live, later).await.unwrap();
-    assert!(!f.store.session_is_live(live, ada).await.unwrap());
-    // The expired entry went on the way: its token is refused for expiry anyway.
-    assert!(f.store.session_is_live(stale, ada).await.unwrap());
-    assert!(f.store.session_is_live(Uuid::new_v4(), ada).await.unwrap());
+    let (one, two) = (session(&f.store, ada).await, session(&f.store, ada).await);
+    assert!(f.store.credential_is_live(one, ada).await.unwrap());
+    assert!(!f.store.credential_is_live(Uuid::new_v4(), ada).await.unwrap());
+    assert!(
+        !f.store.credential_is_live(one, UserId::new()).await.unwrap(),
+        "another user's id"
+    );
+    assert_eq!(f.store.sessions_of(ada).await.unwrap().len(), 2);
+    assert!(f.store.revoke_session(ada, one).await.unwrap());
+    assert!(
+        !f.store.revoke_session(ada, one).await.unwrap(),
+        "twice: no such live session"
+    );
+    assert!(!f.store.credential_is_live(one, ada).await.unwrap());
+    let bob = user(&f.store, "bob@x.io").await;
+    assert!(!f.store.revoke_session(bob, two).await.unwrap(), "not bob's to end");
+    // Expired: not live, not listed.
+    let old = Uuid::new_v4();
+    let expired = NewSession {
+        id: old,
+        user: ada,
+        expires_at: Utc::now() - chrono::Duration::seconds(1),
+        user_agent: None,
+        ip: None,
+    };
+    f.store.create_session(&expired).await.unwrap();
+    assert!(!f.store.credential_is_live(old, ada).await.unwrap());
+    let listed: Vec<Uuid> = f.store.sessions_of(ada).await.unwrap().iter().map(|s| s.id).collect();
+    assert_eq!(listed, [two]);
+    // Everywhere but one; then the user goes, and so does the rest.
+    let three = session(&f.store, ada).await;
+    assert_eq!(f.store.revoke_sessions(ada, Some(three)).await.unwrap(), 1);
+    assert!(f.store.credential_is_live(three, ada).await.unwrap());
+    f.store.delete_user(ada).await.unwrap();
+    assert!(!f.store.credential_is_live(three, ada).await.unwrap());
 }
 
-async fn a_session_of_a_user_that_is_gone_is_dead(backend: Backend) {
+async fn api_tokens_are_found_by_hash_until_revoked_or_expired(backend: Backend) {
     let f = fixture(backend).await;
-    let (ada, a) = owner_with_tenant(&f.store, "ada@x.io", "A").await;
-    let jti = Uuid::new_v4();
-    assert!(f.store.session_is_live(jti, ada).await.unwrap());
-    assert!(!f.store.session_is_live(jti, UserId::new()).await.unwrap());
-    let ended = f
+    let ada = user(&f.store, "ada@x.io").await;
+    let new = |name: &str, hash: &str, expires_at| NewApiToken {
+        user: ada,
+        name: name.into(),
+        token_hash: hash.into(),
+        expires_at,
+    };
+    let ci = f.store.create_api_token(&new("ci", "h1", None)).await.unwrap();
+    let gone = Utc::now() - chrono::Duration::seconds(1);
+    f.store.create_api_token(&new("old", "h2", Some(gone))).await.unwrap();
+    assert_eq!(f.store.api_token("h1").await.unwrap(), Some((ci.id, ada)));
+    assert_eq!(f.store.api_token("h2").await.unwrap(), None, "expired");
+    assert_eq!(f.store.api_token("nope").await.unwrap(), None);
+    assert!(f.store.credential_is_live(ci.id, ada).await.unwrap());
+    let listed: Vec<String> = f
         .store
-        .tenant_for_session(a.tenant_id(), UserId::new(), jti)
+        .api_tokens_of(ada)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name)
+        .collect();
+    assert_eq!(listed, ["ci"]);
+    f.store.touch_credential(ci.id, Utc::now()).await.unwrap();
+    assert!(f.store.api_tokens_of(ada).await.unwrap()[0].last_used_at.is_some());
+    let bob = user(&f.store, "bob@x.io").await;
+    assert!(!f.store.revoke_api_token(bob, ci.id).await.unwrap(), "not bob's");
+    assert!(f.store.revoke_api_token(ada, ci.id).await.unwrap());
+    assert_eq!(f.store.api_token("h1").await.unwrap(), None);
+    assert!(!f.store.credential_is_live(ci.id, ada).await.unwrap());
+    let taken = f.store.create_api_token(&new("again", "h1", None)).await;
+    assert!(taken.is_err(), "a hash is unique");
+}
+
+async fn email_links_are_single_use_and_expire(backend: Backend) {
+    let f = fixture(backend).await;
+    let ada = unverified(&f.store, "ada@x.io").await;
+    let soon = Utc::now() + chrono::Duration::minutes(30);
+    f.store
+        .create_email_token(ada, EmailPurpose::VerifyEmail, "v1", "ada@x.io", soon)
         .await
         .unwrap();
-    assert!(matches!(ended, SessionTenant::Ended));
+    // A second link of the same purpose replaces the first.
+    f.store
+        .create_email_token(ada, EmailPurpose::VerifyEmail, "v2", "ada@x.io", soon)
+        .await
+        .unwrap();
+    assert_eq!(
+        f.store.take_email_token("v1", EmailPurpose::VerifyEmail).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        f.store
+            .take_email_token("v2", EmailPurpose::ResetPassword)
+            .await
+            .unwrap(),
+        None,
+        "another purpose"
+    );
+    let taken = f.store.take_email_token("v2", EmailPurpose::VerifyEmail).await.unwrap();
+    assert_eq!(taken, Some((ada, "ada@x.io".to_owned())));
+    assert_eq!(
+        f.store.take_email_token("v2", EmailPurpose::VerifyEmail).await.unwrap(),
+        None,
+        "used"
+    );
+    let past = Utc::now() - chrono::Duration::seconds(1);
+    f.store
+        .create_email_token(ada, EmailPurpose::ResetPassword, "r1", "ada@x.io", past)
+        .await
+        .unwrap();
+    assert_eq!(
+        f.store
+            .take_email_token("r1", EmailPurpose::ResetPassword)
+            .await
+            .unwrap(),
+        None,
+        "expired"
+    );
+    // Verifying proves only the address the link went to.
+    assert!(!f.store.mark_email_verified(ada, "other@x.io").await.unwrap());
+    assert!(!f.store.user(ada).await.unwrap().unwrap().email_verified);
+    assert!(f.store.mark_email_verified(ada, "ada@x.io").await.unwrap());
+    assert!(f.store.user(ada).await.unwrap().unwrap().email_verified);
+}
+
+async fn an_unverified_account_cannot_be_added_directly(backend: Backend) {
+    let f = fixture(backend).await;
+    let (_, t) = owner_with_tenant(&f.store, "ada@x.io", "A").await;
+    unverified(&f.store, "mallory@x.io").await;
+    let added = t.add_member(&email("mallory@x.io"), Role::Member).await;
+    assert!(matches!(added, Err(StoreError::Refused(_))), "{added:?}");
+    assert_eq!(t.members(PageRequest::first(100)).await.unwrap().items.len(), 1);
+}
+
+async fn invitations_go_only_to_their_address_and_once(backend: Backend) {
+    let f = fixture(backend).await;
+    let (ada, t) = owner_with_tenant(&f.store, "ada@x.io", "Acme").await;
+    let invite = |address: &str, hash: &str, role| NewInvitation {
+        email: email(address),
+        role,
+        token_hash: hash.into(),
+        invited_by: ada,
+        expires_at: Utc::now() + chrono::Duration::days(7),
+    };
+    let first = t.invite(&invite("bob@x.io", "i1", Role::Member)).await.unwrap();
+    // Inviting the same address again replaces the pending invitation.
+    t.invite(&invite("bob@x.io", "i2", Role::Owner)).await.unwrap();
+    let pending = t.invitations().await.unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_ne!(pending[0].id, first.id);
+    assert_eq!(pending[0].role, Role::Owner);
+    assert!(
+        f.store.invitation("i1").await.unwrap().is_none(),
+        "the old link is dead"
+    );
+    let seen = f.store.invitation("i2").await.unwrap().unwrap();
+    assert_eq!((seen.tenant_name.as_str(), seen.email.as_str()), ("Acme", "bob@x.io"));
+    // Someone else's account cannot take it, and it stays.
+    let mallory = user(&f.store, "mallory@x.io").await;
+    let stolen = f.store.accept_invitation("i2", mallory, "mallory@x.io").await;
+    assert!(matches!(stolen, Err(StoreError::Refused(_))), "{stolen:?}");
+    // Bob signs up after the invitation was sent, and accepts once.
+    let bob = user(&f.store, "bob@x.io").await;
+    let joined = f.store.accept_invitation("i2", bob, "bob@x.io").await.unwrap();
+    assert_eq!((joined.tenant.id, joined.role), (t.tenant_id(), Role::Owner));
+    let again = f.store.accept_invitation("i2", bob, "bob@x.io").await;
+    assert!(matches!(again, Err(StoreError::NotFound)), "{again:?}");
+    assert!(t.invitations().await.unwrap().is_empty());
+    // A member cannot be invited; revoke and renew work on this tenant's only.
+    let member = t.invite(&invite("bob@x.io", "i3", Role::Member)).await;
+    assert!(matches!(member, Err(StoreError::Conflict)), "{member:?}");
+    let carol = t.invite(&invite("carol@x.io", "i4", Role::Member)).await.unwrap();
+    let later = Utc::now() + chrono::Duration::days(7);
+    let (_, other) = owner_with_tenant(&f.store, "zed@x.io", "Other").await;
+    assert!(other.renew_invitation(carol.id, "i5", later).await.unwrap().is_none());
+    assert!(!other.revoke_invitation(carol.id).await.unwrap());
+    assert!(t.renew_invitation(carol.id, "i5", later).await.unwrap().is_some());
+    assert!(f.store.invitation("i4").await.unwrap().is_none());
+    assert!(t.revoke_invitation(carol.id).await.unwrap());
+    assert!(f.store.invitation("i5").await.unwrap().is_none());
+}
+
+async fn deleting_a_tenant_takes_everything_in_it(backend: Backend) {
+    let f = fixture(backend).await;
+    let (ada, t) = owner_with_tenant(&f.store, "ada@x.io", "A").await;
+    let (_, keep) = owner_with_tenant(&f.store, "zed@x.io", "Kept").await;
+    t.create_todo(&new_todo("one", true)).await.unwrap();
+    keep.create_todo(&new_todo("kept", true)).await.unwrap();
+    user(&f.store, "bob@x.io").await;
+    t.add_member(&email("bob@x.io"), Role::Member).await.unwrap();
+    let invitation = NewInvitation {
+        email: email("carol@x.io"),
+        role: Role::Member,
+        token_hash: "inv".into(),
+        invited_by: ada,
+        expires_at: Utc::now() + chrono::Duration::days(7),
+    };
+    t.invite(&invitation).await.unwrap();
+    t.delete_tenant().await.unwrap();
+    assert!(f
+        .store
+        .tenants_of(ada, PageRequest::first(10))
+        .await
+        .unwrap()
+        .items
+        .is_empty());
+    assert!(f.store.invitation("inv").await.unwrap().is_none());
+    assert!(matches!(t.info().await, Err(StoreError::NotFound)));
+    assert!(f
+        .store
+        .claim_estimate_jobs(10)
+        .await
+        .unwrap()
+        .iter()
+        .all(|j| j.tenant.tenant_id() == keep.tenant_id()));
+    assert_eq!(
+        keep.list_todos(TodoFilter::default(), PageRequest::first(10))
+            .await
+            .unwrap()
+            .items
+            .len(),
+        1
+    );
+}
+
+async fn deleting_an_account_keeps_shared_tenants_owned(backend: Backend) {
+    let f = fixture(backend).await;
+    let (ada, shared) = owner_with_tenant(&f.store, "ada@x.io", "Shared").await;
+    let alone = f
+        .store
+        .create_tenant(&TenantName::parse("Alone").unwrap(), ada)
+        .await
+        .unwrap();
+    user(&f.store, "bob@x.io").await;
+    let bob = shared.add_member(&email("bob@x.io"), Role::Member).await.unwrap();
+    let refused = f.store.delete_user(ada).await;
+    assert!(matches!(refused, Err(StoreError::LastOwner)), "{refused:?}");
+    assert!(f.store.user(ada).await.unwrap().is_some(), "nothing deleted");
+    shared.set_member_role(bob.user_id, Role::Owner).await.unwrap();
+    let deleted = f.store.delete_user(ada).await.unwrap();
+    assert_eq!(deleted, [alone.id], "the tenant only ada was in goes with her");
+    assert!(f.store.user(ada).await.unwrap().is_none());
+    let left: Vec<String> = shared
+        .members(PageRequest::first(10))
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|m| m.email)
+        .collect();
+    assert_eq!(left, ["bob@x.io"]);
 }
 
 async fn the_tenant_door_needs_a_live_session_and_a_membership(backend: Backend) {
     let f = fixture(backend).await;
     let (ada, a) = owner_with_tenant(&f.store, "ada@x.io", "A").await;
     let bob = user(&f.store, "bob@x.io").await;
-    let jti = Uuid::new_v4();
+    let jti = session(&f.store, ada).await;
     let found = f.store.tenant_for_session(a.tenant_id(), ada, jti).await.unwrap();
     assert!(matches!(found, SessionTenant::Member(_, m) if m.role == Role::Owner));
+    let bobs = session(&f.store, bob).await;
+    let stranger = f.store.tenant_for_session(a.tenant_id(), bob, bobs).await.unwrap();
+    assert!(matches!(stranger, SessionTenant::NotMember));
+    // Another user's session is no session at all.
     let stranger = f.store.tenant_for_session(a.tenant_id(), bob, jti).await.unwrap();
+    assert!(matches!(stranger, SessionTenant::Ended));
+    let stranger = f.store.tenant_for_session(a.tenant_id(), bob, bobs).await.unwrap();
     assert!(matches!(stranger, SessionTenant::NotMember));
     let nowhere = f.store.tenant_for_session(TenantId::new(), ada, jti).await.unwrap();
     assert!(matches!(nowhere, SessionTenant::NotMember));
-    f.store
-        .revoke_token(jti, Utc::now() + chrono::Duration::hours(1))
-        .await
-        .unwrap();
+    f.store.revoke_session(ada, jti).await.unwrap();
     let ended = f.store.tenant_for_session(a.tenant_id(), ada, jti).await.unwrap();
     assert!(matches!(ended, SessionTenant::Ended));
 }

@@ -30,13 +30,13 @@ test('/docs renders the description and tries a call with the session', async ()
   assert.equal(new URL(page.url()).pathname, '/docs/');
   await page.locator('.info .title', { hasText: 'Aswan' }).waitFor();
   // Every tag and the seed's routes are there.
-  for (const tag of ['accounts', 'tenants', 'members', 'todos', 'transfer', 'operations']) {
+  for (const tag of ['accounts', 'account', 'tenants', 'members', 'todos', 'transfer', 'operations']) {
     await page.locator(`#operations-tag-${tag}`).waitFor();
   }
   await page.locator('#operations-todos-create_todo').getByText('/api/todos', { exact: true }).waitFor();
 
   // Try GET /api/me: the browser's access_token cookie goes along.
-  const me = page.locator('#operations-accounts-me');
+  const me = page.locator('#operations-account-me');
   await me.locator('.opblock-summary').first().click();
   await me.getByRole('button', { name: 'Try it out' }).click();
   await me.getByRole('button', { name: 'Execute' }).click();

@@ -2,9 +2,10 @@
 // real aswan binary on a free port with a fresh SQLite file, and headless
 // Debian Chromium driven by playwright-core.
 
-import { spawn } from 'node:child_process';
+import { spawn, execFileSync } from 'node:child_process';
 import { createServer } from 'node:http';
-import { mkdtempSync, mkdirSync } from 'node:fs';
+import { createServer as createTcpServer, connect } from 'node:net';
+import { mkdtempSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -113,4 +114,73 @@ export async function addTodo(page, title) {
 export function item(page, title) {
   const exact = new RegExp(`^${title.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}$`);
   return page.locator('.todo').filter({ has: page.locator('.title', { hasText: exact }) });
+}
+
+/** A free loopback port (for a server whose own URL must be known up front). */
+export function freePort() {
+  return new Promise((resolve) => {
+    const srv = createTcpServer();
+    srv.listen(0, '127.0.0.1', () => { const { port } = srv.address(); srv.close(() => resolve(port)); });
+  });
+}
+
+/**
+ * A real SMTP server on loopback: aiosmtpd (pinned, scripts/py-venv),
+ * keeping every message in a Maildir that waitFor() reads.
+ */
+export async function startSmtp() {
+  const python = execFileSync(join(here, '../../scripts/py-venv'), { encoding: 'utf8' }).trim();
+  const dir = mkdtempSync(join(tmpdir(), 'aswan-mail-'));
+  const port = await freePort();
+  const child = spawn(python, ['-m', 'aiosmtpd', '-n', '-l', `127.0.0.1:${port}`, '-c', 'aiosmtpd.handlers.Mailbox', join(dir, 'box')], { stdio: 'ignore' });
+  for (let i = 0; ; i += 1) {
+    const up = await new Promise((resolve) => {
+      const s = connect(port, '127.0.0.1', () => { s.end(); resolve(true); });
+      s.on('error', () => resolve(false));
+    });
+    if (up) break;
+    if (i > 200) throw new Error('aiosmtpd did not start');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const mails = () => {
+    let names = [];
+    try { names = readdirSync(join(dir, 'box', 'new')); } catch { return []; }
+    return names.map((n) => join(dir, 'box', 'new', n))
+      .sort((a, b) => statSync(a).mtimeMs - statSync(b).mtimeMs)
+      .map((f) => readFileSync(f, 'utf8'));
+  };
+  return {
+    url: `smtp://127.0.0.1:${port}`,
+    /** The text part of the first mail to `to` whose subject has `subject`. */
+    async waitFor(to, subject) {
+      for (let i = 0; i < 400; i += 1) {
+        const raw = mails().find((m) => new RegExp(`^To: .*${to}`, 'mi').test(m) && new RegExp(`^Subject: .*${subject}`, 'mi').test(m));
+        if (raw) return textPart(raw);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      throw new Error(`no mail to ${to} about ${subject}`);
+    },
+    stop: () => child.kill('SIGTERM'),
+  };
+}
+
+function textPart(raw) {
+  const text = raw.replace(/\r\n/g, '\n');
+  const start = text.indexOf('Content-Type: text/plain');
+  const part = text.slice(start);
+  const split = part.indexOf('\n\n');
+  const head = part.slice(0, split);
+  let body = part.slice(split + 2).split('\n--')[0];
+  if (/quoted-printable/i.test(head)) {
+    body = body.replace(/=\n/g, '');
+    body = Buffer.from(body.replace(/=([0-9A-F]{2})/g, (_, x) => String.fromCharCode(parseInt(x, 16))), 'latin1').toString('utf8');
+  }
+  return body;
+}
+
+/** The first link in `text` that starts with `prefix`. */
+export function linkIn(text, prefix) {
+  const at = text.indexOf(prefix);
+  if (at < 0) throw new Error(`no ${prefix} link in ${text}`);
+  return text.slice(at).split(/\s/)[0];
 }

@@ -276,12 +276,15 @@ impl PgDb {
 }
 
 /// Shared tables: a full copy on every Citus node, so joins stay local.
-const REFERENCE_TABLES: [&str; 5] = [
+const REFERENCE_TABLES: [&str; 8] = [
     "tenants",
     "users.users",
     "auth.credentials",
-    "auth.revoked_tokens",
+    "auth.sessions",
+    "auth.api_tokens",
+    "auth.email_tokens",
     "users.tenant_users",
+    "users.invitations",
 ];
 
 /// Tenant-aware tables, distributed by `tenant_id` and colocated with todos
