@@ -19,6 +19,7 @@ backend_tests!(
     tenants_and_accounts_are_deleted_with_confirmation,
     my_data_comes_out_as_json,
     the_server_prints_a_reset_link_without_mail,
+    migrate_reports_old_addresses_that_would_collide,
 );
 
 /// An app that sends mail to `smtp`, with links to PUBLIC_URL.
@@ -515,4 +516,50 @@ async fn the_server_prints_a_reset_link_without_mail(backend: Backend) {
     .await
     .unwrap();
     assert!(!out.status.success());
+}
+
+/// Accounts made before the email rules are checked by `aswan migrate`,
+/// which reports what would collide or is refused now, and changes nothing.
+async fn migrate_reports_old_addresses_that_would_collide(backend: Backend) {
+    use sqlx::Connection;
+    let app = TestApp::spawn(backend).await;
+    app.user("jos\u{e9}@corp.example").await;
+    app.user("placeholder@corp.example").await;
+    app.user("other@corp.example").await;
+    // As an older version stored them: decomposed, and with an invisible character.
+    let table = match backend {
+        Backend::Sqlite => "users",
+        _ => "users.users",
+    };
+    let renames = [
+        ("placeholder@corp.example", "jose\u{301}@corp.example"),
+        ("other@corp.example", "ali\u{200B}ce@corp.example"),
+    ];
+    for (from, to) in renames {
+        let sql = format!("UPDATE {table} SET email = $1 WHERE email = $2");
+        match backend {
+            Backend::Sqlite => {
+                let mut c = sqlx::SqliteConnection::connect(&app.database_url).await.unwrap();
+                sqlx::query(&sql).bind(to).bind(from).execute(&mut c).await.unwrap();
+            }
+            _ => {
+                let mut c = sqlx::PgConnection::connect(&app.database_url).await.unwrap();
+                sqlx::query(&sql).bind(to).bind(from).execute(&mut c).await.unwrap();
+            }
+        }
+    }
+    let (dir, url) = (app.data_dir.path().to_owned(), app.database_url.clone());
+    let out = tokio::task::spawn_blocking(move || run(aswan_command(&dir).env("DATABASE_URL", &url).arg("migrate")))
+        .await
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let report = String::from_utf8(out.stdout).unwrap();
+    assert!(report.contains("collide as \"jos\u{e9}@corp.example\""), "{report}");
+    assert!(report.contains("refused by the current rules"), "{report}");
+    assert!(report.contains("nothing was changed"), "{report}");
+    // Both accounts are still there, apart.
+    assert_eq!(
+        login(&app, "jos\u{e9}@corp.example", "correct horse").await.status(),
+        StatusCode::OK
+    );
 }
