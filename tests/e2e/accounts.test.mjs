@@ -2,20 +2,26 @@
 // an invitation followed from the mail it sent, email verification, a
 // password reset by mail, the account page (sessions, API tokens, password,
 // log out everywhere, delete), and a tenant's settings (rename, delete).
-import { test, before, after } from 'node:test';
+// Run on SQLite, and on PostgreSQL when the suite has one (scripts/test
+// always does: ASWAN_TEST_DATABASE_URL).
+import { describe, test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { startAswan, startSmtp, freePort, linkIn, launch, newPage, signUp, createTenant, addTodo, artifacts } from './harness.mjs';
+import { startAswan, startSmtp, freePort, freshPostgres, linkIn, launch, newPage, signUp, createTenant, addTodo, artifacts } from './harness.mjs';
 
+const backends = ['sqlite', ...(process.env.ASWAN_TEST_DATABASE_URL ? ['postgres'] : [])];
+
+for (const backend of backends) describe(backend, () => {
 let app; let smtp; let browser; let base;
 
 before(async () => {
   smtp = await startSmtp();
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
+  const database = backend === 'postgres' ? { DATABASE_URL: freshPostgres('e2e_accounts') } : {};
   app = await startAswan({
     BIND: `127.0.0.1:${port}`, PUBLIC_URL: base, SMTP_URL: smtp.url,
-    SMTP_FROM: 'Aswan <aswan@example.com>', EMBEDDING_PROVIDER: 'none',
+    SMTP_FROM: 'Aswan <aswan@example.com>', EMBEDDING_PROVIDER: 'none', ...database,
   });
   browser = await launch();
 });
@@ -43,6 +49,16 @@ test('an invitation is mailed, and the invitee joins from the link in it', async
   await owner.getByText('An invitation was mailed to bob@example.com').waitFor();
   const shown = await owner.getByLabel('Invitation link').inputValue();
   await owner.locator('#invitations td.email', { hasText: 'bob@example.com' }).waitFor();
+
+  // A second invitation: resent (a new link), then revoked, in the UI.
+  await owner.getByLabel('Email').fill('zoe@example.com');
+  await owner.getByRole('button', { name: 'Invite' }).click();
+  await owner.locator('#invitations td.email', { hasText: 'zoe@example.com' }).waitFor();
+  const first = await owner.getByLabel('Invitation link').inputValue();
+  await owner.getByRole('button', { name: 'Resend the invitation to zoe@example.com' }).click();
+  await owner.waitForFunction((old) => document.getElementById('invitation-link')?.value !== old, first);
+  await owner.getByRole('button', { name: 'Revoke the invitation to zoe@example.com' }).click();
+  await owner.locator('#invitations td.email', { hasText: 'zoe@example.com' }).waitFor({ state: 'detached' });
 
   const mail = await smtp.waitFor('bob@example.com', 'invited to Corp');
   const link = linkIn(mail, `${base}/invite/`);
@@ -73,7 +89,7 @@ test('an invitation is mailed, and the invitee joins from the link in it', async
   await bob.getByText('this invitation is invalid, used, revoked or expired').waitFor();
   await owner.reload();
   await owner.getByText('No pending invitations.').waitFor();
-  await owner.screenshot({ path: join(artifacts, 'members-invitations.png'), fullPage: true });
+  await owner.screenshot({ path: join(artifacts, `members-invitations-${backend}.png`), fullPage: true });
   assert.deepEqual(owner.foreign, []);
 });
 
@@ -132,10 +148,27 @@ test('the account page: sessions, API tokens, password, everywhere, deletion', a
   await page.getByLabel(/^New password/).fill('dan has a better one');
   await page.getByRole('button', { name: 'Change password' }).click();
   await page.getByText('Your password is changed').waitFor();
-  await page.screenshot({ path: join(artifacts, 'account.png'), fullPage: true });
+  await page.screenshot({ path: join(artifacts, `account-${backend}.png`), fullPage: true });
 
-  // Delete the account (a tenant of his own goes with it).
-  await page.getByRole('link', { name: 'Tenants' }).click();
+  // Download my data.
+  const [download] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download my data (JSON)' }).click()]);
+  const data = JSON.parse(await (await import('node:fs/promises')).readFile(await download.path(), 'utf8'));
+  assert.equal(data.user.email, 'dan@example.com');
+
+  // Log out everywhere: the other browser too.
+  await other.goto(`${base}/login`);
+  await logIn(other, 'dan@example.com', 'dan has a better one');
+  await other.getByRole('heading', { name: 'Your tenants' }).waitFor();
+  page.once('dialog', (d) => d.accept());
+  await page.getByRole('button', { name: 'Log out everywhere' }).click();
+  await page.getByText('Every session is signed out.').waitFor();
+  await other.reload();
+  await other.getByRole('heading', { name: 'Log in to Aswan' }).waitFor();
+  await logIn(page, 'dan@example.com', 'dan has a better one');
+  await page.getByRole('heading', { name: 'Your tenants' }).waitFor();
+
+  // Delete the account (a tenant of his own goes with it). The login
+  // above landed on the list of tenants.
   await createTenant(page, 'Dan alone');
   await page.getByRole('link', { name: 'Account' }).click();
   await page.getByLabel('Your password, to confirm').fill('dan has a better one');
@@ -163,4 +196,5 @@ test('tenant settings: rename, and delete with the name typed', async () => {
   await page.getByRole('button', { name: 'Delete this tenant' }).click();
   await page.getByText('New name is deleted.').waitFor();
   await page.getByText('You belong to no tenant yet.').waitFor();
+});
 });

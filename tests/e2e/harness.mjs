@@ -184,3 +184,12 @@ export function linkIn(text, prefix) {
   if (at < 0) throw new Error(`no ${prefix} link in ${text}`);
   return text.slice(at).split(/\s/)[0];
 }
+
+/** A new, empty database on the suite's PostgreSQL (ASWAN_TEST_DATABASE_URL): its URL. */
+export function freshPostgres(prefix) {
+  const admin = process.env.ASWAN_TEST_DATABASE_URL;
+  const psql = process.env.ASWAN_PG_BIN ? join(process.env.ASWAN_PG_BIN, 'psql') : 'psql';
+  const name = `${prefix}_${process.pid}_${Date.now()}`;
+  execFileSync(psql, [admin, '-qAtc', `CREATE DATABASE ${name}`]);
+  return `${admin.slice(0, admin.lastIndexOf('/'))}/${name}`;
+}
