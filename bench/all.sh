@@ -17,3 +17,4 @@ cargo bench --bench micro
 ./target/release/aswan eval --json > bench/results/eval.json
 command -v valgrind >/dev/null || { apt-get update -qq && apt-get install -y -qq valgrind; }
 python3 bench/profile_list.py --backend sqlite
+python3 bench/footprint.py

@@ -29,18 +29,19 @@ def rss_kib(pid):
 
 def start(workdir, env):
     """(seconds from exec to the first 200 on /healthz, process)."""
-    log = open(os.path.join(workdir, "server.log"), "a")
+    log_path = os.path.join(workdir, f"server-{time.monotonic_ns()}.log")
+    log = open(log_path, "w")
     full = {"PATH": os.environ["PATH"], "BIND": "127.0.0.1:0", "LOG_FORMAT": "text", **env}
     t0 = time.perf_counter()
     proc = subprocess.Popen([BIN], cwd=workdir, env=full, stderr=log, stdout=subprocess.DEVNULL)
     base = None
     while True:
         if proc.poll() is not None:
-            raise RuntimeError(open(os.path.join(workdir, "server.log")).read())
+            raise RuntimeError(open(log_path).read())
         if base is None:
-            m = re.findall(r"address=(\S+)", open(os.path.join(workdir, "server.log")).read())
+            m = re.search(r"address=(\S+)", open(log_path).read())
             if m:
-                base = f"http://{m[-1]}"
+                base = f"http://{m.group(1)}"
         if base:
             try:
                 with urllib.request.urlopen(f"{base}/healthz", timeout=1) as r:
