@@ -85,19 +85,35 @@ async function apiPage(path) {
   return { items: data, next: next ? next[1] : null };
 }
 
-/** Runs an action; shows the API's detail if it fails. */
+/** Runs an action; shows the API's detail if it fails. The message stays
+ * until the user acts again (see the listener below): a refresh that
+ * follows a failure must not wipe the reason away. */
 async function attempt(action) {
   try {
-    clearFlash();
     return await action();
   } catch (e) {
-    if (e instanceof ApiError && e.status === 401) {
+    // A session that ended sends the user to log in; a failed login or
+    // sign-up (no session yet) stays on its form, fields kept.
+    if (e instanceof ApiError && e.status === 401 && me) {
       me = null;
-      navigate('/login');
+      await navigate('/login');
     }
     say(e.message || 'Something went wrong');
     return undefined;
   }
+}
+
+// The user acting again clears the last message (before the action's own
+// request, whose failure then shows).
+for (const type of ['submit', 'click', 'change']) {
+  document.addEventListener(type, (e) => {
+    if (e.target instanceof Element && e.target.closest('#flash')) return;
+    if (type === 'click' && !e.target.closest?.('button, a, input[type=checkbox]')) return;
+    // A text field's change fires when it loses focus (also when a refresh
+    // removes it): only a choice the user makes counts.
+    if (type === 'change' && !e.target.matches?.('select, input[type=checkbox]')) return;
+    clearFlash();
+  }, true);
 }
 
 // ---- routing ---------------------------------------------------------------
@@ -408,17 +424,23 @@ function todoItem(todo, base, refresh) {
   });
   const edit = () => {
     const input = h('input', { type: 'text', value: todo.title, maxlength: '256', 'aria-label': 'Edit title' });
-    const save = async () => {
-      if (input.value.trim() && input.value !== todo.title) {
+    // One ending per edit: Enter or leaving the field saves, Escape does
+    // not. The refresh that follows removes the field, which blurs it: that
+    // blur must not save again (or save what Escape discarded).
+    let ended = false;
+    const end = async (keep) => {
+      if (ended) return;
+      ended = true;
+      if (keep && input.value.trim() && input.value !== todo.title) {
         await attempt(() => api('PATCH', path, { title: input.value }));
       }
       refresh();
     };
     input.addEventListener('keydown', (e) => {
-      if (e.key === 'Enter') { e.preventDefault(); save(); }
-      if (e.key === 'Escape') refresh();
+      if (e.key === 'Enter') { e.preventDefault(); end(true); }
+      if (e.key === 'Escape') { e.preventDefault(); end(false); }
     });
-    input.addEventListener('blur', save, { once: true });
+    input.addEventListener('blur', () => end(true));
     titleEl.replaceWith(input);
     input.focus();
     input.select();

@@ -1,0 +1,74 @@
+// Defects of the UI issue that lost edits or hid errors, each driven as a
+// user would (each failed on the code before its fix).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startAswan, launch, newPage, signUp, createTenant, addTodo, item } from './harness.mjs';
+
+let app; let browser;
+
+before(async () => {
+  app = await startAswan({ EMBEDDING_PROVIDER: 'none' });
+  browser = await launch();
+});
+
+after(async () => {
+  await browser?.close();
+  app?.stop();
+});
+
+test('Escape discards an edit; Enter saves it once', async () => {
+  const page = await newPage(browser, app.base);
+  await signUp(page, app.base, 'edit@example.com');
+  await createTenant(page, 'Edits');
+  await addTodo(page, 'Original title');
+  const patches = [];
+  page.on('request', (r) => { if (r.method() === 'PATCH') patches.push(r.postData()); });
+
+  await item(page, 'Original title').getByRole('button', { name: 'Edit Original title' }).click();
+  await page.getByLabel('Edit title').fill('SHOULD NOT BE SAVED');
+  await page.getByLabel('Edit title').press('Escape');
+  await item(page, 'Original title').waitFor();
+  await page.waitForTimeout(300);
+  assert.deepEqual(patches, [], 'Escape sent no change');
+
+  await item(page, 'Original title').getByRole('button', { name: 'Edit Original title' }).click();
+  await page.getByLabel('Edit title').fill('Better title');
+  await page.getByLabel('Edit title').press('Enter');
+  await item(page, 'Better title').waitFor();
+  await page.waitForTimeout(300);
+  assert.equal(patches.length, 1, `one PATCH, not ${patches.length}`);
+  await page.reload();
+  await item(page, 'Better title').waitFor();
+});
+
+test('errors stay on screen after the list refreshes', async () => {
+  const page = await newPage(browser, app.base);
+  await signUp(page, app.base, 'errors@example.com');
+  const tenant = await createTenant(page, 'Errors');
+  await addTodo(page, 'Something');
+  // A blank title: the server's 422 stays visible.
+  await item(page, 'Something').getByRole('button', { name: 'Edit Something' }).click();
+  await page.getByLabel('Edit title').fill('   x   '.replace('x', '\u0007'));
+  await page.getByLabel('Edit title').press('Enter');
+  await page.getByRole('alert').getByText('title: must not contain control characters').waitFor();
+  await page.waitForTimeout(500);
+  assert.equal(await page.getByRole('alert').isVisible(), true);
+  // Demoting the last owner: the 409 says why the role snapped back.
+  await page.goto(`${app.base}/tenants/${tenant}/members`);
+  await page.getByLabel('Role of errors@example.com').selectOption('member');
+  await page.getByRole('alert').getByText('a tenant must keep at least one owner').waitFor();
+  await page.waitForTimeout(500);
+  assert.equal(await page.getByRole('alert').isVisible(), true);
+  assert.equal(await page.getByLabel('Role of errors@example.com').inputValue(), 'owner');
+});
+
+test('a wrong password keeps the email field', async () => {
+  const page = await newPage(browser, app.base);
+  await signUp(page, app.base, 'keep@example.com');
+  await page.getByRole('button', { name: 'Log out' }).click();
+  await page.getByLabel('Email').fill('keep@example.com');
+  await page.getByLabel('Password').fill('not the password');
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await page.getByRole('alert').getByText('incorrect email or password').waitFor();
+  assert.equal(await page.getByLabel('Email').inputValue(), 'keep@example.com');
+});
