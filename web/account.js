@@ -254,7 +254,7 @@ export function resetPasswordView(token) {
 export async function tenantSettingsView(tenantId) {
   const { h, api, attempt, show } = ui;
   const tenant = await attempt(() => api('GET', `/api/tenants/${tenantId}`));
-  if (!tenant) return;
+  if (!tenant) { ui.unavailable(); return; }
   const back = h('p', {}, h('a', { href: `/tenants/${tenantId}`, 'data-link': true, text: '← Back to tasks' }));
   if (tenant.role !== 'owner') {
     show(h('h1', { text: `Settings of ${tenant.name}` }), back, h('p', { class: 'muted', text: 'Only owners can change a tenant\'s settings.' }));

@@ -161,7 +161,9 @@ async function render() {
     const m = path.match(re);
     if (m) {
       await view(...m.slice(1));
-      main.focus({ preventScroll: true });
+      // The view may have put focus where work starts (the add field);
+      // otherwise the page's start, for screen readers.
+      if (!main.contains(document.activeElement) || document.activeElement === main) main.focus({ preventScroll: true });
       return;
     }
   }
@@ -294,12 +296,20 @@ function estimateView(todo, refresh) {
 /** Tasks per page of the list. */
 const PAGE = 50;
 
+/** A tenant page the user cannot open (it does not exist, or they are not,
+ * or no longer, a member): a way out instead of "Loading…". */
+function unavailable() {
+  show(h('h1', { text: 'This tenant is not available' }),
+    h('p', { class: 'card', text: 'It does not exist, or you are not (or no longer) one of its members.' }),
+    h('p', {}, h('a', { href: '/tenants', 'data-link': true, text: 'Go to your tenants' })));
+}
+
 async function todosView(tenantId) {
   const [tenant, tenants] = await Promise.all([
     attempt(() => api('GET', `/api/tenants/${tenantId}`)),
     attempt(() => api('GET', '/api/tenants?limit=1000')),
   ]);
-  if (!tenant || !tenants) return;
+  if (!tenant || !tenants) { unavailable(); return; }
   const base = `/api/tenants/${tenantId}/todos`;
   let filter = 'all';
   let search = null; // results of a search, or null
@@ -481,7 +491,7 @@ async function membersView(tenantId) {
     attempt(() => api('GET', `/api/tenants/${tenantId}`)),
     attempt(() => api('GET', `/api/tenants/${tenantId}/members?limit=1000`)),
   ]);
-  if (!tenant || !members) return;
+  if (!tenant || !members) { unavailable(); return; }
   const owner = tenant.role === 'owner';
   const base = `/api/tenants/${tenantId}/members`;
   const again = () => membersView(tenantId);
@@ -517,7 +527,7 @@ async function membersView(tenantId) {
 // ---- start -------------------------------------------------------------------
 
 account.init({
-  h, api, attempt, show, say, navigate,
+  h, api, attempt, show, say, navigate, unavailable,
   getMe: () => me,
   setMe: (user) => { me = user; renderNav(); },
 });

@@ -72,3 +72,27 @@ test('a wrong password keeps the email field', async () => {
   await page.getByRole('alert').getByText('incorrect email or password').waitFor();
   assert.equal(await page.getByLabel('Email').inputValue(), 'keep@example.com');
 });
+
+test('an unknown tenant, or one just left, is a page with a way out', async () => {
+  const page = await newPage(browser, app.base);
+  await signUp(page, app.base, 'lost@example.com');
+  await page.goto(`${app.base}/tenants/00000000-0000-4000-8000-000000000000`);
+  await page.getByRole('heading', { name: 'This tenant is not available' }).waitFor();
+  assert.equal(await page.getByText('Loading…').count(), 0);
+  await page.getByRole('link', { name: 'Go to your tenants' }).click();
+  await page.getByRole('heading', { name: 'Your tenants' }).waitFor();
+  await page.goto(`${app.base}/tenants/00000000-0000-4000-8000-000000000000/members`);
+  await page.getByRole('heading', { name: 'This tenant is not available' }).waitFor();
+});
+
+test('opening a tenant puts the focus in the add field', async () => {
+  const page = await newPage(browser, app.base);
+  await signUp(page, app.base, 'focus@example.com');
+  await createTenant(page, 'Focus');
+  await page.getByRole('link', { name: 'Tenants' }).click();
+  await page.getByRole('link', { name: /Focus/ }).click();
+  await page.getByRole('heading', { name: 'Focus' }).waitFor();
+  await page.keyboard.type('Typed straight away');
+  await page.keyboard.press('Enter');
+  await item(page, 'Typed straight away').waitFor();
+});
