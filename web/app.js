@@ -402,10 +402,11 @@ async function todosView(tenantId) {
     },
   }, h('label', { for: 'search', class: 'sr-only', text: 'Search tasks' }), h('div', { class: 'grow' }, q));
 
-  const switcher = h('select', {
-    id: 'tenant-switch', 'aria-label': 'Switch tenant',
-    onchange: (e) => navigate(`/tenants/${e.target.value}`),
-  }, tenants.map((t) => h('option', { value: t.id, selected: t.id === tenantId, text: t.name })));
+  // A menu of links, not a <select> that switches on every arrow key.
+  const others = tenants.filter((t) => t.id !== tenantId);
+  const switcher = others.length ? h('details', { class: 'switcher' },
+    h('summary', { text: 'Switch tenant' }),
+    h('ul', {}, others.map((t) => h('li', {}, h('a', { href: `/tenants/${t.id}`, 'data-link': true, text: t.name }))))) : null;
 
   show(
     h('div', { class: 'row' }, h('h1', { class: 'grow', text: tenant.name }), switcher),
@@ -415,8 +416,10 @@ async function todosView(tenantId) {
     h('div', { class: 'row spaced' }, filters, searchForm),
     list,
   );
-  await refresh();
+  // Work starts at the add field, also while the list loads.
   title.focus();
+  await refresh();
+  if (!main.contains(document.activeElement) || document.activeElement === main) title.focus();
 }
 
 function todoItem(todo, base, refresh) {
@@ -500,7 +503,13 @@ async function membersView(tenantId) {
     const role = owner
       ? h('select', {
         'aria-label': `Role of ${m.email}`,
-        onchange: async (e) => { await attempt(() => api('PATCH', `${base}/${m.user_id}`, { role: e.target.value })); again(); },
+        // A keyboard arrow changes a <select> at once: confirm first.
+        onchange: async (e) => {
+          const role = e.target.value;
+          if (!confirm(`Make ${m.email} ${role === 'owner' ? 'an owner' : 'a member'}?`)) { e.target.value = m.role; return; }
+          await attempt(() => api('PATCH', `${base}/${m.user_id}`, { role }));
+          again();
+        },
       }, ['owner', 'member'].map((r) => h('option', { value: r, selected: r === m.role, text: r })))
       : h('span', { text: m.role });
     const remove = (owner || self) ? h('button', {

@@ -55,6 +55,7 @@ test('errors stay on screen after the list refreshes', async () => {
   assert.equal(await page.getByRole('alert').isVisible(), true);
   // Demoting the last owner: the 409 says why the role snapped back.
   await page.goto(`${app.base}/tenants/${tenant}/members`);
+  page.once('dialog', (d) => d.accept());
   await page.getByLabel('Role of errors@example.com').selectOption('member');
   await page.getByRole('alert').getByText('a tenant must keep at least one owner').waitFor();
   await page.waitForTimeout(500);
@@ -92,7 +93,46 @@ test('opening a tenant puts the focus in the add field', async () => {
   await page.getByRole('link', { name: 'Tenants' }).click();
   await page.getByRole('link', { name: /Focus/ }).click();
   await page.getByRole('heading', { name: 'Focus' }).waitFor();
+  await page.waitForFunction(() => document.activeElement?.id === 'new-todo');
   await page.keyboard.type('Typed straight away');
   await page.keyboard.press('Enter');
   await item(page, 'Typed straight away').waitFor();
+});
+
+test('arrow keys neither switch tenants nor change a role unasked', async () => {
+  const page = await newPage(browser, app.base);
+  await signUp(page, app.base, 'keys@example.com');
+  const second = await createTenant(page, 'Second');
+  await page.getByRole('link', { name: 'Tenants' }).click();
+  const first = await createTenant(page, 'First');
+  // The switcher is a menu: Tab to it and press ArrowDown: nothing moves.
+  await page.getByText('Switch tenant').focus();
+  await page.keyboard.press('ArrowDown');
+  await page.waitForTimeout(300);
+  assert.equal(new URL(page.url()).pathname, `/tenants/${first}`);
+  await page.getByText('Switch tenant').click();
+  await page.getByRole('link', { name: 'Second' }).click();
+  await page.waitForURL(`${app.base}/tenants/${second}`);
+
+  // A role: an arrow key asks first; dismissing sends nothing.
+  const mate = await newPage(browser, app.base);
+  await signUp(mate, app.base, 'keysmate@example.com');
+  await page.getByRole('link', { name: 'Members' }).click();
+  await page.getByLabel('Email').fill('keysmate@example.com');
+  await page.getByRole('button', { name: 'Invite' }).click();
+  const link = await page.getByLabel('Invitation link').inputValue();
+  await mate.goto(link);
+  await mate.getByRole('button', { name: 'Join Second' }).click();
+  await mate.waitForURL(`${app.base}/tenants/${second}`);
+  await page.reload();
+  const patches = [];
+  page.on('request', (r) => { if (r.method() === 'PATCH') patches.push(r.url()); });
+  let asked = 0;
+  page.once('dialog', (d) => { asked += 1; d.dismiss(); });
+  await page.getByLabel('Role of keysmate@example.com').focus();
+  await page.keyboard.press('ArrowUp');
+  await page.waitForTimeout(300);
+  assert.equal(asked, 1, 'asked before changing the role');
+  assert.deepEqual(patches, []);
+  assert.equal(await page.getByLabel('Role of keysmate@example.com').inputValue(), 'member');
 });

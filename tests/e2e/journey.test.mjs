@@ -156,8 +156,9 @@ test('owners manage members', async () => {
   await owner.getByRole('cell', { name: 'mate@example.com', exact: true }).waitFor();
   await owner.getByText('No pending invitations.').waitFor();
   // Promote, then remove.
+  owner.once('dialog', (d) => d.accept());
   await owner.getByLabel('Role of mate@example.com').selectOption('owner');
-  await owner.waitForTimeout(200);
+  await owner.waitForFunction(() => document.querySelector('[aria-label="Role of mate@example.com"]')?.value === 'owner');
   owner.once('dialog', (d) => d.accept());
   await owner.getByRole('button', { name: 'Remove mate@example.com' }).click();
   await owner.getByRole('cell', { name: 'mate@example.com', exact: true }).waitFor({ state: 'detached' });
