@@ -422,6 +422,13 @@ async function todosView(tenantId) {
   if (!main.contains(document.activeElement) || document.activeElement === main) title.focus();
 }
 
+/** After an action on a task re-rendered the list: the focus goes back to
+ * that task (its checkbox), not to the page's body. */
+function refocus(id) {
+  const box = document.querySelector(`li.todo[data-id="${id}"] input[type=checkbox]`);
+  if (box && (document.activeElement === document.body || !document.activeElement)) box.focus();
+}
+
 function todoItem(todo, base, refresh) {
   const path = `${base}/${todo.id}`;
   const li = h('li', { class: `card todo${todo.complete ? ' done' : ''}`, 'data-id': todo.id });
@@ -447,7 +454,8 @@ function todoItem(todo, base, refresh) {
       if (keep && input.value.trim() && input.value !== todo.title) {
         await attempt(() => api('PATCH', path, { title: input.value }));
       }
-      refresh();
+      await refresh();
+      refocus(todo.id);
     };
     input.addEventListener('keydown', (e) => {
       if (e.key === 'Enter') { e.preventDefault(); end(true); }
@@ -481,10 +489,11 @@ function askDuration(li, path, refresh) {
     onsubmit: async (e) => {
       e.preventDefault();
       if (minutes.value) await attempt(() => api('PATCH', path, { complete: true, actual_minutes: Number(minutes.value) }));
-      refresh();
+      await refresh();
+      refocus(li.dataset.id);
     },
   }, h('label', { for: minutes.id, text: 'How long did it take? (minutes)' }), minutes,
-  h('button', { type: 'submit', text: 'Save' }), h('button', { type: 'button', text: 'Skip', onclick: () => refresh() }));
+  h('button', { type: 'submit', text: 'Save' }), h('button', { type: 'button', text: 'Skip', onclick: async () => { await refresh(); refocus(li.dataset.id); } }));
   li.append(form);
   minutes.focus();
 }

@@ -136,3 +136,21 @@ test('arrow keys neither switch tenants nor change a role unasked', async () => 
   assert.deepEqual(patches, []);
   assert.equal(await page.getByLabel('Role of keysmate@example.com').inputValue(), 'member');
 });
+
+test('after saving an edit or a duration, the focus stays on the task', async () => {
+  const page = await newPage(browser, app.base);
+  await signUp(page, app.base, 'stay@example.com');
+  await createTenant(page, 'Stay');
+  await addTodo(page, 'Keep me in focus');
+  await item(page, 'Keep me in focus').getByRole('button', { name: 'Edit Keep me in focus' }).click();
+  await page.getByLabel('Edit title').fill('Still in focus');
+  await page.getByLabel('Edit title').press('Enter');
+  await item(page, 'Still in focus').waitFor();
+  await page.waitForFunction(() => document.activeElement?.matches('li.todo input[type=checkbox]'));
+  assert.equal(await page.evaluate(() => document.activeElement.getAttribute('aria-label')), 'Done: Still in focus');
+  await page.keyboard.press('Space');
+  await page.getByLabel('How long did it take? (minutes)').fill('25');
+  await page.keyboard.press('Enter');
+  await item(page, 'Still in focus').getByText('Took 25 min').waitFor();
+  await page.waitForFunction(() => document.activeElement?.matches('li.todo input[type=checkbox]'));
+});
