@@ -482,18 +482,43 @@ function todoItem(todo, base, refresh) {
 }
 
 /** After completing a task: "how long did it take?" (optional). */
+/** Minutes from a duration as people type it: `90` (minutes), `1.5h`,
+ * `1h30`, `1 h 30 min`, `45m`, `2 days` (working days of 8 h); null if it
+ * is not one. Fractions round to the nearest minute. */
+function parseDuration(text) {
+  const t = text.trim().toLowerCase().replace(',', '.');
+  const num = '(\\d+(?:\\.\\d+)?)';
+  let m;
+  if ((m = t.match(new RegExp(`^${num}\\s*(?:m|min|mins|minutes?)?$`)))) return Math.round(Number(m[1]));
+  if ((m = t.match(new RegExp(`^${num}\\s*(?:h|hr|hrs|hours?)\\s*(?:(\\d+)\\s*(?:m|min|mins|minutes?)?)?$`)))) {
+    return Math.round(Number(m[1]) * 60 + Number(m[2] || 0));
+  }
+  if ((m = t.match(new RegExp(`^${num}\\s*(?:d|days?)$`)))) return Math.round(Number(m[1]) * 8 * 60);
+  return null;
+}
+
 function askDuration(li, path, refresh) {
-  const minutes = h('input', { id: `took-${li.dataset.id}`, type: 'number', min: '1', max: '14400', inputmode: 'numeric', class: 'minutes' });
+  const minutes = h('input', { id: `took-${li.dataset.id}`, type: 'text', inputmode: 'decimal', autocomplete: 'off',
+    class: 'minutes', placeholder: '90, 1.5h, 1h30, 45m', 'aria-describedby': `took-hint-${li.dataset.id}` });
+  const hint = h('span', { id: `took-hint-${li.dataset.id}`, class: 'muted', 'aria-live': 'polite' });
   const form = h('form', {
     class: 'row estimate took',
     onsubmit: async (e) => {
       e.preventDefault();
-      if (minutes.value) await attempt(() => api('PATCH', path, { complete: true, actual_minutes: Number(minutes.value) }));
+      if (minutes.value.trim()) {
+        const value = parseDuration(minutes.value);
+        if (value === null || value < 1 || value > 14400) {
+          hint.textContent = 'Type a duration like 90, 1.5h, 1h30 or 45m (at most 30 working days).';
+          minutes.focus();
+          return;
+        }
+        await attempt(() => api('PATCH', path, { complete: true, actual_minutes: value }));
+      }
       await refresh();
       refocus(li.dataset.id);
     },
   }, h('label', { for: minutes.id, text: 'How long did it take? (minutes)' }), minutes,
-  h('button', { type: 'submit', text: 'Save' }), h('button', { type: 'button', text: 'Skip', onclick: async () => { await refresh(); refocus(li.dataset.id); } }));
+  h('button', { type: 'submit', text: 'Save' }), h('button', { type: 'button', text: 'Skip', onclick: async () => { await refresh(); refocus(li.dataset.id); } }), hint);
   li.append(form);
   minutes.focus();
 }

@@ -154,3 +154,22 @@ test('after saving an edit or a duration, the focus stays on the task', async ()
   await item(page, 'Still in focus').getByText('Took 25 min').waitFor();
   await page.waitForFunction(() => document.activeElement?.matches('li.todo input[type=checkbox]'));
 });
+
+test('durations as people type them: 1.5h, 1h30, 45m', async () => {
+  const page = await newPage(browser, app.base);
+  await signUp(page, app.base, 'durations@example.com');
+  await createTenant(page, 'Durations');
+  for (const [title, typed, took] of [['Hours', '1.5h', 'Took 90 min'], ['Mixed', '1h30', 'Took 90 min'], ['Minutes', '45m', 'Took 45 min']]) {
+    await addTodo(page, title);
+    await item(page, title).getByRole('checkbox').check();
+    await item(page, title).getByLabel('How long did it take? (minutes)').fill(typed);
+    await item(page, title).getByRole('button', { name: 'Save' }).click();
+    await item(page, title).getByText(took).waitFor();
+  }
+  // Not a duration: said next to the field, in words, and nothing is sent.
+  await addTodo(page, 'Nonsense');
+  await item(page, 'Nonsense').getByRole('checkbox').check();
+  await item(page, 'Nonsense').getByLabel('How long did it take? (minutes)').fill('a while');
+  await item(page, 'Nonsense').getByRole('button', { name: 'Save' }).click();
+  await item(page, 'Nonsense').getByText('Type a duration like 90, 1.5h, 1h30 or 45m').waitFor();
+});
