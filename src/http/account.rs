@@ -3,8 +3,7 @@
 //! and deleting it.
 
 use axum::extract::State;
-use axum::http::header::SET_COOKIE;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::Json;
 use chrono::{DateTime, Duration, Utc};
@@ -163,18 +162,7 @@ pub async fn end_every_session(
     CurrentUser(session): CurrentUser,
 ) -> Result<impl IntoResponse, ApiError> {
     state.store.revoke_sessions(session.user_id, None).await?;
-    Ok((StatusCode::NO_CONTENT, cleared_cookies(&state)))
-}
-
-fn cleared_cookies(state: &AppState) -> HeaderMap {
-    let mut headers = HeaderMap::new();
-    for name in ["access_token", "user_data"] {
-        headers.append(
-            SET_COOKIE,
-            super::accounts::cookie(name, "", 0, name == "access_token", state.cookie_secure),
-        );
-    }
-    headers
+    Ok((StatusCode::NO_CONTENT, super::accounts::cleared_cookies(&state)))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -334,7 +322,7 @@ pub async fn delete_account(
         ),
         e => e.into(),
     })?;
-    Ok((StatusCode::NO_CONTENT, cleared_cookies(&state)))
+    Ok((StatusCode::NO_CONTENT, super::accounts::cleared_cookies(&state)))
 }
 
 /// Everything the account holds about its owner, as JSON.

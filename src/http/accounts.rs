@@ -187,6 +187,11 @@ pub async fn logout(
             state.store.revoke_session(session.user_id, session.jti).await?;
         }
     }
+    Ok((StatusCode::NO_CONTENT, cleared_cookies(&state)))
+}
+
+/// `Set-Cookie` headers that clear both session cookies.
+pub(super) fn cleared_cookies(state: &AppState) -> HeaderMap {
     let mut headers = HeaderMap::new();
     for name in ["access_token", "user_data"] {
         headers.append(
@@ -194,7 +199,7 @@ pub async fn logout(
             cookie(name, "", 0, name == "access_token", state.cookie_secure),
         );
     }
-    Ok((StatusCode::NO_CONTENT, headers))
+    headers
 }
 
 /// A new session for `user`: recorded (with the client's user agent and
@@ -240,7 +245,7 @@ pub(super) async fn signed_in(
     Ok((headers, Json(body)))
 }
 
-pub(super) fn cookie(name: &str, value: &str, max_age: i64, http_only: bool, secure: bool) -> HeaderValue {
+fn cookie(name: &str, value: &str, max_age: i64, http_only: bool, secure: bool) -> HeaderValue {
     let mut c = format!("{name}={value}; Path=/; SameSite=Lax; Max-Age={max_age}");
     if http_only {
         c.push_str("; HttpOnly");

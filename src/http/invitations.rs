@@ -20,11 +20,12 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::current_user::SESSION_ENDED;
+use super::members::AddMember;
 use super::openapi::ErrorBody;
 use super::recovery::link_base;
 use super::{ApiError, ApiPath, AppState, CurrentUser, JsonBody, TenantCtx};
 use crate::auth::{new_link_secret, secret_hash};
-use crate::domain::{Email, Role};
+use crate::domain::Email;
 use crate::mail::Letter;
 use crate::store::prelude::*;
 use crate::store::{Invitation, InvitationPreview, Membership, NewInvitation, StoreError};
@@ -43,24 +44,6 @@ pub fn tenant_router() -> OpenApiRouter<AppState> {
 /// Mounted at `/api/invitations`.
 pub fn invitee_router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(preview)).routes(routes!(accept))
-}
-
-#[derive(Deserialize, ToSchema)]
-pub struct NewInvite {
-    /// Whom to invite.
-    #[schema(
-        max_length = 254,
-        pattern = "^[^@\\s<>()\\[\\],;:\"\\\\\\u0000-\\u001f\\u007f-\\u009f]{1,64}@[^@\\s<>()\\[\\],;:\"\\\\.\\u0000-\\u001f\\u007f-\\u009f]+(\\.[^@\\s<>()\\[\\],;:\"\\\\.\\u0000-\\u001f\\u007f-\\u009f]+)+$"
-    )]
-    email: String,
-    /// Default `member`.
-    #[serde(default = "member_role")]
-    #[schema(default = "member")]
-    role: Role,
-}
-
-fn member_role() -> Role {
-    Role::Member
 }
 
 /// An invitation just made or renewed: its link (to copy), and whether it
@@ -113,7 +96,7 @@ pub async fn list(ctx: TenantCtx) -> Result<Json<Vec<Invitation>>, ApiError> {
     path = "/",
     tag = "members",
     operation_id = "invite_member",
-    request_body = NewInvite,
+    request_body = AddMember,
     responses(
         (status = 201, description = "Invited: the link, mailed if this server sends mail", body = SentInvitation),
         (status = 403, description = "Only owners invite", body = ErrorBody),
@@ -125,7 +108,7 @@ pub async fn invite(
     State(state): State<AppState>,
     headers: HeaderMap,
     ctx: TenantCtx,
-    JsonBody(body): JsonBody<NewInvite>,
+    JsonBody(body): JsonBody<AddMember>,
 ) -> Result<(StatusCode, Json<SentInvitation>), ApiError> {
     ctx.require_owner()?;
     let email = Email::parse(&body.email)?;

@@ -34,16 +34,16 @@ pub struct MemberPath {
 
 #[derive(Deserialize, ToSchema)]
 pub struct AddMember {
-    /// The email of an existing account.
+    /// The person's email address.
     #[schema(
         max_length = 254,
         pattern = "^[^@\\s<>()\\[\\],;:\"\\\\\\u0000-\\u001f\\u007f-\\u009f]{1,64}@[^@\\s<>()\\[\\],;:\"\\\\.\\u0000-\\u001f\\u007f-\\u009f]+(\\.[^@\\s<>()\\[\\],;:\"\\\\.\\u0000-\\u001f\\u007f-\\u009f]+)+$"
     )]
-    email: String,
+    pub(super) email: String,
     /// Default `member`.
     #[serde(default = "member_role")]
     #[schema(default = "member")]
-    role: Role,
+    pub(super) role: Role,
 }
 
 fn member_role() -> Role {
