@@ -67,7 +67,7 @@ def main():
     subprocess.run(["callgrind_control", "-d", str(proc.pid)], check=True, capture_output=True)
     proc.terminate()
     proc.wait()
-    fake.shutdown()
+    fake.terminate()
     dumps = sorted(f for f in os.listdir(os.path.dirname(args.out)) if f.startswith(os.path.basename(args.out)))
     total = 0
     for f in dumps:

@@ -11,7 +11,7 @@ use crate::auth::Tokens;
 use crate::config::{positive_seconds, InvalidSetting, Settings};
 use crate::http::{self, AppState, Edge, Throttle};
 use crate::server;
-use crate::store::{Store, StoreError, StoreOptions};
+use crate::store::{EfSearch, Store, StoreError, StoreOptions};
 
 pub struct App {
     store: Store,
@@ -40,6 +40,7 @@ impl App {
         let options = StoreOptions {
             max_connections: settings.db_max_connections,
             acquire_timeout,
+            ef_search: EfSearch::parse(settings.hnsw_ef_search).expect("validated by the setting's parser"),
         };
         let store = Store::open_with(database_url.expose(), options).await?;
         match store.cluster().await {

@@ -473,6 +473,10 @@ pub struct Settings {
     )]
     pub body_read_timeout: f64,
 
+    /// PostgreSQL's HNSW search width for similar tasks (`hnsw.ef_search`): 40, 64, 100, 200, 400, 800 or 1000. Wider finds more of the true neighbours in large tenants, at some latency (BENCHMARKS.md, "Vector search").
+    #[arg(long, global = true, env = "HNSW_EF_SEARCH", value_name = "HNSW_EF_SEARCH", default_value_t = crate::store::EfSearch::DEFAULT, value_parser = ef_search_width)]
+    pub hnsw_ef_search: u16,
+
     /// Seconds a request waits for a database connection before answering 503.
     #[arg(
         long,
@@ -741,6 +745,21 @@ impl fmt::Display for Secret {
     }
 }
 
+fn ef_search_width(raw: &str) -> Result<u16, String> {
+    let choices = || {
+        crate::store::EfSearch::choices()
+            .map(|w| w.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    raw.trim()
+        .parse()
+        .ok()
+        .and_then(crate::store::EfSearch::parse)
+        .map(crate::store::EfSearch::get)
+        .ok_or_else(|| format!("must be one of {}", choices()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -749,6 +768,18 @@ mod tests {
     fn secrets_do_not_print() {
         let s = Settings::for_database("postgres://u:hunter2@h/db", Path::new("x"));
         assert!(!format!("{s:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn the_search_width_is_one_of_the_measured_ones() {
+        let ok = Cli::parse_hermetic(["aswan", "--hnsw-ef-search", "400"]).settings;
+        assert_eq!(ok.hnsw_ef_search, 400);
+        assert_eq!(Settings::defaults().hnsw_ef_search, crate::store::EfSearch::DEFAULT);
+        let err = Cli::hermetic_command()
+            .try_get_matches_from(["aswan", "--hnsw-ef-search", "123"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("must be one of 40, 64, 100, 200, 400, 800, 1000"), "{err}");
     }
 
     #[test]

@@ -99,7 +99,11 @@ pub async fn export(tenant: &TenantStore, out: tokio::sync::mpsc::Sender<Vec<u8>
     out.send(std::mem::take(&mut chunk)).await.map_err(|_| closed())?;
     let (mut page, mut sent) = (PageRequest::first(500), 0u64);
     loop {
-        let got = tenant.list_todos(TodoFilter::default(), page.clone()).await?;
+        let every = TodoFilter {
+            with_basis: true,
+            ..TodoFilter::default()
+        };
+        let got = tenant.list_todos(every, page.clone()).await?;
         for t in got.items {
             // Through the API's own serialisation, then renamed into a line.
             let todo: TodoLine = serde_json::from_value(serde_json::to_value(&t)?)?;

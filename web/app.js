@@ -341,7 +341,8 @@ async function todosView(tenantId) {
   const refresh = async () => {
     clearTimeout(pollTimer);
     if (search) return;
-    const params = new URLSearchParams({ limit: String(Math.min(shown, 1000)) });
+    // The basis is opt-in on lists (BENCHMARKS.md); this list shows it.
+    const params = new URLSearchParams({ limit: String(Math.min(shown, 1000)), include: 'basis' });
     if (filter !== 'all') params.set('complete', String(filter === 'done'));
     const page = await attempt(() => apiPage(`${base}?${params}`));
     if (page === undefined) return;

@@ -16,11 +16,15 @@ impl TodoTitle {
     }
 }
 
-/// Which todos a list shows.
+/// Which todos a list shows, and how much of each.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct TodoFilter {
     /// `Some(true)`: done only; `Some(false)`: open only; `None`: all.
     pub complete: Option<bool>,
+    /// Each todo with its estimate's basis (the similar tasks it came from).
+    /// Lists leave it out unless asked: it was more than half of a list
+    /// answer's bytes and a third of its CPU (BENCHMARKS.md).
+    pub with_basis: bool,
 }
 
 #[cfg(test)]

@@ -48,6 +48,17 @@ pub struct ListQuery {
     /// (opaque; one this server did not give out is a 400).
     #[param(pattern = "^[A-Za-z0-9_-]*$")]
     cursor: Option<String>,
+    /// `basis`: each todo with its `estimate_basis` (left out of lists
+    /// otherwise; a single todo's answers always have it).
+    #[param(inline)]
+    include: Option<Include>,
+}
+
+/// What a list adds to each todo.
+#[derive(Deserialize, ToSchema, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+pub enum Include {
+    Basis,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -124,7 +135,10 @@ pub async fn list(
     OriginalUri(uri): OriginalUri,
     QueryParams(q): QueryParams<ListQuery>,
 ) -> Result<Response, ApiError> {
-    let filter = TodoFilter { complete: q.complete };
+    let filter = TodoFilter {
+        complete: q.complete,
+        with_basis: matches!(q.include, Some(Include::Basis)),
+    };
     let page = pagination::request(q.limit, q.cursor.as_deref(), pagination::TODOS_DEFAULT)?;
     Ok(pagination::respond(&uri, ctx.tenant.list_todos(filter, page).await?))
 }

@@ -90,6 +90,9 @@ pub struct StoreOptions {
     /// How long a query waits for a pooled connection before the store
     /// reports the database unavailable ([`StoreError::Unavailable`]).
     pub acquire_timeout: std::time::Duration,
+    /// How wide PostgreSQL's HNSW search is (`hnsw.ef_search`) for similar
+    /// tasks: recall against latency (BENCHMARKS.md, "Vector search").
+    pub ef_search: EfSearch,
 }
 
 impl StoreOptions {
@@ -97,7 +100,87 @@ impl StoreOptions {
         Self {
             max_connections,
             acquire_timeout: std::time::Duration::from_secs(3),
+            ef_search: EfSearch::default(),
         }
+    }
+}
+
+/// `hnsw.ef_search`, one of the widths the benchmark measured. A closed set
+/// so that each has its own constant `SET LOCAL` statement: a setting's
+/// value is never formatted into SQL, and `SET LOCAL` (unlike
+/// `set_config`) is what Citus forwards to its workers (docs/scaling.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EfSearch(u16);
+
+/// A search's settings in one simple-protocol round trip: iterative scans
+/// (a tenant's rows are a sliver of the index: the scan goes on until enough
+/// pass the filter; pgvector >= 0.8) and the width.
+macro_rules! search_setup {
+    ($width:literal) => {
+        concat!(
+            "SET LOCAL hnsw.iterative_scan = relaxed_order; SET LOCAL hnsw.ef_search = ",
+            stringify!($width)
+        )
+    };
+}
+
+impl EfSearch {
+    /// The widths on offer, each with the statements that set up a search.
+    const STATEMENTS: [(u16, &'static str); 7] = [
+        (40, search_setup!(40)),
+        (64, search_setup!(64)),
+        (100, search_setup!(100)),
+        (200, search_setup!(200)),
+        (400, search_setup!(400)),
+        (800, search_setup!(800)),
+        (1000, search_setup!(1000)),
+    ];
+    /// The choice of the 100k-todos-per-tenant sweep (BENCHMARKS.md).
+    pub const DEFAULT: u16 = 200;
+
+    pub fn parse(width: u16) -> Option<Self> {
+        Self::STATEMENTS.iter().any(|(w, _)| *w == width).then_some(Self(width))
+    }
+
+    pub fn choices() -> impl Iterator<Item = u16> {
+        Self::STATEMENTS.iter().map(|(w, _)| *w)
+    }
+
+    pub fn get(self) -> u16 {
+        self.0
+    }
+
+    pub(crate) fn statement(self) -> &'static str {
+        Self::STATEMENTS
+            .iter()
+            .find(|(w, _)| *w == self.0)
+            .map(|(_, s)| *s)
+            .expect("EfSearch holds only widths of STATEMENTS")
+    }
+}
+
+#[cfg(test)]
+mod ef_search_tests {
+    use super::EfSearch;
+
+    #[test]
+    fn each_width_sets_itself_and_iterative_scans() {
+        for width in EfSearch::choices() {
+            let sql = EfSearch::parse(width).unwrap().statement();
+            assert!(sql.ends_with(&format!("hnsw.ef_search = {width}")), "{sql}");
+            assert!(
+                sql.starts_with("SET LOCAL hnsw.iterative_scan = relaxed_order; SET LOCAL "),
+                "{sql}"
+            );
+        }
+        assert_eq!(EfSearch::parse(123), None);
+        assert_eq!(EfSearch::default().get(), EfSearch::DEFAULT);
+    }
+}
+
+impl Default for EfSearch {
+    fn default() -> Self {
+        Self(Self::DEFAULT)
     }
 }
 

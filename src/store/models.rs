@@ -62,9 +62,11 @@ pub struct Todo {
     /// The similar past tasks the estimate was based on: a JSON array of
     /// [`Basis`], passed from the database to the response as it is. Parsing
     /// it into values only to write it out again took a quarter of a list's
-    /// CPU (BENCHMARKS.md).
-    #[schema(value_type = Vec<Basis>)]
-    pub estimate_basis: Box<RawValue>,
+    /// CPU (BENCHMARKS.md). Always in a single todo's answers; in lists only
+    /// with `?include=basis`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<Basis>>, required = false)]
+    pub estimate_basis: Option<Box<RawValue>>,
     /// Why the estimate failed, or why there is too little history.
     #[serde(rename = "estimate_reason")]
     pub estimate_error: Option<String>,

@@ -24,6 +24,12 @@ macro_rules! todo_columns {
         "id, tenant_id, title, complete, estimate, estimate_status, estimate_minutes, estimate_basis,
          estimate_error, actual_minutes, created_at, updated_at"
     };
+    // A list without the basis: the same positions, NULL in its place (the
+    // decoder leaves the field out of the answer).
+    (lean) => {
+        "id, tenant_id, title, complete, estimate, estimate_status, estimate_minutes, NULL,
+         estimate_error, actual_minutes, created_at, updated_at"
+    };
 }
 
 /// Decoded by position, in the order of `todo_columns!`: the derived
@@ -54,7 +60,9 @@ where
                 source: format!("unknown estimate status {status:?}").into(),
             })?,
             estimate_minutes: row.try_get(6)?,
-            estimate_basis: row.try_get::<sqlx::types::Json<Box<RawValue>>, _>(7)?.0,
+            estimate_basis: row
+                .try_get::<Option<sqlx::types::Json<Box<RawValue>>>, _>(7)?
+                .map(|j| j.0),
             estimate_error: row.try_get(8)?,
             actual_minutes: row.try_get(9)?,
             created_at: row.try_get(10)?,
@@ -66,21 +74,28 @@ where
 impl Todos for TenantStore {
     async fn list_todos(&self, filter: TodoFilter, page: PageRequest<TodoId>) -> Result<Page<Todo, TodoId>> {
         let (at, key) = page.after.map(|c| (c.at, c.key.0)).unzip();
-        let rows: Vec<Todo> = on!(tenant_read(&self.db, self.tenant), |c| sqlx::query_as(concat!(
-            "SELECT ",
-            todo_columns!(),
-            " FROM todos WHERE tenant_id = $1 AND ($2 IS NULL OR complete = $2)
-                AND ($3 IS NULL OR created_at < $3 OR (created_at = $3 AND id < $4))
-              ORDER BY created_at DESC, id DESC
-              LIMIT $5"
-        ))
-        .bind(self.tenant.0)
-        .bind(filter.complete)
-        .bind(at)
-        .bind(key)
-        .bind(page.limit + 1)
-        .fetch_all(&mut *c)
-        .await?);
+        // Two statements, not a flag in one: each stays one prepared plan.
+        macro_rules! list {
+            ($($columns:tt)*) => {
+                concat!(
+                    "SELECT ",
+                    todo_columns!($($columns)*),
+                    " FROM todos WHERE tenant_id = $1 AND ($2 IS NULL OR complete = $2)
+                        AND ($3 IS NULL OR created_at < $3 OR (created_at = $3 AND id < $4))
+                      ORDER BY created_at DESC, id DESC
+                      LIMIT $5"
+                )
+            };
+        }
+        let sql = if filter.with_basis { list!() } else { list!(lean) };
+        let rows: Vec<Todo> = on!(tenant_read(&self.db, self.tenant), |c| sqlx::query_as(sql)
+            .bind(self.tenant.0)
+            .bind(filter.complete)
+            .bind(at)
+            .bind(key)
+            .bind(page.limit + 1)
+            .fetch_all(&mut *c)
+            .await?);
         Ok(Page::from_rows(rows, page.limit, |t| Cursor {
             at: t.created_at,
             key: t.id,

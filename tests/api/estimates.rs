@@ -25,6 +25,7 @@ contract_tests!(
     the_circuit_breaker_stops_calling_a_dead_vendor,
     search_is_semantic_and_within_the_tenant,
     with_estimates_off_search_matches_words,
+    lists_leave_the_basis_out_unless_asked,
 );
 
 async fn todo_status(user: &User, tenant: Uuid, id: &str) -> Value {
@@ -92,6 +93,64 @@ async fn similar_tasks_never_cross_tenants(backend: Backend) {
     let basis = again["estimate_basis"].as_array().unwrap();
     assert_eq!(basis.len(), 1);
     assert_eq!(basis[0]["id"], theirs["id"]);
+}
+
+/// The lean list (issue 16): a list carries every field the seed's UI reads
+/// but not the estimate's basis, unless `?include=basis` asks for it (kept
+/// on the next page's link); a single todo always has it.
+async fn lists_leave_the_basis_out_unless_asked(backend: Backend) {
+    let ai = FakeAi::start().await;
+    let app = TestApp::spawn_with_ai(backend, &ai, |_| {}).await;
+    let ada = app.user("ada@example.com").await;
+    let t = ada.tenant("Acme").await;
+    ada.todo(t, "Write the quarterly report").await;
+    let second = ada.todo(t, "Write the yearly report").await;
+    let id = id_of(&second);
+
+    let lean: Value = ada.in_tenant(t).get("/api/todos").await.json().await.unwrap();
+    let row = &lean[0];
+    assert_eq!(row["id"], second["id"], "{lean}");
+    assert!(row.get("estimate_basis").is_none(), "no basis in a plain list: {row}");
+    for field in [
+        "id",
+        "tenant_id",
+        "title",
+        "complete",
+        "estimate",
+        "estimate_status",
+        "estimate_minutes",
+    ] {
+        assert!(row.get(field).is_some(), "{field} kept: {row}");
+    }
+    assert_eq!(row["estimate"], second["estimate"]);
+
+    let res = ada
+        .client
+        .get(&format!("/api/tenants/{t}/todos?include=basis&limit=1"))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let link = res.headers()["link"].to_str().unwrap().to_owned();
+    assert!(link.contains("include=basis"), "{link}");
+    let full: Value = res.json().await.unwrap();
+    assert_eq!(full[0]["estimate_basis"], second["estimate_basis"], "{full}");
+    assert_eq!(full[0]["estimate_basis"].as_array().unwrap().len(), 1);
+
+    let one: Value = ada
+        .in_tenant(t)
+        .get(&format!("/api/todos/{id}"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(one["estimate_basis"], second["estimate_basis"]);
+
+    let bad = ada
+        .client
+        .get(&format!("/api/tenants/{t}/todos?include=everything"))
+        .await;
+    assert_eq!(bad.status(), StatusCode::BAD_REQUEST);
+    let body: Value = bad.json().await.unwrap();
+    assert!(body["detail"].as_str().unwrap().contains("include"), "{body}");
 }
 
 async fn actual_durations_ground_later_estimates(backend: Backend) {
@@ -393,6 +452,28 @@ async fn with_estimates_off_search_matches_words(backend: Backend) {
         .await
         .unwrap();
     assert_eq!(hits[0]["title"], "Water the plants");
+}
+
+/// PostgreSQL: every search width on offer (HNSW_EF_SEARCH) is a valid
+/// setting there, and the nearest task is found at each.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_searches_at_every_width_on_offer() {
+    let ai = FakeAi::start().await;
+    for width in aswan::store::EfSearch::choices() {
+        let app = TestApp::spawn_with_ai(Backend::Postgres, &ai, |s| s.hnsw_ef_search = width).await;
+        let ada = app.user("ada@example.com").await;
+        let t = ada.tenant("Acme").await;
+        ada.todo(t, "Paint the fence").await;
+        ada.todo(t, "File the taxes").await;
+        let hits: Value = ada
+            .in_tenant(t)
+            .get("/api/todos/search?q=paint%20the%20fence%20again")
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(hits[0]["title"], "Paint the fence", "width {width}: {hits}");
+    }
 }
 
 /// PostgreSQL: the configured dimension gets its HNSW index, and similar-task

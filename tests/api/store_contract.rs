@@ -533,8 +533,28 @@ async fn todos_are_newest_first_and_filtered(backend: Backend) {
         ..TodoPatch::default()
     };
     t.update_todo(two, &patch).await.unwrap().unwrap();
-    assert_eq!(titles(&t, TodoFilter { complete: Some(true) }).await, ["two"]);
-    assert_eq!(titles(&t, TodoFilter { complete: Some(false) }).await, ["three", "one"]);
+    assert_eq!(
+        titles(
+            &t,
+            TodoFilter {
+                complete: Some(true),
+                ..TodoFilter::default()
+            }
+        )
+        .await,
+        ["two"]
+    );
+    assert_eq!(
+        titles(
+            &t,
+            TodoFilter {
+                complete: Some(false),
+                ..TodoFilter::default()
+            }
+        )
+        .await,
+        ["three", "one"]
+    );
 }
 
 async fn a_foreign_todo_id_is_not_found_and_untouched(backend: Backend) {

@@ -32,6 +32,7 @@ pub(in crate::store) struct PgDb {
     options: std::sync::Arc<PgConnectOptions>,
     /// Connections that have switched to `aswan_app`: everything else.
     pub(in crate::store) pool: PgPool,
+    ef_search: super::EfSearch,
 }
 
 impl PgDb {
@@ -60,6 +61,7 @@ impl PgDb {
         Ok(Self {
             options: std::sync::Arc::new(options),
             pool,
+            ef_search: o.ef_search,
         })
     }
 
@@ -195,13 +197,11 @@ impl PgDb {
         exclude: Option<TodoId>,
     ) -> Result<Vec<SimilarRow>> {
         let mut tx = self.tenant_tx(tenant).await?;
-        // A tenant's rows are a sliver of the index: keep scanning the HNSW
-        // graph until enough of them pass the filter (pgvector >= 0.8).
+        // Iterative scans and the store's width (StoreOptions::ef_search).
         // relaxed_order may return neighbours slightly out of order, so
         // they are sorted again below.
-        sqlx::query("SET LOCAL hnsw.iterative_scan = relaxed_order")
-            .execute(&mut *tx)
-            .await?;
+        // A &str without arguments goes as one simple-protocol query.
+        (&mut *tx).execute(self.ef_search.statement()).await?;
         let sql = vector_index::for_dimension(embedding.len()).map_or(vector_index::SIMILAR_EXACT, |d| d.similar);
         let mut rows: Vec<SimilarRow> = sqlx::query_as(sql)
             .bind(tenant.0)

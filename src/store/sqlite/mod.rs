@@ -74,6 +74,16 @@ fn register_sqlite_vec() {
     });
 }
 
+/// Read connections: DB_MAX_CONNECTIONS, but at most two per core. SQLite
+/// reads run in-process on the connection's own thread, so connections past
+/// the cores add no throughput, only memory: each holds its page cache,
+/// statement cache and thread (RSS under load was 57–60 MiB with 2, 67 with
+/// 4, 192 with 32 read connections; BENCHMARKS.md, "Memory").
+fn read_pool_size(configured: u32) -> u32 {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
+    configured.clamp(1, 2 * cores)
+}
+
 impl SqliteDb {
     pub(in crate::store) async fn connect(url: &str, o: StoreOptions) -> Result<Self> {
         register_sqlite_vec();
@@ -101,7 +111,7 @@ impl SqliteDb {
             .await
             .map_err(named)?;
         let read = SqlitePoolOptions::new()
-            .max_connections(o.max_connections.max(1))
+            .max_connections(read_pool_size(o.max_connections))
             .acquire_timeout(o.acquire_timeout)
             .connect_with(options)
             .await
