@@ -65,8 +65,8 @@ impl Tenants for Store {
             on!(read(&self.db), |c| sqlx::query_as::<_, MembershipWithTime>(
                 "SELECT t.id, t.name, tu.role, tu.created_at FROM tenant_users tu JOIN tenants t ON t.id = tu.tenant_id
              WHERE tu.user_id = $1
-               AND ($2 IS NULL OR tu.created_at > $2 OR (tu.created_at = $2 AND t.id > $3))
-             ORDER BY tu.created_at, t.id
+               AND ($2 IS NULL OR tu.created_at > $2 OR (tu.created_at = $2 AND tu.tenant_id > $3))
+             ORDER BY tu.created_at, tu.tenant_id
              LIMIT $4",
             )
             .bind(user.0)
