@@ -261,9 +261,13 @@ def soak(ai_url, args, pg):
     5 s of creates (which grow another tenant), on SQLite and then on
     PostgreSQL, over and over; RSS after each round. Growth that does not
     level off would be a leak."""
-    servers = [Server("sqlite", args.bin, f"sqlite://{tempfile.mkdtemp(prefix='aswan-soak-')}/soak.db", ai_url)]
-    if pg:
-        servers.append(Server("postgres", args.bin, fresh_pg_database(pg["admin"], pg["bin"]), ai_url))
+    extra = dict(kv.split("=", 1) for kv in args.env)
+    servers = []
+    if "sqlite" in args.backends:
+        servers.append(Server("sqlite", args.bin, f"sqlite://{tempfile.mkdtemp(prefix='aswan-soak-')}/soak.db",
+                              ai_url, extra))
+    if pg and "postgres" in args.backends:
+        servers.append(Server("postgres", args.bin, fresh_pg_database(pg["admin"], pg["bin"]), ai_url, extra))
     samples = []
     begin = time.time()
     end = begin + args.soak
@@ -278,9 +282,10 @@ def soak(ai_url, args, pg):
         print(sample, flush=True)
     for s in servers:
         s.stop()
-    out = os.path.join(os.path.dirname(args.out), "soak.json")
+    out = args.soak_out or os.path.join(os.path.dirname(args.out), "soak.json")
     with open(out, "w") as f:
-        json.dump({"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "samples": samples}, f, indent=1)
+        json.dump({"when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "env": args.env,
+                   "samples": samples}, f, indent=1)
     print(f"soak written to {os.path.relpath(out, ROOT)}")
 
 
@@ -300,6 +305,10 @@ def main():
     ap.add_argument("--out", default=os.path.join(ROOT, "bench", "results", "load.json"))
     ap.add_argument("--soak", type=int, default=0, metavar="SECONDS",
                     help="instead: a soak of mixed list/create load on both backends, sampling RSS")
+    ap.add_argument("--backends", default="sqlite,postgres", help="the soak's backends")
+    ap.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                    help="an extra environment variable for the soak's servers (repeatable)")
+    ap.add_argument("--soak-out", help="where the soak's samples go (default: soak.json beside --out)")
     args = ap.parse_args()
     args.concurrency = [int(c) for c in args.concurrency.split(",")]
     BIN = args.bin
