@@ -265,7 +265,9 @@ function estimateView(todo, refresh) {
       const basis = todo.estimate_basis || [];
       box.append(h('span', {}, 'Estimate: ', h('span', { class: 'estimate-text', text: todo.estimate })));
       if (basis.length) {
-        box.append(h('details', {}, h('summary', { text: `based on ${basis.length} similar task${basis.length === 1 ? '' : 's'}` }),
+        // The estimate's own words say how many tasks it used (those with a
+        // recorded duration, when any has one); this lists every one found.
+        box.append(h('details', {}, h('summary', { text: `${basis.length} similar task${basis.length === 1 ? '' : 's'} found` }),
           h('ul', {}, basis.map((b) => h('li', {}, h('span', { text: b.title }), ' — ',
             b.minutes == null ? 'no duration' : `${b.minutes} min ${b.actual ? '(actual)' : '(estimated)'}`)))));
       } else {
@@ -276,20 +278,22 @@ function estimateView(todo, refresh) {
     case 'insufficient_history':
       // No number rather than an invented one; worth asking again once
       // similar tasks have been completed with their durations (moot once
-      // this one was timed itself).
-      if (todo.actual_minutes) break;
+      // this one is done).
+      if (todo.complete) break;
       box.append(h('span', { text: `Estimate: ${todo.estimate}` }), ' ',
         h('span', { class: 'muted', text: `(${todo.estimate_reason || 'no similar tasks with a duration'})` }), ' ',
         reEstimateButton(todo, 'Estimate again', refresh));
       break;
     case 'failed':
-      box.append(h('span', { text: `Estimate failed: ${todo.estimate_reason || 'unknown reason'}` }), ' ',
-        reEstimateButton(todo, 'Retry estimate', refresh));
+      box.append(h('span', { text: `Estimate failed: ${todo.estimate_reason || 'unknown reason'}` }));
+      if (!todo.complete) box.append(' ', reEstimateButton(todo, 'Retry estimate', refresh));
       break;
     default:
       if (todo.estimate) box.append('Estimate: ', h('span', { text: todo.estimate }));
   }
-  if (todo.actual_minutes) box.append(h('div', { text: `Took ${todo.actual_minutes} min` }));
+  // A reopened task keeps its recorded duration (nothing saved is lost),
+  // but it is not "took" any more until it is done again.
+  if (todo.actual_minutes && todo.complete) box.append(h('div', { text: `Took ${todo.actual_minutes} min` }));
   return box;
 }
 

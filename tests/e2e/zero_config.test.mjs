@@ -36,7 +36,7 @@ test('with no configuration, estimates come from the tenant\'s own history', asy
   await addTodo(page, 'Repair the broken sign-in page');
   const second = item(page, 'Repair the broken sign-in page');
   await second.locator('.estimate-text', { hasText: '1 h 30 min, from the actual durations of 1 similar task' }).waitFor();
-  await second.getByText('based on 1 similar task').click();
+  await second.getByText('1 similar task found').click();
   await second.locator('details li', { hasText: 'Fix the login bug' }).getByText('90 min (actual)').waitFor();
 
   // Unrelated: no number; once a similar task is timed, asking again gives one.
@@ -54,3 +54,49 @@ test('with no configuration, estimates come from the tenant\'s own history', asy
   await page.screenshot({ path: join(artifacts, 'history-estimates.png'), fullPage: true });
   assert.deepEqual(page.foreign, [], 'no request to any other host');
 });
+
+// The UI issue's defect 7, the parts the page itself got wrong: the list of
+// similar tasks never contradicts the estimate's own count, a done task is
+// not offered a new estimate, and a reopened task no longer says "Took".
+test('estimates say what they used; done tasks are not re-estimated; reopened ones have not "taken" yet', async () => {
+  const page = await newPage(browser, app.base);
+  await signUp(page, app.base, 'stale@example.com');
+  await createTenant(page, 'Stale');
+  await addTodo(page, 'Fix the login bug');
+  await item(page, 'Fix the login bug').getByRole('checkbox').check();
+  await item(page, 'Fix the login bug').getByLabel('How long did it take? (minutes)').fill('2h');
+  await item(page, 'Fix the login bug').getByRole('button', { name: 'Save' }).click();
+  await item(page, 'Fix the login bug').getByText('Took 120 min').waitFor();
+  await addTodo(page, 'Fix the login bug on Safari');
+  await item(page, 'Fix the login bug on Safari').locator('.estimate-text').waitFor();
+  await addTodo(page, 'Fix the login bug on Firefox');
+  const third = item(page, 'Fix the login bug on Firefox');
+  await third.locator('.estimate-text', { hasText: 'from the actual durations of 1 similar task' }).waitFor();
+  // Two similar tasks were found (one timed, one only estimated); the list
+  // says so instead of "based on 2" under "from … 1 similar task".
+  const summary = await third.locator('details summary').textContent();
+  assert.equal(summary, '2 similar tasks found');
+  assert.equal(await third.locator('details li').count(), 2);
+  assert.equal(await page.getByText(/based on \d+ similar task/).count(), 0);
+
+  // Not enough history: "Estimate again" is offered while open, not once done.
+  await addTodo(page, 'Mow the lawn');
+  const lawn = item(page, 'Mow the lawn');
+  await lawn.getByRole('button', { name: 'Estimate again' }).waitFor();
+  await lawn.getByRole('checkbox').check();
+  await lawn.getByRole('button', { name: 'Skip' }).click();
+  await rendered(page, 'Mow the lawn', true);
+  assert.equal(await item(page, 'Mow the lawn').getByRole('button', { name: 'Estimate again' }).count(), 0);
+
+  // Reopened: the recorded duration is kept, but the task has not "taken" it.
+  await item(page, 'Fix the login bug').getByRole('checkbox').uncheck();
+  await rendered(page, 'Fix the login bug', false);
+  assert.equal(await item(page, 'Fix the login bug').getByText('Took 120 min').count(), 0);
+});
+
+/** Waits until the list was drawn again with the task done (or open): the
+ * checkbox changes at once, the row only when the server's answer is shown. */
+function rendered(page, title, done) {
+  return page.waitForFunction(([t, d]) => [...document.querySelectorAll('li.todo')]
+    .some((li) => li.querySelector('.title')?.textContent === t && li.classList.contains('done') === d), [title, done]);
+}
