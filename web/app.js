@@ -560,7 +560,7 @@ async function membersView(tenantId) {
         if (self) navigate('/tenants'); else again();
       },
     }) : null;
-    return h('tr', {}, h('td', { text: m.email }), h('td', {}, role), h('td', { text: new Date(m.joined_at).toLocaleDateString() }), h('td', {}, remove));
+    return h('tr', {}, h('td', { class: 'email' }, ...emailParts(m.email)), h('td', {}, role), h('td', { text: new Date(m.joined_at).toLocaleDateString() }), h('td', {}, remove));
   });
   const table = h('table', {}, h('thead', {}, h('tr', {}, ['Email', 'Role', 'Joined', ''].map((t) => h('th', { scope: 'col', text: t })))), h('tbody', {}, rows));
   const invitations = owner ? await account.invitationsSection(tenantId) : null;
@@ -570,6 +570,12 @@ async function membersView(tenantId) {
     h('div', { class: 'card scroll' }, table),
     owner ? invitations : h('p', { class: 'muted', text: 'Only owners can invite or remove members.' }),
   );
+}
+
+/** An email as text with line-break opportunities before the @ and after
+ * each dot, where a narrow screen may wrap it. */
+function emailParts(email) {
+  return email.split(/(?=@)|(?<=\.)/).flatMap((part, i) => (i ? [h('wbr'), part] : [part]));
 }
 
 // ---- start -------------------------------------------------------------------

@@ -173,3 +173,45 @@ test('durations as people type them: 1.5h, 1h30, 45m', async () => {
   await item(page, 'Nonsense').getByRole('button', { name: 'Save' }).click();
   await item(page, 'Nonsense').getByText('Type a duration like 90, 1.5h, 1h30 or 45m').waitFor();
 });
+
+test('on a phone the members page keeps roles, buttons and emails whole', async () => {
+  const page = await newPage(browser, app.base, { viewport: { width: 375, height: 740 }, isMobile: true, hasTouch: true });
+  const email = 'christopher.longname-example@subdomain.example.com';
+  await signUp(page, app.base, email);
+  const tenant = await createTenant(page, 'Phone');
+  await page.goto(`${app.base}/tenants/${tenant}/members`);
+  const select = page.getByLabel(`Role of ${email}`);
+  await select.waitFor();
+  const measured = await page.evaluate((mail) => {
+    const sel = document.querySelector('td select');
+    // The widest option's text, drawn in the select's font, must fit inside.
+    const ctx = document.createElement('canvas').getContext('2d');
+    ctx.font = getComputedStyle(sel).font;
+    const needed = Math.max(...[...sel.options].map((o) => ctx.measureText(o.text).width));
+    const button = [...document.querySelectorAll('td button')].find((b) => b.textContent === 'Leave');
+    const buttonLines = (() => {
+      const r = document.createRange(); r.selectNodeContents(button);
+      return new Set([...r.getClientRects()].map((x) => Math.round(x.top))).size;
+    })();
+    // Where the email's lines break: the characters that start a new line.
+    const cell = [...document.querySelectorAll('td')].find((td) => td.textContent === mail);
+    const starts = [];
+    let lastTop = null; let index = 0;
+    const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+      for (let i = 0; i < node.length; i += 1, index += 1) {
+        const r = document.createRange(); r.setStart(node, i); r.setEnd(node, i + 1);
+        const top = Math.round(r.getBoundingClientRect().top);
+        if (lastTop !== null && top > lastTop + 2) starts.push(index);
+        lastTop = top;
+      }
+    }
+    return { selectInner: sel.clientWidth, needed, buttonLines, starts };
+  }, email);
+  assert.ok(measured.selectInner >= measured.needed + 16, `role select ${measured.selectInner}px for ${measured.needed}px of text`);
+  assert.equal(measured.buttonLines, 1, '"Leave" on one line');
+  for (const i of measured.starts) {
+    // Before the @, after a dot or a hyphen: never inside a word.
+    assert.ok(email[i] === '@' || '.-'.includes(email[i - 1]), `the email breaks at "${email.slice(0, i)}|${email.slice(i)}"`);
+  }
+});
