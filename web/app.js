@@ -316,7 +316,7 @@ async function todosView(tenantId) {
   if (!tenant || !tenants) { unavailable(); return; }
   const base = `/api/tenants/${tenantId}/todos`;
   let filter = 'all';
-  let search = null; // results of a search, or null
+  let search = null; // the query whose results are shown, or null: the list
   const list = h('ul', { class: 'todos', 'aria-label': 'Tasks' });
 
   // The list arrives a page at a time: more loads as the user scrolls to its
@@ -344,7 +344,7 @@ async function todosView(tenantId) {
 
   const refresh = async () => {
     clearTimeout(pollTimer);
-    if (search) return;
+    if (search) return runSearch();
     // The basis is opt-in on lists (BENCHMARKS.md); this list shows it.
     const params = new URLSearchParams({ limit: String(Math.min(shown, 1000)), include: 'basis' });
     if (filter !== 'all') params.set('complete', String(filter === 'done'));
@@ -390,20 +390,31 @@ async function todosView(tenantId) {
   }
 
   const q = h('input', { id: 'search', type: 'search', placeholder: 'Search tasks', maxlength: '256' });
+  // Back to the whole list: the field emptied (its × or Escape), or the button.
+  const endSearch = () => { if (search === null) return; q.value = ''; search = null; refresh(); };
+  q.addEventListener('search', () => { if (!q.value.trim()) endSearch(); });
+  q.addEventListener('keydown', (e) => { if (e.key === 'Escape') endSearch(); });
+  // The results are the tasks themselves (complete, edit, time them), as in
+  // the list; an action runs the search again.
+  const runSearch = async () => {
+    const query = search;
+    const hits = await attempt(() => api('GET', `${base}/search?q=${encodeURIComponent(query)}`));
+    if (hits === undefined || search !== query) return;
+    const todos = (await Promise.all(hits.map((hit) => api('GET', `${base}/${hit.id}`).catch(() => null)))).filter(Boolean);
+    if (search !== query) return;
+    const back = h('button', { type: 'button', class: 'link', text: 'Back to all tasks', onclick: endSearch });
+    const head = h('li', { class: 'search-head' },
+      h('span', { text: todos.length ? `${todos.length} ${todos.length === 1 ? 'task matches' : 'tasks match'} “${query}”` : `No task matches “${query}”.` }), ' ', back);
+    list.replaceChildren(head, ...todos.map((t) => todoItem(t, base, refresh)));
+  };
   const searchForm = h('form', {
     class: 'row grow', role: 'search',
     onsubmit: async (e) => {
       e.preventDefault();
-      if (!q.value.trim()) { search = null; return refresh(); }
-      const hits = await attempt(() => api('GET', `${base}/search?q=${encodeURIComponent(q.value)}`));
-      if (hits === undefined) return;
-      search = hits;
-      clearTimeout(pollTimer);
-      list.replaceChildren(...(hits.length
-        ? hits.map((hit) => h('li', { class: 'card' }, h('span', { text: hit.title }),
-          hit.minutes == null ? null : h('span', { class: 'muted', text: ` — ${hit.minutes} min` })))
-        : [h('li', { class: 'empty', text: 'No matching tasks.' })]),
-      h('li', {}, h('button', { type: 'button', class: 'link', text: 'Clear search', onclick: () => { q.value = ''; search = null; refresh(); } })));
+      if (!q.value.trim()) { endSearch(); return; }
+      search = q.value.trim();
+      observer?.disconnect();
+      await runSearch();
     },
   }, h('label', { for: 'search', class: 'sr-only', text: 'Search tasks' }), h('div', { class: 'grow' }, q));
 

@@ -34,6 +34,13 @@ use crate::store::TenantStore;
 pub const LOCAL_MAX_DISTANCE: f32 = 0.45;
 /// The vendor default: anything pointing the same way at all.
 pub const VENDOR_MAX_DISTANCE: f32 = 1.0;
+/// How much wider a search looks than an estimate (see
+/// `Ai::search_max_distance`). With the built-in model, 0.65 in all: in a
+/// ten-task tenant the relevant hits of nine queries (a paraphrase, a word,
+/// a phrase) sat at 0.18–0.63, the best unrelated task at 0.70 or more, and
+/// gibberish ("zzzz qqqq", "asdf") at 0.75 or more (tests/api/local_ai.rs,
+/// `search_finds_only_what_is_relevant`).
+pub const SEARCH_MARGIN: f32 = 0.20;
 
 /// What the pipeline needs to know, resolved once from the settings.
 #[derive(Debug, Clone)]
@@ -172,6 +179,14 @@ impl Ai {
 
     pub fn config(&self) -> &AiConfig {
         &self.config
+    }
+
+    /// How far a search looks: a little wider than what counts as similar
+    /// for an estimate (a search lists candidates for a person to pick from;
+    /// an estimate borrows their durations), so that a query that means
+    /// nothing in this tenant finds nothing.
+    pub fn search_max_distance(&self) -> f32 {
+        (self.config.max_distance + SEARCH_MARGIN).min(VENDOR_MAX_DISTANCE)
     }
 
     pub fn embedder(&self) -> &Embedder {

@@ -207,8 +207,10 @@ async fn estimate_inline(state: &AppState, ctx: &TenantCtx, todo: Todo, job: Opt
 
 const SEARCH_LIMIT: i64 = 20;
 
-/// Semantic search within the tenant: nearest titles by embedding (with
-/// estimates off, a plain substring match). At most 20.
+/// Search within the tenant: the titles that contain the query's words as
+/// typed (always found), then those close in meaning (within the model's
+/// search distance: an unrelated query finds nothing). With estimates off,
+/// the word match only. At most 20.
 #[utoipa::path(
     get,
     path = "/search",
@@ -216,7 +218,7 @@ const SEARCH_LIMIT: i64 = 20;
     operation_id = "search_todos",
     params(SearchQuery),
     responses(
-        (status = 200, description = "The closest todos, closest first", body = Vec<Basis>),
+        (status = 200, description = "The matches: word matches first, then the closest in meaning; empty when nothing is relevant", body = Vec<Basis>),
         (status = 404, description = "No such tenant, or the caller is not a member", body = ErrorBody),
     )
 )]
@@ -236,9 +238,29 @@ pub async fn search(
         ApiError::Unavailable
     })?;
     let model = ai.embedder().model();
-    Ok(Json(
-        ctx.tenant.similar(&embedding, model, SEARCH_LIMIT, 1.0, None).await?,
-    ))
+    let words = ctx.tenant.titles_containing(query, SEARCH_LIMIT).await?;
+    let near = ctx
+        .tenant
+        .similar(&embedding, model, SEARCH_LIMIT, ai.search_max_distance(), None)
+        .await?;
+    Ok(Json(merge_hits(words, near)))
+}
+
+/// Word matches first (with their distance in meaning when they are also
+/// near), then the near ones that are not word matches; at most SEARCH_LIMIT.
+fn merge_hits(words: Vec<Basis>, near: Vec<Basis>) -> Vec<Basis> {
+    let mut out: Vec<Basis> = words
+        .into_iter()
+        .map(|w| near.iter().find(|n| n.id == w.id).cloned().unwrap_or(w))
+        .collect();
+    out.sort_by(|a, b| a.distance.total_cmp(&b.distance));
+    for n in near {
+        if !out.iter().any(|o| o.id == n.id) {
+            out.push(n);
+        }
+    }
+    out.truncate(SEARCH_LIMIT as usize);
+    out
 }
 
 /// One todo.

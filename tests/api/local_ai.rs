@@ -15,6 +15,7 @@ contract_tests!(
     estimates_stand_in_when_nothing_was_timed,
     history_never_crosses_tenants,
     search_is_semantic_with_no_configuration,
+    search_finds_only_what_is_relevant,
     a_retitled_todo_is_similar_by_its_new_title,
     reindex_after_a_change_of_model_and_dimensions,
     an_interrupted_reindex_resumes_where_it_stopped,
@@ -142,6 +143,44 @@ async fn search_is_semantic_with_no_configuration(backend: Backend) {
     assert_eq!(hits[0]["title"], "Fix the login bug", "{hits}");
     let hits = search(&ada, t, "cut the grass").await;
     assert_eq!(hits[0]["title"], "Mow the lawn", "{hits}");
+}
+
+/// The UI issue's defect 2: a query that means nothing here finds nothing,
+/// an unrelated task does not ride along, and a word typed as it appears in
+/// a title always finds that task.
+async fn search_finds_only_what_is_relevant(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let ada = app.user("ada@example.com").await;
+    let t = ada.tenant("Acme").await;
+    for title in [
+        "Buy milk",
+        "Write the pricing article",
+        "Fix the login bug",
+        "Mow the lawn",
+        "Prepare the board meeting slides",
+        "Renew the car insurance",
+        "Call the dentist",
+        "Plan the team offsite",
+    ] {
+        ada.todo(t, title).await;
+    }
+    let titles = |hits: &Value| -> Vec<String> {
+        hits.as_array()
+            .unwrap()
+            .iter()
+            .map(|h| h["title"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let nothing = search(&ada, t, "zzzz qqqq").await;
+    assert_eq!(titles(&nothing), Vec::<String>::new(), "{nothing}");
+    let pricing = search(&ada, t, "pricing article").await;
+    assert_eq!(titles(&pricing)[0], "Write the pricing article", "{pricing}");
+    assert!(!titles(&pricing).contains(&"Buy milk".to_owned()), "{pricing}");
+    // A word of the title as typed, whatever the model thinks of it.
+    let milk = search(&ada, t, "milk").await;
+    assert!(titles(&milk).contains(&"Buy milk".to_owned()), "{milk}");
+    let dentist = search(&ada, t, "DENTIST").await;
+    assert_eq!(titles(&dentist)[0], "Call the dentist", "{dentist}");
 }
 
 async fn a_retitled_todo_is_similar_by_its_new_title(backend: Backend) {

@@ -100,3 +100,32 @@ function rendered(page, title, done) {
   return page.waitForFunction(([t, d]) => [...document.querySelectorAll('li.todo')]
     .some((li) => li.querySelector('.title')?.textContent === t && li.classList.contains('done') === d), [title, done]);
 }
+
+// The UI issue's defect 2: only relevant results, as real task rows, an
+// empty state, and a way back to the list.
+test('search shows only relevant tasks, as tasks, and Escape goes back to the list', async () => {
+  const page = await newPage(browser, app.base);
+  await signUp(page, app.base, 'search@example.com');
+  await createTenant(page, 'Search');
+  for (const title of ['Buy milk', 'Write the pricing article', 'Fix the login bug']) await addTodo(page, title);
+  const field = page.getByRole('searchbox', { name: 'Search tasks' });
+
+  await field.fill('zzzz qqqq');
+  await field.press('Enter');
+  await page.getByText('No task matches “zzzz qqqq”.').waitFor();
+  assert.equal(await page.locator('li.todo').count(), 0);
+
+  await field.fill('pricing article');
+  await field.press('Enter');
+  await page.getByText(/1 task matches “pricing article”/).waitFor();
+  assert.deepEqual(await page.locator('li.todo .title').allTextContents(), ['Write the pricing article']);
+  // A real row: it can be completed from the results.
+  await item(page, 'Write the pricing article').getByRole('checkbox').check();
+  await item(page, 'Write the pricing article').getByRole('button', { name: 'Skip' }).click();
+  await rendered(page, 'Write the pricing article', true);
+  await page.getByText(/1 task matches “pricing article”/).waitFor();
+
+  await field.press('Escape');
+  await page.waitForFunction(() => document.querySelectorAll('li.todo').length === 3);
+  assert.equal(await page.getByText(/matches “/).count(), 0);
+});
