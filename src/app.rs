@@ -118,7 +118,9 @@ impl App {
         // and only then does the store close.
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let worker = self.ai.clone().map(|ai| spawn_worker(ai, self.store.clone(), stopped));
+        let upkeep = crate::monitoring::spawn_upkeep();
         let served = server::serve(listener, router, self.limits.clone(), shutdown, DRAIN).await;
+        upkeep.abort();
         let _ = stop.send(true);
         let deadline = tokio::time::Instant::now() + DRAIN;
         if let Some(mut worker) = worker {

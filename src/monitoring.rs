@@ -42,6 +42,24 @@ pub fn handle() -> &'static PrometheusHandle {
     })
 }
 
+/// How often recorded histogram samples are folded into their buckets.
+const UPKEEP: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Folds the histograms' recorded samples into their buckets every few
+/// seconds. The recorder keeps every sample until then (or until a scrape):
+/// without this, a server nobody scrapes — METRICS_BIND unset, the default —
+/// grew by ~2–3 MiB a minute under load, forever (BENCHMARKS.md, "Goal 2").
+pub fn spawn_upkeep() -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async {
+        let mut every = tokio::time::interval(UPKEEP);
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            handle().run_upkeep();
+        }
+    })
+}
+
 /// The metrics listener's router: `GET /metrics`, with the gauges that are
 /// read when scraped (pool, queue, breaker) brought up to date first.
 pub fn router(store: crate::store::Store, ai: Option<std::sync::Arc<crate::ai::Ai>>) -> axum::Router {

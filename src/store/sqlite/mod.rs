@@ -332,3 +332,17 @@ fn sqlite_value(row: &sqlx::sqlite::SqliteRow, i: usize) -> serde_json::Value {
     };
     v.unwrap_or(Value::Null)
 }
+
+#[cfg(test)]
+mod tests {
+    /// The performance issue's SQLite memory growth: 32 read connections
+    /// held 192 MiB under load; the pool no longer opens more than the cores
+    /// can use.
+    #[test]
+    fn the_read_pool_is_capped_at_two_per_core() {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
+        assert_eq!(super::read_pool_size(1000), 2 * cores);
+        assert_eq!(super::read_pool_size(1), 1);
+        assert_eq!(super::read_pool_size(32), 32.min(2 * cores));
+    }
+}
