@@ -29,8 +29,8 @@ test('the whole journey: sign up, tenant, todos with estimates, complete, deep l
   await first.locator('.estimate-text', { hasText: 'About 42 minutes.' }).waitFor();
   await addTodo(page, 'Write the yearly report');
   const second = item(page, 'Write the yearly report');
-  await second.getByText('based on 1 similar task').waitFor();
-  await second.getByText('based on 1 similar task').click();
+  await second.getByText('1 similar task found').waitFor();
+  await second.getByText('1 similar task found').click();
   await second.locator('details li', { hasText: 'Write the quarterly report' }).waitFor();
 
   // Complete with the time it took.
