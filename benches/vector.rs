@@ -9,7 +9,7 @@
 //! plus noise, so neighbourhoods are real (uniform random vectors would make
 //! every neighbour equally far).
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use aswan::domain::TenantId;
 use aswan::store::prelude::*;
@@ -18,6 +18,10 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use sqlx::{Connection, Executor, PgConnection};
 use uuid::Uuid;
+
+#[path = "common/timing.rs"]
+mod timing;
+use timing::run;
 
 const TENANTS: usize = 10;
 const QUERIES_PER_TENANT: usize = 30;
@@ -31,17 +35,6 @@ fn centroids(dims: usize, rng: &mut StdRng) -> Vec<Vec<f32>> {
 
 fn near(c: &[f32], noise: f32, rng: &mut StdRng) -> Vec<f32> {
     c.iter().map(|x| x + rng.gen_range(-noise..noise)).collect()
-}
-
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i].as_secs_f64() * 1000.0
-}
-
-struct Outcome {
-    p50: f64,
-    p99: f64,
-    ids: Vec<Vec<Uuid>>,
 }
 
 async fn pg_case(admin: &str, dims: usize, per_tenant: usize) -> anyhow::Result<()> {
@@ -130,7 +123,7 @@ async fn pg_case(admin: &str, dims: usize, per_tenant: usize) -> anyhow::Result<
         }
     })
     .await?;
-    let recall = recall(&hnsw.ids, &exact.ids);
+    let recall = recall(&hnsw.answers, &exact.answers);
     println!(
         "| postgres | {dims} | {per_tenant} | load {:.1} s, HNSW build {:.1} s | HNSW p50 {:.2} ms, p99 {:.2} ms | exact p50 {:.2} ms, p99 {:.2} ms | recall@3 {:.3} |",
         loaded.as_secs_f64(),
@@ -204,30 +197,6 @@ async fn via_store(store: Store, tenant: Uuid, v: Vec<f32>) -> anyhow::Result<Ve
         .into_iter()
         .map(|b| b.id.0)
         .collect())
-}
-
-async fn run<F, Fut>(queries: &[(Uuid, Vec<f32>)], f: F) -> anyhow::Result<Outcome>
-where
-    F: Fn(Uuid, Vec<f32>) -> Fut,
-    Fut: std::future::Future<Output = anyhow::Result<Vec<Uuid>>>,
-{
-    // One warm-up pass, then the measured one.
-    for (t, v) in queries.iter().take(10) {
-        f(*t, v.clone()).await?;
-    }
-    let mut times = Vec::new();
-    let mut ids = Vec::new();
-    for (t, v) in queries {
-        let start = Instant::now();
-        ids.push(f(*t, v.clone()).await?);
-        times.push(start.elapsed());
-    }
-    times.sort();
-    Ok(Outcome {
-        p50: percentile(&times, 0.5),
-        p99: percentile(&times, 0.99),
-        ids,
-    })
 }
 
 fn recall(found: &[Vec<Uuid>], truth: &[Vec<Uuid>]) -> f64 {

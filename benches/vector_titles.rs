@@ -14,7 +14,7 @@
 //! close as the exact third one is a right answer (templates make equal
 //! titles).
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use aswan::ai::local::LocalModel;
 use aswan::domain::TenantId;
@@ -25,6 +25,10 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use sqlx::{Connection, Executor, PgConnection};
 use uuid::Uuid;
+
+#[path = "common/timing.rs"]
+mod timing;
+use timing::run;
 
 const TENANTS: usize = 2;
 const QUERIES_PER_TENANT: usize = 100;
@@ -390,45 +394,12 @@ fn title(rng: &mut StdRng) -> String {
     out
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i].as_secs_f64() * 1000.0
-}
-
 fn vector_text(v: &[f32]) -> String {
     format!("[{}]", v.iter().map(|x| x.to_string()).collect::<Vec<_>>().join(","))
 }
 
 /// (id, distance) of the k nearest, nearest first.
 type Answer = Vec<(Uuid, f32)>;
-
-struct Outcome {
-    p50: f64,
-    p99: f64,
-    answers: Vec<Answer>,
-}
-
-async fn run<F, Fut>(queries: &[(Uuid, Vec<f32>)], f: F) -> anyhow::Result<Outcome>
-where
-    F: Fn(Uuid, Vec<f32>) -> Fut,
-    Fut: std::future::Future<Output = anyhow::Result<Answer>>,
-{
-    for (t, v) in queries.iter().take(10) {
-        f(*t, v.clone()).await?;
-    }
-    let (mut times, mut answers) = (Vec::new(), Vec::new());
-    for (t, v) in queries {
-        let start = Instant::now();
-        answers.push(f(*t, v.clone()).await?);
-        times.push(start.elapsed());
-    }
-    times.sort();
-    Ok(Outcome {
-        p50: percentile(&times, 0.5),
-        p99: percentile(&times, 0.99),
-        answers,
-    })
-}
 
 /// Share of the exact answers' slots filled by a neighbour at least as close
 /// as the exact one in that slot's rank allows (ties count as found).
