@@ -129,6 +129,19 @@ def fill_sqlite(path, tenants, users, template, bench_user):
     db.close()
 
 
+def my_tenants(base, token):
+    """Every tenant id of the user, following the list's `Link: rel="next"`
+    pages of 100."""
+    ids, page = [], "/api/tenants?limit=100"
+    while page:
+        req = urllib.request.Request(base + page, headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(req) as res:
+            ids += [t["id"] for t in json.loads(res.read())]
+            m = re.search(r"<([^>]+)>;\s*rel=\"next\"", res.headers.get("Link") or "")
+            page = m.group(1).replace(base, "") if m else None
+    return ids
+
+
 # ---- one size -------------------------------------------------------------------
 
 def case(backend, tenants, users, pg):
@@ -158,14 +171,7 @@ def case(backend, tenants, users, pg):
     else:
         size = sum(os.path.getsize(os.path.join(work, f)) for f in os.listdir(work) if f.startswith("tenants.db"))
     proc, base = start(url, work)
-    mine = []
-    page = "/api/tenants?limit=100"
-    while page:
-        req = urllib.request.Request(base + page, headers={"Authorization": f"Bearer {token}"})
-        with urllib.request.urlopen(req) as res:
-            mine += [t["id"] for t in json.loads(res.read())]
-            m = re.search(r"<([^>]+)>;\s*rel=\"next\"", res.headers.get("Link") or "")
-            page = m.group(1).replace(base, "") if m else None
+    mine = my_tenants(base, token)
     ids = [t for t in mine if t != str(template)] or [str(template)]
     out = {"backend": backend, "tenants": tenants + 1, "users": users + 1, "todos": (tenants + 1) * TODOS_PER_TENANT,
            "setup_s": round(setup, 1), "db_bytes": size, "bytes_per_tenant": round(size / (tenants + 1)),
@@ -181,15 +187,7 @@ def case(backend, tenants, users, pg):
     out["open_tenant"] = timed(lambda i: get(f"/api/tenants/{ids[(i * 7) % len(ids)]}"), 500)
     out["tenant_list_first_page"] = timed(lambda i: get("/api/tenants?limit=100"), 200)
 
-    def walk(_):
-        page = "/api/tenants?limit=100"
-        while page:
-            req = urllib.request.Request(base + page, headers={"Authorization": f"Bearer {token}"})
-            with urllib.request.urlopen(req) as res:
-                res.read()
-                m = re.search(r"<([^>]+)>;\s*rel=\"next\"", res.headers.get("Link") or "")
-                page = m.group(1).replace(base, "") if m else None
-    out["tenant_list_all_pages"] = timed(walk, 20)
+    out["tenant_list_all_pages"] = timed(lambda _: my_tenants(base, token), 20)
     out["create_tenant"] = timed(lambda i: load.call(base, "POST", "/api/tenants", {"name": f"New {i}"}, token), 100)
     run = uuid.uuid4().hex[:6]
     out["sign_up"] = timed(lambda i: load.call(base, "POST", "/api/sign-up",

@@ -11,17 +11,15 @@
 
 use std::time::Instant;
 
-use aswan::domain::TenantId;
-use aswan::store::prelude::*;
 use aswan::store::Store;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use sqlx::{Connection, Executor, PgConnection};
 use uuid::Uuid;
 
-#[path = "common/timing.rs"]
-mod timing;
-use timing::run;
+#[path = "common/search.rs"]
+mod search;
+use search::run;
 
 const TENANTS: usize = 10;
 const QUERIES_PER_TENANT: usize = 30;
@@ -186,17 +184,10 @@ fn queries(tenants: &[Uuid], cents: &[Vec<f32>], rng: &mut StdRng) -> Vec<(Uuid,
         .collect()
 }
 
-/// The app's own code path: `TenantStore::similar`.
+/// The app's own code path, ids only.
 async fn via_store(store: Store, tenant: Uuid, v: Vec<f32>) -> anyhow::Result<Vec<Uuid>> {
-    // A benchmark acts for no user: the maintenance door.
-    #[allow(clippy::disallowed_methods)]
-    let tenant = store.unchecked_tenant(TenantId(tenant));
-    Ok(tenant
-        .similar(&v, "bench", K, 2.0, None)
-        .await?
-        .into_iter()
-        .map(|b| b.id.0)
-        .collect())
+    let near = search::via_store(store, "bench".to_owned(), K, tenant, v).await?;
+    Ok(near.into_iter().map(|(id, _)| id).collect())
 }
 
 fn recall(found: &[Vec<Uuid>], truth: &[Vec<Uuid>]) -> f64 {

@@ -17,8 +17,6 @@
 use std::time::Instant;
 
 use aswan::ai::local::LocalModel;
-use aswan::domain::TenantId;
-use aswan::store::prelude::*;
 use aswan::store::{EfSearch, Store, StoreOptions};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -26,9 +24,9 @@ use rand::{Rng, SeedableRng};
 use sqlx::{Connection, Executor, PgConnection};
 use uuid::Uuid;
 
-#[path = "common/timing.rs"]
-mod timing;
-use timing::run;
+#[path = "common/search.rs"]
+mod search;
+use search::run;
 
 const TENANTS: usize = 2;
 const QUERIES_PER_TENANT: usize = 100;
@@ -413,18 +411,6 @@ fn recall(found: &[Answer], exact: &[Answer]) -> f64 {
     hit as f64 / total.max(1) as f64
 }
 
-async fn via_store(store: Store, model: String, tenant: Uuid, v: Vec<f32>) -> anyhow::Result<Answer> {
-    // A benchmark acts for no user: the maintenance door.
-    #[allow(clippy::disallowed_methods)]
-    let tenant = store.unchecked_tenant(TenantId(tenant));
-    Ok(tenant
-        .similar(&v, &model, K, 2.0, None)
-        .await?
-        .into_iter()
-        .map(|b| (b.id.0, b.distance))
-        .collect())
-}
-
 struct Data {
     tenants: Vec<Uuid>,
     /// Per tenant: (title, embedding).
@@ -534,7 +520,7 @@ async fn pg_case(admin: &str, model: &LocalModel, d: &Data) -> anyhow::Result<()
         };
         let s = Store::connect(&url, options).await?;
         let name = model.name().to_owned();
-        let hnsw = run(&d.queries, |t, v| via_store(s.clone(), name.clone(), t, v)).await?;
+        let hnsw = run(&d.queries, |t, v| search::via_store(s.clone(), name.clone(), K, t, v)).await?;
         println!(
             "| HNSW, ef_search = {width}{} | {:.2} | {:.2} | {:.3} |",
             if width == EfSearch::DEFAULT { " (default)" } else { "" },
@@ -576,7 +562,10 @@ async fn sqlite_case(model: &LocalModel, d: &Data) -> anyhow::Result<()> {
     }
     tx.commit().await?;
     let name = model.name().to_owned();
-    let exact = run(&d.queries, |t, v| via_store(store.clone(), name.clone(), t, v)).await?;
+    let exact = run(&d.queries, |t, v| {
+        search::via_store(store.clone(), name.clone(), K, t, v)
+    })
+    .await?;
     println!(
         "| SQLite, exact scan (sqlite-vec) | {:.2} | {:.2} | 1.000 |",
         exact.p50, exact.p99

@@ -1,10 +1,34 @@
-//! The timing loop both vector benchmarks share: a warm-up, then each query
-//! timed once, p50/p99 over all.
+//! What both vector benchmarks share: the app's own similar-task search,
+//! and the timing loop (a warm-up, then each query timed once, p50/p99).
 
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+use aswan::domain::TenantId;
+use aswan::store::prelude::*;
+use aswan::store::Store;
 use uuid::Uuid;
+
+/// The app's own code path, `TenantStore::similar`, with no distance cut:
+/// the k nearest of `model`'s embeddings in the tenant as (id, distance),
+/// nearest first.
+pub async fn via_store(
+    store: Store,
+    model: String,
+    k: i64,
+    tenant: Uuid,
+    v: Vec<f32>,
+) -> anyhow::Result<Vec<(Uuid, f32)>> {
+    // A benchmark acts for no user: the maintenance door.
+    #[allow(clippy::disallowed_methods)]
+    let tenant = store.unchecked_tenant(TenantId(tenant));
+    Ok(tenant
+        .similar(&v, &model, k, 2.0, None)
+        .await?
+        .into_iter()
+        .map(|b| (b.id.0, b.distance))
+        .collect())
+}
 
 pub struct Outcome<T> {
     pub p50: f64,
