@@ -65,6 +65,14 @@ struct TodoLine {
     actual_minutes: Option<i32>,
     created_at: DateTime<Utc>,
     updated_at: DateTime<Utc>,
+    // Added with estimate ranges and calibration: absent from older exports
+    // (still version 1: the fields are optional both ways).
+    #[serde(default)]
+    estimate_low_minutes: Option<i32>,
+    #[serde(default)]
+    estimate_high_minutes: Option<i32>,
+    #[serde(default)]
+    estimate_model_minutes: Option<i32>,
 }
 
 /// Sends `tenant` as JSON Lines to `out`, a page (up to 500 lines) per
@@ -204,6 +212,9 @@ fn todo(t: TodoLine) -> Result<ImportedTodo, String> {
         actual_minutes: minutes("actual_minutes", t.actual_minutes)?,
         created_at: t.created_at,
         updated_at: t.updated_at,
+        estimate_low_minutes: minutes("estimate_low_minutes", t.estimate_low_minutes)?,
+        estimate_high_minutes: minutes("estimate_high_minutes", t.estimate_high_minutes)?,
+        estimate_model_minutes: minutes("estimate_model_minutes", t.estimate_model_minutes)?,
     })
 }
 

@@ -4,7 +4,7 @@
 //! estimates stand in. With no similar task that has either, there is no
 //! number: never an invented one.
 
-use super::parse::{format_minutes, MAX_MINUTES};
+use super::parse::{format_minutes, format_range, MAX_MINUTES};
 use crate::store::Basis;
 
 /// What a todo says when its tenant has too little history to go on.
@@ -12,8 +12,15 @@ pub const NOT_ENOUGH_HISTORY: &str = "not enough history yet";
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum HistoryEstimate {
-    Ready { minutes: u32, text: String },
-    Insufficient { reason: String },
+    Ready {
+        minutes: u32,
+        text: String,
+        /// Low and high ends from the similar tasks' spread ([`range`]).
+        range: Option<(u32, u32)>,
+    },
+    Insufficient {
+        reason: String,
+    },
 }
 
 /// Estimates from `basis`: the similar tasks (already limited to those
@@ -23,13 +30,7 @@ pub enum HistoryEstimate {
 /// scale: a 10-minute and a 2-hour task average to ~35 minutes, not an hour)
 /// with weights that grow with similarity.
 pub fn estimate(basis: &[Basis]) -> HistoryEstimate {
-    let actual: Vec<&Basis> = basis.iter().filter(|b| b.actual && b.minutes.is_some()).collect();
-    let (used, source) = if actual.is_empty() {
-        let estimated: Vec<&Basis> = basis.iter().filter(|b| b.minutes.is_some()).collect();
-        (estimated, "the estimates of")
-    } else {
-        (actual, "the actual durations of")
-    };
+    let (used, source) = durations(basis);
     if used.is_empty() {
         let reason = if basis.is_empty() {
             "no similar task in this tenant yet; record how long tasks take when you complete them"
@@ -40,25 +41,76 @@ pub fn estimate(basis: &[Basis]) -> HistoryEstimate {
             reason: reason.to_owned(),
         };
     }
-    let (mut sum, mut weights) = (0.0f64, 0.0f64);
-    for b in &used {
-        let minutes = f64::from(b.minutes.unwrap_or(1).max(1));
-        let similarity = (1.0 - f64::from(b.distance)).clamp(0.01, 1.0);
-        let w = similarity * similarity;
-        sum += w * minutes.ln();
-        weights += w;
-    }
-    let minutes = round_minutes((sum / weights).exp());
+    let minutes = round_minutes(weighted_geomean(&used));
     let n = used.len();
     let tasks = if n == 1 {
         "1 similar task"
     } else {
         &format!("{n} similar tasks")
     };
+    let range = range(basis, minutes);
+    let point = match range {
+        Some((low, high)) => format!("{} ({})", format_minutes(minutes), format_range(low, high)),
+        None => format_minutes(minutes),
+    };
     HistoryEstimate::Ready {
         minutes,
-        text: format!("{}, from {source} {tasks}", format_minutes(minutes)),
+        text: format!("{point}, from {source} {tasks}"),
+        range,
     }
+}
+
+/// The durations that count, with their similarity weights: the actual
+/// ones, or the estimates only when no similar task has an actual.
+fn durations(basis: &[Basis]) -> (Vec<(f64, f64)>, &'static str) {
+    let weighted = |b: &&Basis| {
+        let minutes = f64::from(b.minutes.unwrap_or(1).max(1));
+        let similarity = (1.0 - f64::from(b.distance)).clamp(0.01, 1.0);
+        (minutes, similarity * similarity)
+    };
+    let actual: Vec<(f64, f64)> = basis
+        .iter()
+        .filter(|b| b.actual && b.minutes.is_some())
+        .map(|b| weighted(&b))
+        .collect();
+    if actual.is_empty() {
+        let estimated = basis
+            .iter()
+            .filter(|b| b.minutes.is_some())
+            .map(|b| weighted(&b))
+            .collect();
+        (estimated, "the estimates of")
+    } else {
+        (actual, "the actual durations of")
+    }
+}
+
+fn weighted_geomean(used: &[(f64, f64)]) -> f64 {
+    let (sum, weights) = used.iter().fold((0.0, 0.0), |(s, w), (minutes, weight)| {
+        (s + weight * minutes.ln(), w + weight)
+    });
+    (sum / weights).exp()
+}
+
+/// The range around `point` that the similar tasks' spread gives: their
+/// shortest and longest duration relative to their (weighted geometric)
+/// mean, applied to `point`. For a history estimate, whose point is that
+/// mean, it is about the shortest to the longest; for a chat model's number
+/// it is the same relative spread around what the model said. `None` with
+/// fewer than two durations, or when the rounded ends meet.
+pub fn range(basis: &[Basis], point: u32) -> Option<(u32, u32)> {
+    let (used, _) = durations(basis);
+    if used.len() < 2 {
+        return None;
+    }
+    let centre = weighted_geomean(&used);
+    let (lowest, highest) = used
+        .iter()
+        .fold((f64::MAX, 0f64), |(lo, hi), (m, _)| (lo.min(*m), hi.max(*m)));
+    let point_f = f64::from(point);
+    let low = round_minutes(point_f * lowest / centre).min(point);
+    let high = round_minutes(point_f * highest / centre).max(point);
+    (low < high).then_some((low, high))
 }
 
 /// Rounds to what a person would say: 5 minutes under two hours, a quarter
@@ -102,7 +154,8 @@ mod tests {
             e,
             HistoryEstimate::Ready {
                 minutes: 90,
-                text: "1 h 30 min, from the actual durations of 1 similar task".into()
+                text: "1 h 30 min, from the actual durations of 1 similar task".into(),
+                range: None,
             }
         );
     }
@@ -117,7 +170,7 @@ mod tests {
     fn estimates_stand_in_when_nothing_was_timed() {
         let e = estimate(&[b(Some(60), false, 0.1), b(None, false, 0.1)]);
         assert!(
-            matches!(&e, HistoryEstimate::Ready { minutes: 60, text } if text.contains("the estimates of 1 similar task")),
+            matches!(&e, HistoryEstimate::Ready { minutes: 60, text, .. } if text.contains("the estimates of 1 similar task")),
             "{e:?}"
         );
     }
@@ -131,6 +184,29 @@ mod tests {
         );
         // The nearer one pulls the estimate towards itself.
         assert!(minutes(estimate(&[b(Some(10), true, 0.05), b(Some(160), true, 0.6)])) < 40);
+    }
+
+    #[test]
+    fn two_or_more_durations_give_a_range() {
+        let e = estimate(&[b(Some(60), true, 0.2), b(Some(120), true, 0.2), b(Some(90), true, 0.3)]);
+        match e {
+            HistoryEstimate::Ready { minutes, text, range } => {
+                assert_eq!(range, Some((60, 120)), "{text}");
+                assert!((60..=120).contains(&minutes));
+                assert!(
+                    text.starts_with(&format!("{} (1–2 h), from the actual", format_minutes(minutes))),
+                    "{text}"
+                );
+            }
+            other => panic!("{other:?}"),
+        }
+        // Agreeing tasks: no range to speak of.
+        assert_eq!(range(&[b(Some(60), true, 0.2), b(Some(60), true, 0.3)], 60), None);
+        // Around a chat model's number: the same relative spread.
+        assert_eq!(
+            range(&[b(Some(30), true, 0.2), b(Some(120), true, 0.2)], 120),
+            Some((60, 240))
+        );
     }
 
     #[test]

@@ -16,7 +16,7 @@ use tokenizers::Tokenizer;
 /// The name stored beside every embedding the built-in model makes. Bump
 /// the version whenever the committed model changes, so `aswan reindex`
 /// knows which vectors are stale.
-pub const BUILTIN_MODEL: &str = "aswan/minilm-l6-static-v1";
+pub const BUILTIN_MODEL: &str = "aswan/minilm-l6-static-v2";
 
 const BUILTIN_TOKENIZER: &[u8] = include_bytes!("../../models/minilm-l6-static/tokenizer.json");
 const BUILTIN_WEIGHTS: &[u8] = include_bytes!("../../models/minilm-l6-static/model.safetensors");

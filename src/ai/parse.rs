@@ -135,6 +135,26 @@ pub fn format_minutes(minutes: u32) -> String {
     }
 }
 
+/// A range as people say it: "20–45 min", "1–2 h", "45 min–1 h 30 min",
+/// "1–2 days".
+pub fn format_range(low: u32, high: u32) -> String {
+    let hours = |m: u32| (60..8 * 60).contains(&m) && m % 60 == 0;
+    if high < 60 {
+        format!("{low}–{high} min")
+    } else if hours(low) && hours(high) {
+        format!("{}–{} h", low / 60, high / 60)
+    } else {
+        let (l, h) = (format_minutes(low), format_minutes(high));
+        match (
+            l.strip_suffix(" days").or(l.strip_suffix(" day")),
+            h.strip_suffix(" days"),
+        ) {
+            (Some(l), Some(h)) => format!("{l}–{h} days"),
+            _ => format!("{l}–{h}"),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -196,5 +216,14 @@ mod tests {
         assert_eq!(format_minutes(135), "2 h 15 min");
         assert_eq!(format_minutes(480), "1 day");
         assert_eq!(format_minutes(1200), "2.5 days");
+    }
+
+    #[test]
+    fn ranges_read_naturally() {
+        assert_eq!(format_range(20, 45), "20–45 min");
+        assert_eq!(format_range(60, 120), "1–2 h");
+        assert_eq!(format_range(45, 90), "45 min–1 h 30 min");
+        assert_eq!(format_range(960, 1920), "2–4 days");
+        assert_eq!(format_range(240, 960), "4 h–2 days");
     }
 }

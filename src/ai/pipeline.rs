@@ -9,8 +9,9 @@ use chrono::Utc;
 use rand::Rng;
 use tracing::Instrument;
 
+use super::calibration::{self, Calibration};
 use super::history::{self, HistoryEstimate, NOT_ENOUGH_HISTORY};
-use super::parse::parse_estimate;
+use super::parse::{format_minutes, format_range, parse_estimate};
 use super::{prompt, Ai, Estimator, VendorError};
 use crate::store::prelude::*;
 use crate::store::{EstimateJob, EstimateOutcome, StoreError, TenantStore, Todo};
@@ -171,18 +172,33 @@ impl Ai {
                     reason: "the model's answer held no usable estimate".into(),
                     retry_after: None,
                 })?;
+                let samples = tenant.calibration_samples(calibration::WINDOW).await?;
+                let (minutes, text) = calibrated(estimate.minutes, estimate.text, Calibration::learn(&samples));
+                let range = history::range(&basis, minutes);
+                let text = match range {
+                    Some((low, high)) => format!("{text}; similar tasks: {}", format_range(low, high)),
+                    None => text,
+                };
+                let whole = |m: u32| i32::try_from(m).unwrap_or(i32::MAX);
                 EstimateOutcome::Ready {
-                    minutes: i32::try_from(estimate.minutes).unwrap_or(i32::MAX),
-                    text: estimate.text,
+                    minutes: whole(minutes),
+                    text,
                     basis,
+                    range: range.map(|(l, h)| (whole(l), whole(h))),
+                    model_minutes: Some(whole(estimate.minutes)),
                 }
             }
             Estimator::History => match history::estimate(&basis) {
-                HistoryEstimate::Ready { minutes, text } => EstimateOutcome::Ready {
-                    minutes: i32::try_from(minutes).unwrap_or(i32::MAX),
-                    text,
-                    basis,
-                },
+                HistoryEstimate::Ready { minutes, text, range } => {
+                    let whole = |m: u32| i32::try_from(m).unwrap_or(i32::MAX);
+                    EstimateOutcome::Ready {
+                        minutes: whole(minutes),
+                        text,
+                        basis,
+                        range: range.map(|(l, h)| (whole(l), whole(h))),
+                        model_minutes: None,
+                    }
+                }
                 HistoryEstimate::Insufficient { reason } => EstimateOutcome::Insufficient {
                     text: NOT_ENOUGH_HISTORY.to_owned(),
                     reason,
@@ -205,5 +221,23 @@ impl Ai {
             Ok(Ok(JobOutcome::Settled(todo))) => Some(todo),
             _ => None,
         }
+    }
+}
+
+/// The chat model's estimate, adjusted by the tenant's calibration when
+/// there is one: the new number, and a text that says what was done.
+fn calibrated(minutes: u32, text: String, calibration: Option<Calibration>) -> (u32, String) {
+    match calibration {
+        Some(c) => {
+            let adjusted = c.apply(minutes);
+            let note = format!(
+                "{}, {} (the model said {})",
+                format_minutes(adjusted),
+                c.note(),
+                format_minutes(minutes)
+            );
+            (adjusted, note)
+        }
+        None => (minutes, text),
     }
 }

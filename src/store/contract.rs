@@ -231,6 +231,11 @@ pub trait Todos {
     /// Up to `limit` todos whose title contains `needle` (case-insensitive
     /// for ASCII letters), newest first.
     async fn titles_containing(&self, needle: &str, limit: i64) -> Result<Vec<Basis>>;
+
+    /// The latest `limit` timed todos that a chat model estimated, most
+    /// recently updated first: `(actual minutes, the model's minutes)`, what
+    /// calibration learns from (src/ai/calibration.rs).
+    async fn calibration_samples(&self, limit: i64) -> Result<Vec<(i32, i32)>>;
 }
 
 /// The tenant's embeddings and similarity search.

@@ -76,6 +76,14 @@ pub struct Todo {
     pub created_at: DateTime<Utc>,
     #[serde(serialize_with = "rfc3339")]
     pub updated_at: DateTime<Utc>,
+    /// The range the similar tasks' spread gives around `estimate_minutes`
+    /// ("1–2 h"); `null` without two similar tasks with durations, or when
+    /// they agree.
+    pub estimate_low_minutes: Option<i32>,
+    pub estimate_high_minutes: Option<i32>,
+    /// The chat model's own number, before this tenant's calibration
+    /// adjusted it into `estimate_minutes`; `null` for history estimates.
+    pub estimate_model_minutes: Option<i32>,
 }
 
 /// The same text as chrono's own serialisation (RFC 3339, UTC, `Z`, as many
@@ -310,6 +318,10 @@ pub enum EstimateOutcome {
         minutes: i32,
         text: String,
         basis: Vec<Basis>,
+        /// Low and high ends, when the similar tasks give a spread.
+        range: Option<(i32, i32)>,
+        /// The chat model's number before calibration (chat estimates only).
+        model_minutes: Option<i32>,
     },
     /// Too little history for the history estimator to give a number.
     Insufficient {
@@ -330,6 +342,8 @@ pub(super) struct Settled<'a> {
     pub minutes: Option<i32>,
     pub basis: &'a [Basis],
     pub reason: Option<&'a str>,
+    pub range: Option<(i32, i32)>,
+    pub model_minutes: Option<i32>,
 }
 
 impl EstimateOutcome {
@@ -337,12 +351,20 @@ impl EstimateOutcome {
     /// failure's reason (a failure keeps whatever estimate the todo had).
     pub(super) fn settled(&self) -> Result<Settled<'_>, &str> {
         match self {
-            Self::Ready { minutes, text, basis } => Ok(Settled {
+            Self::Ready {
+                minutes,
+                text,
+                basis,
+                range,
+                model_minutes,
+            } => Ok(Settled {
                 status: EstimateStatus::Ready,
                 text,
                 minutes: Some(*minutes),
                 basis,
                 reason: None,
+                range: *range,
+                model_minutes: *model_minutes,
             }),
             Self::Insufficient { text, reason, basis } => Ok(Settled {
                 status: EstimateStatus::InsufficientHistory,
@@ -350,6 +372,8 @@ impl EstimateOutcome {
                 minutes: None,
                 basis,
                 reason: Some(reason),
+                range: None,
+                model_minutes: None,
             }),
             Self::Failed { reason } => Err(reason),
         }
@@ -382,6 +406,9 @@ pub struct ImportedTodo {
     pub actual_minutes: Option<i32>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    pub estimate_low_minutes: Option<i32>,
+    pub estimate_high_minutes: Option<i32>,
+    pub estimate_model_minutes: Option<i32>,
 }
 
 /// What an import made.

@@ -22,13 +22,15 @@ use crate::domain::{TodoFilter, TodoId};
 macro_rules! todo_columns {
     () => {
         "id, tenant_id, title, complete, estimate, estimate_status, estimate_minutes, estimate_basis,
-         estimate_error, actual_minutes, created_at, updated_at"
+         estimate_error, actual_minutes, created_at, updated_at, estimate_low_minutes,
+         estimate_high_minutes, estimate_model_minutes"
     };
     // A list without the basis: the same positions, NULL in its place (the
     // decoder leaves the field out of the answer).
     (lean) => {
         "id, tenant_id, title, complete, estimate, estimate_status, estimate_minutes, NULL,
-         estimate_error, actual_minutes, created_at, updated_at"
+         estimate_error, actual_minutes, created_at, updated_at, estimate_low_minutes,
+         estimate_high_minutes, estimate_model_minutes"
     };
 }
 
@@ -67,6 +69,9 @@ where
             actual_minutes: row.try_get(9)?,
             created_at: row.try_get(10)?,
             updated_at: row.try_get(11)?,
+            estimate_low_minutes: row.try_get(12)?,
+            estimate_high_minutes: row.try_get(13)?,
+            estimate_model_minutes: row.try_get(14)?,
         })
     }
 }
@@ -203,7 +208,8 @@ impl Todos for TenantStore {
         Ok(match outcome.settled() {
             Ok(s) => on!(tenant_write(&self.db, self.tenant), |c| sqlx::query_as(concat!(
                 "UPDATE todos SET estimate_status = $3, estimate = $4, estimate_minutes = $5,
-                     estimate_basis = $6, estimate_error = $7
+                     estimate_basis = $6, estimate_error = $7, estimate_low_minutes = $8,
+                     estimate_high_minutes = $9, estimate_model_minutes = $10
                  WHERE tenant_id = $1 AND id = $2 RETURNING ",
                 todo_columns!()
             ))
@@ -214,6 +220,9 @@ impl Todos for TenantStore {
             .bind(s.minutes)
             .bind(sqlx::types::Json(s.basis))
             .bind(s.reason)
+            .bind(s.range.map(|r| r.0))
+            .bind(s.range.map(|r| r.1))
+            .bind(s.model_minutes)
             .fetch_optional(&mut *c)
             .await?),
             Err(reason) => on!(tenant_write(&self.db, self.tenant), |c| sqlx::query_as(concat!(
@@ -240,6 +249,18 @@ impl Todos for TenantStore {
         .await?
         .rows_affected());
         Ok(deleted == 1)
+    }
+
+    async fn calibration_samples(&self, limit: i64) -> Result<Vec<(i32, i32)>> {
+        Ok(on!(tenant_read(&self.db, self.tenant), |c| sqlx::query_as(
+            "SELECT actual_minutes, estimate_model_minutes FROM todos
+             WHERE tenant_id = $1 AND actual_minutes IS NOT NULL AND estimate_model_minutes IS NOT NULL
+             ORDER BY updated_at DESC, id DESC LIMIT $2"
+        )
+        .bind(self.tenant.0)
+        .bind(limit)
+        .fetch_all(&mut *c)
+        .await?))
     }
 
     async fn titles_containing(&self, needle: &str, limit: i64) -> Result<Vec<Basis>> {

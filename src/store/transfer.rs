@@ -103,8 +103,9 @@ impl Store {
             for t in &import.todos {
                 sqlx::query(
                     "INSERT INTO todos (tenant_id, id, title, complete, estimate, estimate_status, estimate_minutes,
-                                        estimate_basis, estimate_error, actual_minutes, created_at, updated_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                                        estimate_basis, estimate_error, actual_minutes, created_at, updated_at,
+                                        estimate_low_minutes, estimate_high_minutes, estimate_model_minutes)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
                 )
                 .bind(id.0)
                 .bind(t.id.0)
@@ -118,6 +119,9 @@ impl Store {
                 .bind(t.actual_minutes)
                 .bind(t.created_at)
                 .bind(t.updated_at)
+                .bind(t.estimate_low_minutes)
+                .bind(t.estimate_high_minutes)
+                .bind(t.estimate_model_minutes)
                 .execute(&mut *c)
                 .await?;
                 if t.estimate_status == EstimateStatus::Pending {

