@@ -45,6 +45,7 @@ row "Zipf-rank SIF, a = 5e-5" --frequencies zipf --sif 5e-5
 row "… + whole words" --frequencies zipf --sif 5e-5 --words 35000
 row "… linear map instead of whole words" --frequencies zipf --sif 5e-5 --map-sentences 40000
 row "**whole words + linear map (shipped)**" --frequencies zipf --sif 5e-5 --words 35000 --map-sentences 40000
+row "… + 40,000 task-like phrases in the map's training" --frequencies zipf --sif 5e-5 --words 35000 --map-sentences 40000 --phrases 40000
 row "the same with WordNet-count SIF, a = 1e-4" --frequencies corpus --sif 1e-4 --words 35000 --map-sentences 40000
 cargo run --release --quiet -p aswan-distill -- --from "$inputs/teacher" --out "$work/unused" \
     --teacher-eval eval/tasks.tsv 2>/dev/null | sed 's/^/    /'

@@ -71,6 +71,10 @@ struct Args {
     /// Fit a linear map on this many training sentences (0: no map).
     #[arg(long, default_value_t = 0)]
     map_sentences: usize,
+    /// Also fit the map on this many short task-like phrases built from
+    /// common WordNet lemmas (0: none).
+    #[arg(long, default_value_t = 0)]
+    phrases: usize,
     /// Passes over the sentences when fitting the map.
     #[arg(long, default_value_t = 30)]
     epochs: usize,
@@ -93,6 +97,11 @@ struct Args {
     /// ceiling a static model distilled from it is measured against.
     #[arg(long)]
     teacher_eval: Option<PathBuf>,
+    /// Instead of distilling: print the teacher's cosine distance from the
+    /// first of these titles to each of the others (to compare with the
+    /// static model's, e.g. when tuning a threshold).
+    #[arg(long, num_args = 2..)]
+    teacher_distances: Vec<String>,
     /// The name recorded in config.json.
     #[arg(long, default_value = "sentence-transformers/all-MiniLM-L6-v2")]
     base_model: String,
@@ -190,6 +199,25 @@ fn main() -> Result<()> {
     let (cls, sep) = (vocab["[CLS]"], vocab["[SEP]"]);
     let base_rows = vocab.len();
     let wrap = |inner: Vec<u32>| [vec![cls], inner, vec![sep]].concat();
+    if let [query, others @ ..] = &args.teacher_distances[..] {
+        let seqs = args
+            .teacher_distances
+            .iter()
+            .map(|t| Ok(wrap(ids(&base, t)?)))
+            .collect::<Result<Vec<_>>>()?;
+        let mut v = teacher.embed(&seqs, 4096, "titles")?;
+        normalise_rows(&mut v, dim);
+        for (i, other) in others.iter().enumerate() {
+            let d = 1.0
+                - v[..dim]
+                    .iter()
+                    .zip(&v[(i + 1) * dim..(i + 2) * dim])
+                    .map(|(a, b)| a * b)
+                    .sum::<f32>();
+            println!("{d:.3}  {query} ↔ {other}");
+        }
+        return Ok(());
+    }
     if let Some(set) = &args.teacher_eval {
         return teacher_eval(&teacher, &base, set, &wrap);
     }
@@ -299,7 +327,7 @@ fn main() -> Result<()> {
     let mut recipe_map = Value::Null;
     if args.map_sentences > 0 {
         let step = (sentences.len() / args.map_sentences.max(1)).max(1);
-        let chosen: Vec<&String> = sentences.iter().step_by(step).take(args.map_sentences).collect();
+        let mut chosen: Vec<&String> = sentences.iter().step_by(step).take(args.map_sentences).collect();
         let seqs = chosen
             .iter()
             .map(|s| Ok(wrap(ids(&base, s)?)))
@@ -311,6 +339,24 @@ fn main() -> Result<()> {
             &fnv(&chosen),
             &seqs,
         )?;
+        let phrases = match (&args.wordnet, args.phrases) {
+            (Some(dir), n) if n > 0 => corpus::task_like_phrases(dir, n)?,
+            _ => Vec::new(),
+        };
+        if !phrases.is_empty() {
+            let seqs = phrases
+                .iter()
+                .map(|s| Ok(wrap(ids(&base, s)?)))
+                .collect::<Result<Vec<_>>>()?;
+            targets.extend(teacher_outputs(
+                &args,
+                &teacher,
+                &format!("phrases-{}", phrases.len()),
+                &fnv(&phrases),
+                &seqs,
+            )?);
+            chosen.extend(phrases.iter());
+        }
         normalise_rows(&mut targets, dim);
         let unk = vocab["[UNK]"];
         let mut means = vec![0f32; chosen.len() * dim];
@@ -337,7 +383,8 @@ fn main() -> Result<()> {
         }
         table = mapped;
         recipe_map = json!({
-            "sentences": chosen.len(),
+            "sentences": chosen.len() - phrases.len(),
+            "task_like_phrases": phrases.len(),
             "epochs": args.epochs,
             "held_out_cosine_before": fit.held_out_before,
             "held_out_cosine_after": fit.held_out_after,
