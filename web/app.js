@@ -529,6 +529,10 @@ function askDuration(li, path, refresh) {
           return;
         }
         await attempt(() => api('PATCH', path, { complete: true, actual_minutes: value }));
+        // Similar open tasks are re-estimated from this duration; with a
+        // vendor that starts in the background, so look once more shortly
+        // (the list polls on its own while any estimate is pending).
+        setTimeout(() => { if (document.querySelector('ul.todos')) refresh(); }, 2000);
       }
       await refresh();
       refocus(li.dataset.id);

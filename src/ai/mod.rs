@@ -5,6 +5,7 @@ mod breaker;
 pub mod calibration;
 mod client;
 mod embedder;
+mod followup;
 pub mod history;
 pub mod local;
 pub mod parse;
@@ -21,6 +22,7 @@ use tokio_util::task::TaskTracker;
 
 pub use client::{VendorClient, VendorError};
 pub use embedder::{Embedder, VendorEmbedder};
+pub use followup::MAX_PER_EVENT as MAX_REESTIMATES_PER_ACTUAL;
 pub use local::LocalModel;
 pub use pipeline::JobOutcome;
 pub use worker::spawn_worker;

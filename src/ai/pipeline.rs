@@ -14,7 +14,25 @@ use super::history::{self, HistoryEstimate, NOT_ENOUGH_HISTORY};
 use super::parse::{format_minutes, format_range, parse_estimate};
 use super::{prompt, Ai, Estimator, VendorError};
 use crate::store::prelude::*;
-use crate::store::{EstimateJob, EstimateOutcome, StoreError, TenantStore, Todo};
+use crate::store::{Basis, EstimateJob, EstimateOutcome, StoreError, TenantStore, Todo};
+
+/// How many neighbours are read per similar task used: the nearest ones
+/// may have no duration yet (open, unestimated), and a task without one
+/// adds nothing to an estimate.
+const CANDIDATES_PER_TASK: i64 = 4;
+
+/// The `k` nearest neighbours that have a duration (actual or estimated);
+/// when none has, the `k` nearest (so the todo can say that similar tasks
+/// exist but have no duration yet). Nearest first either way.
+fn with_durations_first(near: Vec<Basis>, k: i64) -> Vec<Basis> {
+    let k = usize::try_from(k).unwrap_or(usize::MAX);
+    let timed: Vec<Basis> = near.iter().filter(|b| b.minutes.is_some()).take(k).cloned().collect();
+    if timed.is_empty() {
+        near.into_iter().take(k).collect()
+    } else {
+        timed
+    }
+}
 
 /// The longest wait between attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(600);
@@ -157,9 +175,16 @@ impl Ai {
         let (query, document) = self.embedder.embed_title(&todo.title).await?;
         tenant.save_embedding(todo.id, model, &document).await?;
         let basis = if c.similar_tasks > 0 {
-            tenant
-                .similar(&query, model, c.similar_tasks, c.max_distance, Some(todo.id))
-                .await?
+            let near = tenant
+                .similar(
+                    &query,
+                    model,
+                    c.similar_tasks * CANDIDATES_PER_TASK,
+                    c.max_distance,
+                    Some(todo.id),
+                )
+                .await?;
+            with_durations_first(near, c.similar_tasks)
         } else {
             Vec::new()
         };
@@ -239,5 +264,38 @@ fn calibrated(minutes: u32, text: String, calibration: Option<Calibration>) -> (
             (adjusted, note)
         }
         None => (minutes, text),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::TodoId;
+
+    fn b(minutes: Option<i32>, distance: f32) -> Basis {
+        Basis {
+            id: TodoId::new(),
+            title: format!("{distance}"),
+            minutes,
+            actual: minutes.is_some(),
+            distance,
+        }
+    }
+
+    #[test]
+    fn neighbours_with_durations_come_first() {
+        let near = vec![
+            b(None, 0.1),
+            b(None, 0.2),
+            b(Some(60), 0.3),
+            b(None, 0.35),
+            b(Some(30), 0.4),
+        ];
+        let used = with_durations_first(near, 3);
+        assert_eq!(used.iter().map(|b| b.minutes).collect::<Vec<_>>(), [Some(60), Some(30)]);
+        // None has a duration: the nearest, so the todo can say so.
+        let used = with_durations_first(vec![b(None, 0.1), b(None, 0.2), b(None, 0.3), b(None, 0.4)], 3);
+        assert_eq!(used.len(), 3);
+        assert_eq!(used[0].distance, 0.1);
     }
 }

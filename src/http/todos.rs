@@ -363,6 +363,11 @@ async fn update(state: &AppState, ctx: &TenantCtx, id: TodoId, patch: &TodoPatch
         ai.refresh_embedding(ctx.tenant.clone(), todo.id, todo.title.clone())
             .await;
     }
+    // A new actual duration: similar open tasks that had nothing real to go
+    // on are estimated again (src/ai/followup.rs).
+    if let (Some(ai), Some(_)) = (&state.ai, patch.actual_minutes) {
+        ai.reestimate_neighbours(ctx.tenant.clone(), todo.clone()).await;
+    }
     Ok(Json(todo))
 }
 

@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use crate::contract_tests;
 use crate::fake_ai::FakeAi;
-use crate::helpers::{aswan_command, configure_ai, id_of, run, Backend, TestApp, User};
+use crate::helpers::{aswan_command, configure_ai, eventually, id_of, run, Backend, TestApp, User};
 
 contract_tests!(
     with_no_configuration_estimates_come_from_history,
@@ -19,6 +19,8 @@ contract_tests!(
     a_retitled_todo_is_similar_by_its_new_title,
     reindex_after_a_change_of_model_and_dimensions,
     reindex_moves_the_previous_builtin_models_vectors,
+    a_new_actual_re_estimates_similar_open_tasks,
+    re_estimates_per_actual_are_bounded,
     an_interrupted_reindex_resumes_where_it_stopped,
 );
 
@@ -224,6 +226,74 @@ fn reindex_run(app: &TestApp, envs: &[(&str, &str)]) -> std::process::Output {
         .envs(envs.iter().copied())
         .arg("reindex")
         .args(["--batch", "2"]))
+}
+
+async fn get(user: &User, tenant: Uuid, todo: &Value) -> Value {
+    user.client
+        .get(&format!("/api/tenants/{tenant}/todos/{}", id_of(todo)))
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
+/// The UI issue's defect 7 / "estimates that keep up": an open task that
+/// had no history gets its estimate as soon as a similar task is timed —
+/// in the background, without anyone asking again; unrelated tasks and
+/// tasks already grounded in actuals are left alone.
+async fn a_new_actual_re_estimates_similar_open_tasks(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let ada = app.user("ada@example.com").await;
+    let t = ada.tenant("Acme").await;
+    let done = ada.todo(t, "Fix the login bug").await;
+    let open = ada.todo(t, "Repair the broken login page").await;
+    assert_eq!(open["estimate_status"], "insufficient_history", "{open}");
+    let lawn = ada.todo(t, "Mow the lawn").await;
+    let grass = ada.todo(t, "Cut the grass in the garden").await;
+    finish(&ada, t, &grass, 40).await;
+    // The lawn was re-estimated from the grass (a separate event).
+    eventually(20, "the lawn is estimated from the grass", || async {
+        get(&ada, t, &lawn).await["estimate_minutes"] == 40
+    })
+    .await;
+    let lawn_before = get(&ada, t, &lawn).await;
+
+    finish(&ada, t, &done, 90).await;
+    eventually(20, "the open login task is re-estimated", || async {
+        get(&ada, t, &open).await["estimate_status"] == "ready"
+    })
+    .await;
+    let open = get(&ada, t, &open).await;
+    assert_eq!(open["estimate_minutes"], 90, "{open}");
+    assert_eq!(open["estimate_basis"][0]["id"], done["id"], "{open}");
+    assert_eq!(open["estimate_basis"][0]["actual"], true, "{open}");
+    // Unrelated, and already grounded in an actual: untouched.
+    assert_eq!(get(&ada, t, &lawn).await, lawn_before);
+}
+
+/// Twelve similar open tasks, one completion: ten are re-estimated, no more.
+async fn re_estimates_per_actual_are_bounded(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let ada = app.user("ada@example.com").await;
+    let t = ada.tenant("Acme").await;
+    let done = ada.todo(t, "Fix the login bug").await;
+    let mut open = Vec::new();
+    for page in 1..=12 {
+        open.push(ada.todo(t, &format!("Fix the login bug on page {page}")).await);
+    }
+    finish(&ada, t, &done, 60).await;
+    let ready = || async {
+        let mut n = 0;
+        for todo in &open {
+            n += usize::from(get(&ada, t, todo).await["estimate_status"] == "ready");
+        }
+        n
+    };
+    eventually(20, "ten tasks re-estimated", || async { ready().await == 10 }).await;
+    // And it stays at ten (nothing else was queued).
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(ready().await, 10);
+    assert_eq!(aswan::ai::MAX_REESTIMATES_PER_ACTUAL, 10);
 }
 
 /// Marks every stored vector as made by `model`, as an older Aswan would
