@@ -2,6 +2,7 @@
 // text goes through textContent (see h()), never innerHTML.
 
 import * as account from './account.js';
+import * as workload from './workload.js';
 
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');
@@ -318,6 +319,15 @@ async function todosView(tenantId) {
   let filter = 'all';
   let search = null; // the query whose results are shown, or null: the list
   const list = h('ul', { class: 'todos', 'aria-label': 'Tasks' });
+  let order = 'newest'; // or 'shortest': by estimate, unestimated last
+  // "What fits" names a task: show it in the list and focus it.
+  const header = workload.workloadSection(base, {
+    openTask: (id) => {
+      const row = list.querySelector(`li[data-id="${id}"]`);
+      row?.scrollIntoView({ block: 'center' });
+      row?.querySelector('input[type=checkbox]')?.focus();
+    },
+  });
 
   // The list arrives a page at a time: more loads as the user scrolls to its
   // end. A refresh reloads as many tasks as are shown.
@@ -350,7 +360,9 @@ async function todosView(tenantId) {
     if (filter !== 'all') params.set('complete', String(filter === 'done'));
     const page = await attempt(() => apiPage(`${base}?${params}`));
     if (page === undefined) return;
-    const todos = page.items;
+    const todos = order === 'shortest'
+      ? [...page.items].sort((a, b) => (a.estimate_minutes ?? Infinity) - (b.estimate_minutes ?? Infinity))
+      : page.items;
     observer?.disconnect();
     list.replaceChildren(...todos.map((t) => todoItem(t, base, refresh)));
     if (page.next) list.append(moreItem(page.next));
@@ -358,6 +370,7 @@ async function todosView(tenantId) {
       list.append(h('li', { class: 'empty', text: filter === 'all' ? 'No tasks yet. Add the first one above.' : 'Nothing here.' }));
     }
     if (todos.some((t) => t.estimate_status === 'pending')) pollTimer = setTimeout(refresh, 1500);
+    header.render();
   };
 
   const title = h('input', { id: 'new-todo', type: 'text', required: true, maxlength: '256', placeholder: 'What needs doing?', autocomplete: 'off' });
@@ -384,6 +397,18 @@ async function todosView(tenantId) {
         shown = PAGE;
         for (const b of filters.children) b.setAttribute('aria-pressed', String(b === e.currentTarget));
         search = null;
+        refresh();
+      },
+    }));
+  }
+
+  const sorter = h('div', { class: 'filters', role: 'group', 'aria-label': 'Order' });
+  for (const [key, label] of [['newest', 'Newest first'], ['shortest', 'Shortest first']]) {
+    sorter.append(h('button', {
+      type: 'button', 'aria-pressed': String(key === order), text: label,
+      onclick: (e) => {
+        order = key;
+        for (const b of sorter.children) b.setAttribute('aria-pressed', String(b === e.currentTarget));
         refresh();
       },
     }));
@@ -428,8 +453,9 @@ async function todosView(tenantId) {
     h('div', { class: 'row' }, h('h1', { class: 'grow', text: tenant.name }), switcher),
     h('p', { class: 'row' }, h('a', { href: `/tenants/${tenantId}/members`, 'data-link': true, text: 'Members' }),
       tenant.role === 'owner' ? h('a', { href: `/tenants/${tenantId}/settings`, 'data-link': true, text: 'Settings' }) : null),
+    header.element,
     add,
-    h('div', { class: 'row spaced' }, filters, searchForm),
+    h('div', { class: 'row spaced' }, filters, sorter, searchForm),
     list,
   );
   // Work starts at the add field, also while the list loads.
@@ -600,6 +626,7 @@ account.init({
   getMe: () => me,
   setMe: (user) => { me = user; renderNav(); },
 });
+workload.init({ h, api, attempt });
 
 (async () => {
   try {

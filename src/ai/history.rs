@@ -92,6 +92,10 @@ fn weighted_geomean(used: &[(f64, f64)]) -> f64 {
     (sum / weights).exp()
 }
 
+/// Below this ratio of the longest to the shortest duration, similar tasks
+/// agree: no range.
+const MIN_SPREAD: f64 = 1.2;
+
 /// The range around `point` that the similar tasks' spread gives: their
 /// shortest and longest duration relative to their (weighted geometric)
 /// mean, applied to `point`. For a history estimate, whose point is that
@@ -107,6 +111,11 @@ pub fn range(basis: &[Basis], point: u32) -> Option<(u32, u32)> {
     let (lowest, highest) = used
         .iter()
         .fold((f64::MAX, 0f64), |(lo, hi), (m, _)| (lo.min(*m), hi.max(*m)));
+    // Tasks that (nearly) agree give no range; rounding alone must not
+    // invent one ("40–42 min" from two 42s).
+    if highest / lowest < MIN_SPREAD {
+        return None;
+    }
     let point_f = f64::from(point);
     let low = round_minutes(point_f * lowest / centre).min(point);
     let high = round_minutes(point_f * highest / centre).max(point);
@@ -200,8 +209,10 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        // Agreeing tasks: no range to speak of.
+        // Agreeing tasks: no range to speak of, whatever the rounding.
         assert_eq!(range(&[b(Some(60), true, 0.2), b(Some(60), true, 0.3)], 60), None);
+        assert_eq!(range(&[b(Some(42), false, 0.2), b(Some(42), false, 0.3)], 42), None);
+        assert_eq!(range(&[b(Some(40), true, 0.2), b(Some(45), true, 0.3)], 42), None);
         // Around a chat model's number: the same relative spread.
         assert_eq!(
             range(&[b(Some(30), true, 0.2), b(Some(120), true, 0.2)], 120),

@@ -201,7 +201,7 @@ impl Ai {
                 let (minutes, text) = calibrated(estimate.minutes, estimate.text, Calibration::learn(&samples));
                 let range = history::range(&basis, minutes);
                 let text = match range {
-                    Some((low, high)) => format!("{text}; similar tasks: {}", format_range(low, high)),
+                    Some((low, high)) => format!("{text} (similar tasks: {})", format_range(low, high)),
                     None => text,
                 };
                 let whole = |m: u32| i32::try_from(m).unwrap_or(i32::MAX);

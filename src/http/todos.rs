@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Json;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -17,12 +17,13 @@ use super::{pagination, ApiError, ApiPath, AppState, JsonBody, QueryParams, Tena
 use crate::ai::parse::MAX_MINUTES;
 use crate::domain::{TodoFilter, TodoId, TodoTitle};
 use crate::store::prelude::*;
-use crate::store::{Basis, EstimateJob, NewTodo, Todo, TodoPatch};
+use crate::store::{Basis, EstimateJob, NewTodo, OpenWork, Todo, TodoPatch};
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list, create, put))
         .routes(routes!(search))
+        .routes(routes!(workload))
         .routes(routes!(get_one, patch, delete))
         .routes(routes!(re_estimate))
 }
@@ -203,6 +204,71 @@ async fn estimate_inline(state: &AppState, ctx: &TenantCtx, todo: Todo, job: Opt
         return todo;
     };
     ai.estimate_inline(ctx.tenant.clone(), job).await.unwrap_or(todo)
+}
+
+/// How many fitting todos `workload` lists at most.
+const FITS_LIMIT: i64 = 50;
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct WorkloadQuery {
+    /// The time you have, in minutes: the answer lists the open todos whose
+    /// estimate fits in it (at most 50, the longest first).
+    #[param(minimum = 1, maximum = 14400)]
+    fits: Option<f64>,
+}
+
+/// The tenant's open work, and what fits in the time you have.
+#[derive(Serialize, ToSchema)]
+pub struct Workload {
+    #[serde(flatten)]
+    totals: OpenWork,
+    /// With `?fits=`: the minutes asked for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fits_minutes: Option<i32>,
+    /// With `?fits=`: the open todos estimated at that or less, the longest first.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fits: Option<Vec<Todo>>,
+}
+
+/// The tenant's open work at a glance: how many open todos, how many have
+/// an estimate and their sum, and (with `?fits=60`) which open todos fit in
+/// the time you have.
+#[utoipa::path(
+    get,
+    path = "/workload",
+    tag = "todos",
+    operation_id = "todo_workload",
+    params(WorkloadQuery),
+    responses(
+        (status = 200, description = "Open todos, estimated and not, the sum of the estimates in minutes; with `fits`, the todos that fit", body = Workload),
+        (status = 400, description = "`fits` is not a whole number of minutes between 1 and 14400", body = ErrorBody),
+        (status = 404, description = "No such tenant, or the caller is not a member", body = ErrorBody),
+    )
+)]
+pub async fn workload(ctx: TenantCtx, QueryParams(q): QueryParams<WorkloadQuery>) -> Result<Json<Workload>, ApiError> {
+    let fits_minutes = q
+        .fits
+        .map(|m| {
+            if m.fract() != 0.0 || !(1.0..=f64::from(MAX_MINUTES)).contains(&m) {
+                return Err(ApiError::BadRequest(format!(
+                    "fits: must be a whole number of minutes between 1 and {MAX_MINUTES}"
+                )));
+            }
+            // Whole and in range: the conversion is exact.
+            Ok(m as i32)
+        })
+        .transpose()?;
+    let totals = ctx.tenant.open_work().await?;
+    let fits = match fits_minutes {
+        Some(m) => Some(ctx.tenant.open_todos_fitting(m, FITS_LIMIT).await?),
+        None => None,
+    };
+    Ok(Json(Workload {
+        totals,
+        fits_minutes,
+        fits,
+    }))
 }
 
 const SEARCH_LIMIT: i64 = 20;

@@ -22,8 +22,8 @@ use uuid::Uuid;
 
 use super::{
     ApiTokenInfo, Basis, ClaimedJob, EmailPurpose, EstimateJob, EstimateOutcome, Imported, Invitation,
-    InvitationPreview, Member, Membership, NewApiToken, NewInvitation, NewSession, NewTodo, Page, PageRequest, Result,
-    SessionInfo, Tenant, TenantImport, Todo, TodoPatch, User, UserWithHash,
+    InvitationPreview, Member, Membership, NewApiToken, NewInvitation, NewSession, NewTodo, OpenWork, Page,
+    PageRequest, Result, SessionInfo, Tenant, TenantImport, Todo, TodoPatch, User, UserWithHash,
 };
 use crate::domain::{Email, Role, TenantId, TenantName, TodoFilter, TodoId, UserId};
 
@@ -236,6 +236,13 @@ pub trait Todos {
     /// recently updated first: `(actual minutes, the model's minutes)`, what
     /// calibration learns from (src/ai/calibration.rs).
     async fn calibration_samples(&self, limit: i64) -> Result<Vec<(i32, i32)>>;
+
+    /// The open todos' count, how many have an estimate, and its sum.
+    async fn open_work(&self) -> Result<OpenWork>;
+
+    /// Up to `limit` open todos estimated at `minutes` or less, the longest
+    /// first (the most of the time used), then the newest.
+    async fn open_todos_fitting(&self, minutes: i32, limit: i64) -> Result<Vec<Todo>>;
 }
 
 /// The tenant's embeddings and similarity search.

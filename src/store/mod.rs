@@ -48,7 +48,7 @@ pub use error::StoreError;
 pub use invitations::{Invitation, InvitationPreview, NewInvitation};
 pub use models::{
     Basis, Cursor, EmailPurpose, EstimateJob, EstimateOutcome, EstimateStatus, Imported, ImportedTodo, Member,
-    Membership, NewTodo, Page, PageRequest, Tenant, TenantImport, Todo, TodoPatch, User, UserWithHash,
+    Membership, NewTodo, OpenWork, Page, PageRequest, Tenant, TenantImport, Todo, TodoPatch, User, UserWithHash,
 };
 pub use postgres::Distribution;
 pub use sessions::{ApiTokenInfo, NewApiToken, NewSession, SessionInfo};

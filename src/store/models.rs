@@ -86,6 +86,19 @@ pub struct Todo {
     pub estimate_model_minutes: Option<i32>,
 }
 
+/// A tenant's open work at a glance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct OpenWork {
+    /// Open (not done) todos.
+    pub open: i64,
+    /// Open todos with an estimate in minutes.
+    pub estimated: i64,
+    /// Open todos without one (pending, not enough history, failed, off).
+    pub unestimated: i64,
+    /// The sum of the open todos' estimates, in minutes.
+    pub estimated_minutes: i64,
+}
+
 /// The same text as chrono's own serialisation (RFC 3339, UTC, `Z`, as many
 /// fraction digits as needed), formatted once and written as one string:
 /// chrono's serialiser streams it character by character through

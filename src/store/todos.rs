@@ -11,8 +11,8 @@ use super::backend::{on, Db};
 use super::models::TitleRow;
 use super::queue::enqueue_leased;
 use super::{
-    Basis, Cursor, Embeddings, EstimateJob, EstimateOutcome, EstimateStatus, NewTodo, Page, PageRequest, Result,
-    TenantStore, Todo, TodoPatch, Todos,
+    Basis, Cursor, Embeddings, EstimateJob, EstimateOutcome, EstimateStatus, NewTodo, OpenWork, Page, PageRequest,
+    Result, TenantStore, Todo, TodoPatch, Todos,
 };
 use crate::domain::{TodoFilter, TodoId};
 
@@ -258,6 +258,41 @@ impl Todos for TenantStore {
              ORDER BY updated_at DESC, id DESC LIMIT $2"
         )
         .bind(self.tenant.0)
+        .bind(limit)
+        .fetch_all(&mut *c)
+        .await?))
+    }
+
+    async fn open_work(&self) -> Result<OpenWork> {
+        let (open, estimated, minutes): (i64, i64, Option<i64>) = on!(tenant_read(&self.db, self.tenant), |c| {
+            sqlx::query_as(
+                "SELECT count(*), count(estimate_minutes), sum(estimate_minutes) FROM todos
+                 WHERE tenant_id = $1 AND complete = $2",
+            )
+            .bind(self.tenant.0)
+            .bind(false)
+            .fetch_one(&mut *c)
+            .await?
+        });
+        Ok(OpenWork {
+            open,
+            estimated,
+            unestimated: open - estimated,
+            estimated_minutes: minutes.unwrap_or(0),
+        })
+    }
+
+    async fn open_todos_fitting(&self, minutes: i32, limit: i64) -> Result<Vec<Todo>> {
+        Ok(on!(tenant_read(&self.db, self.tenant), |c| sqlx::query_as(concat!(
+            "SELECT ",
+            todo_columns!(lean),
+            " FROM todos WHERE tenant_id = $1 AND complete = $2
+                 AND estimate_minutes IS NOT NULL AND estimate_minutes <= $3
+             ORDER BY estimate_minutes DESC, created_at DESC, id DESC LIMIT $4"
+        ))
+        .bind(self.tenant.0)
+        .bind(false)
+        .bind(minutes)
         .bind(limit)
         .fetch_all(&mut *c)
         .await?))

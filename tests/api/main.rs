@@ -31,3 +31,4 @@ mod store_contract;
 mod tenants;
 mod todos;
 mod transfer;
+mod workload;
