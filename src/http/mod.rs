@@ -18,6 +18,7 @@ mod state;
 mod tenant_ctx;
 mod tenants;
 pub mod throttle;
+mod timers;
 mod todos;
 mod transfer;
 mod web;
@@ -58,7 +59,7 @@ fn api_routes() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(accounts::router())
         .merge(recovery::router())
-        .nest("/me", account::router())
+        .nest("/me", account::router().merge(timers::me_router()))
         .nest("/invitations", invitations::invitee_router())
         .nest("/tenants", tenants::router())
         .nest("/todos", todos::router())

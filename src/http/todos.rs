@@ -26,6 +26,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(workload))
         .routes(routes!(get_one, patch, delete))
         .routes(routes!(re_estimate))
+        .routes(routes!(super::timers::start))
 }
 
 #[derive(Deserialize, IntoParams)]
@@ -33,6 +34,12 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub struct TodoPath {
     /// The todo's id.
     todo_id: TodoId,
+}
+
+impl TodoPath {
+    pub fn todo_id(&self) -> TodoId {
+        self.todo_id
+    }
 }
 
 const NOT_FOUND: ApiError = ApiError::NotFound("todo not found");

@@ -23,7 +23,7 @@ use uuid::Uuid;
 use super::{
     ApiTokenInfo, Basis, ClaimedJob, EmailPurpose, EstimateJob, EstimateOutcome, Imported, Invitation,
     InvitationPreview, Member, Membership, NewApiToken, NewInvitation, NewSession, NewTodo, OpenWork, Page,
-    PageRequest, Result, SessionInfo, Tenant, TenantImport, Todo, TodoPatch, User, UserWithHash,
+    PageRequest, Result, SessionInfo, Tenant, TenantImport, Timer, Todo, TodoPatch, User, UserWithHash,
 };
 use crate::domain::{Email, Role, TenantId, TenantName, TodoFilter, TodoId, UserId};
 
@@ -80,6 +80,19 @@ pub trait Accounts {
 /// Sign-in sessions and personal API tokens (global context). Either is a
 /// credential; a credential is live while its row is: not revoked, not
 /// expired, its user still there.
+/// Timers (src/store/timers.rs): one running timer per user.
+pub trait Timers {
+    /// Starts `user`'s timer on `todo` of `tenant` now, replacing any
+    /// running one (one timer per user).
+    async fn start_timer(&self, user: UserId, tenant: TenantId, todo: TodoId) -> Result<Timer>;
+
+    /// `user`'s running timer, if any.
+    async fn running_timer(&self, user: UserId) -> Result<Option<Timer>>;
+
+    /// Stops `user`'s timer: what it timed, or `None` if none was running.
+    async fn stop_timer(&self, user: UserId) -> Result<Option<Timer>>;
+}
+
 pub trait Sessions {
     /// Records a sign-in; the session's id is its token's `jti`.
     async fn create_session(&self, session: &NewSession) -> Result<()>;

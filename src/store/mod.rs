@@ -39,11 +39,12 @@ mod queue;
 mod sessions;
 mod sqlite;
 mod tenants;
+mod timers;
 mod todos;
 mod transfer;
 
 pub use console::SqlTable;
-pub use contract::{Accounts, Embeddings, EstimateQueue, Jobs, Sessions, TenantAdmin, Tenants, Todos};
+pub use contract::{Accounts, Embeddings, EstimateQueue, Jobs, Sessions, TenantAdmin, Tenants, Timers, Todos};
 pub use error::StoreError;
 pub use invitations::{Invitation, InvitationPreview, NewInvitation};
 pub use models::{
@@ -52,6 +53,7 @@ pub use models::{
 };
 pub use postgres::Distribution;
 pub use sessions::{ApiTokenInfo, NewApiToken, NewSession, SessionInfo};
+pub use timers::Timer;
 
 use uuid::Uuid;
 
@@ -73,7 +75,7 @@ pub const JOB_LEASE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Every trait of the contract, for `use crate::store::prelude::*`.
 pub mod prelude {
-    pub use super::{Accounts, Embeddings, EstimateQueue, Jobs, Sessions, TenantAdmin, Tenants, Todos};
+    pub use super::{Accounts, Embeddings, EstimateQueue, Jobs, Sessions, TenantAdmin, Tenants, Timers, Todos};
 }
 
 /// The global handle. Cheap to clone (pools inside). Opaque: which backend

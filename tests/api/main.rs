@@ -29,6 +29,7 @@ mod smtp;
 mod sql_cli;
 mod store_contract;
 mod tenants;
+mod timers;
 mod todos;
 mod transfer;
 mod workload;

@@ -276,7 +276,7 @@ impl PgDb {
 }
 
 /// Shared tables: a full copy on every Citus node, so joins stay local.
-const REFERENCE_TABLES: [&str; 8] = [
+const REFERENCE_TABLES: [&str; 9] = [
     "tenants",
     "users.users",
     "auth.credentials",
@@ -285,6 +285,7 @@ const REFERENCE_TABLES: [&str; 8] = [
     "auth.email_tokens",
     "users.tenant_users",
     "users.invitations",
+    "users.timers",
 ];
 
 /// Tenant-aware tables, distributed by `tenant_id` and colocated with todos
