@@ -3,6 +3,7 @@
 
 import * as account from './account.js';
 import * as workload from './workload.js';
+import * as timer from './timer.js';
 
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');
@@ -460,6 +461,7 @@ async function todosView(tenantId) {
   );
   // Work starts at the add field, also while the list loads.
   title.focus();
+  await timer.load();
   await refresh();
   if (!main.contains(document.activeElement) || document.activeElement === main) title.focus();
 }
@@ -480,7 +482,9 @@ function todoItem(todo, base, refresh) {
     onchange: async () => {
       const updated = await attempt(() => api('PATCH', path, { complete: check.checked }));
       if (updated === undefined) { check.checked = !check.checked; return; }
-      if (check.checked) askDuration(li, path, refresh);
+      // Done while timed: the timer stops and its time is proposed.
+      const timed = check.checked && timer.isRunning(todo.id) ? await timer.stop() : null;
+      if (check.checked) askDuration(li, path, refresh, timed);
       else refresh();
     },
   });
@@ -510,6 +514,7 @@ function todoItem(todo, base, refresh) {
   };
   titleEl.addEventListener('dblclick', edit);
   li.append(check, titleEl, h('span', { class: 'actions' },
+    timer.control(todo, path, refresh),
     h('button', { type: 'button', text: 'Edit', 'aria-label': `Edit ${todo.title}`, onclick: edit }),
     h('button', {
       type: 'button', class: 'danger', text: 'Delete', 'aria-label': `Delete ${todo.title}`,
@@ -539,10 +544,12 @@ function parseDuration(text) {
   return null;
 }
 
-function askDuration(li, path, refresh) {
+function askDuration(li, path, refresh, timed = null) {
   const minutes = h('input', { id: `took-${li.dataset.id}`, type: 'text', inputmode: 'decimal', autocomplete: 'off',
-    class: 'minutes', placeholder: '90, 1.5h, 1h30, 45m', 'aria-describedby': `took-hint-${li.dataset.id}` });
-  const hint = h('span', { id: `took-hint-${li.dataset.id}`, class: 'muted', 'aria-live': 'polite' });
+    class: 'minutes', placeholder: '90, 1.5h, 1h30, 45m', 'aria-describedby': `took-hint-${li.dataset.id}`,
+    value: timed ? String(timed) : undefined });
+  const hint = h('span', { id: `took-hint-${li.dataset.id}`, class: 'muted', 'aria-live': 'polite',
+    text: timed ? `The timer ran ${timed} min: save it, or type another time.` : undefined });
   const form = h('form', {
     class: 'row estimate took',
     onsubmit: async (e) => {
@@ -627,6 +634,7 @@ account.init({
   setMe: (user) => { me = user; renderNav(); },
 });
 workload.init({ h, api, attempt });
+timer.init({ h, api, attempt });
 
 (async () => {
   try {

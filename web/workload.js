@@ -47,7 +47,7 @@ export function workloadSection(base, { openTask } = {}) {
             h('span', { class: 'chip', text: formatMinutes(t.estimate_minutes) }))))
         : h('p', { class: 'empty', text: `No open task with an estimate fits in ${formatMinutes(fitsIn)}.` });
     }
-    section.replaceChildren(h('div', { class: 'row spaced' }, totals, choose), fits);
+    section.replaceChildren(...[h('div', { class: 'row spaced' }, totals, choose), fits].filter(Boolean));
   };
   return { element: section, render };
 }
