@@ -1,6 +1,7 @@
 //! AI time estimates (ARCHITECTURE.md, "The estimate pipeline"): an OpenAI-compatible vendor for
 //! embeddings and chat, the estimate pipeline, and the durable worker.
 
+pub mod accuracy;
 mod breaker;
 pub mod calibration;
 mod client;

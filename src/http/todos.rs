@@ -24,6 +24,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list, create, put))
         .routes(routes!(search))
         .routes(routes!(workload))
+        .routes(routes!(accuracy))
         .routes(routes!(get_one, patch, delete))
         .routes(routes!(re_estimate))
         .routes(routes!(super::timers::start))
@@ -222,7 +223,7 @@ pub struct WorkloadQuery {
     /// The time you have, in minutes: the answer lists the open todos whose
     /// estimate fits in it (at most 50, the longest first).
     #[param(minimum = 1, maximum = 14400)]
-    fits: Option<f64>,
+    fits: Option<i64>,
 }
 
 /// The tenant's open work, and what fits in the time you have.
@@ -257,13 +258,14 @@ pub async fn workload(ctx: TenantCtx, QueryParams(q): QueryParams<WorkloadQuery>
     let fits_minutes = q
         .fits
         .map(|m| {
-            if m.fract() != 0.0 || !(1.0..=f64::from(MAX_MINUTES)).contains(&m) {
-                return Err(ApiError::BadRequest(format!(
-                    "fits: must be a whole number of minutes between 1 and {MAX_MINUTES}"
-                )));
-            }
-            // Whole and in range: the conversion is exact.
-            Ok(m as i32)
+            i32::try_from(m)
+                .ok()
+                .filter(|m| (1..=i64::from(MAX_MINUTES)).contains(&i64::from(*m)))
+                .ok_or_else(|| {
+                    ApiError::BadRequest(format!(
+                        "fits: must be a whole number of minutes between 1 and {MAX_MINUTES}"
+                    ))
+                })
         })
         .transpose()?;
     let totals = ctx.tenant.open_work().await?;
@@ -276,6 +278,27 @@ pub async fn workload(ctx: TenantCtx, QueryParams(q): QueryParams<WorkloadQuery>
         fits_minutes,
         fits,
     }))
+}
+
+/// How many of the latest timed tasks the accuracy view measures.
+const ACCURACY_LIMIT: i64 = 200;
+
+/// How good the tenant's estimates are: over its latest 200 timed tasks that
+/// had an estimate, the median error, its trend, the median ratio actual ÷
+/// estimate, the worst misses, and every point (estimate vs actual).
+#[utoipa::path(
+    get,
+    path = "/accuracy",
+    tag = "todos",
+    operation_id = "estimate_accuracy",
+    responses(
+        (status = 200, description = "The estimates measured against the actual durations", body = crate::ai::accuracy::Accuracy),
+        (status = 404, description = "No such tenant, or the caller is not a member", body = ErrorBody),
+    )
+)]
+pub async fn accuracy(ctx: TenantCtx) -> Result<Json<crate::ai::accuracy::Accuracy>, ApiError> {
+    let points = ctx.tenant.estimated_actuals(ACCURACY_LIMIT).await?;
+    Ok(Json(crate::ai::accuracy::summarise(points)))
 }
 
 const SEARCH_LIMIT: i64 = 20;

@@ -250,6 +250,10 @@ pub trait Todos {
     /// calibration learns from (src/ai/calibration.rs).
     async fn calibration_samples(&self, limit: i64) -> Result<Vec<(i32, i32)>>;
 
+    /// The latest `limit` timed todos that had an estimate, most recently
+    /// updated first: what the accuracy view measures (src/ai/accuracy.rs).
+    async fn estimated_actuals(&self, limit: i64) -> Result<Vec<crate::ai::accuracy::EstimatedActual>>;
+
     /// The open todos' count, how many have an estimate, and its sum.
     async fn open_work(&self) -> Result<OpenWork>;
 

@@ -263,6 +263,31 @@ impl Todos for TenantStore {
         .await?))
     }
 
+    async fn estimated_actuals(&self, limit: i64) -> Result<Vec<crate::ai::accuracy::EstimatedActual>> {
+        let rows: Vec<(Uuid, String, i32, i32, DateTime<Utc>)> =
+            on!(tenant_read(&self.db, self.tenant), |c| sqlx::query_as(
+                "SELECT id, title, estimate_minutes, actual_minutes, updated_at FROM todos
+                 WHERE tenant_id = $1 AND actual_minutes IS NOT NULL AND estimate_minutes IS NOT NULL
+                 ORDER BY updated_at DESC, id DESC LIMIT $2"
+            )
+            .bind(self.tenant.0)
+            .bind(limit)
+            .fetch_all(&mut *c)
+            .await?);
+        Ok(rows
+            .into_iter()
+            .map(
+                |(id, title, estimate_minutes, actual_minutes, updated_at)| crate::ai::accuracy::EstimatedActual {
+                    id: id.into(),
+                    title,
+                    estimate_minutes,
+                    actual_minutes,
+                    updated_at,
+                },
+            )
+            .collect())
+    }
+
     async fn open_work(&self) -> Result<OpenWork> {
         let (open, estimated, minutes): (i64, i64, Option<i64>) = on!(tenant_read(&self.db, self.tenant), |c| {
             sqlx::query_as(

@@ -1,5 +1,6 @@
 //! The workload at a glance (`GET …/todos/workload`): open todos, how many
-//! have an estimate and their sum, and what fits in the time you have.
+//! have an estimate and their sum, and what fits in the time you have; and
+//! how good the estimates are (`GET …/todos/accuracy`).
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -9,7 +10,10 @@ use crate::contract_tests;
 use crate::fake_ai::{Behaviour, FakeAi};
 use crate::helpers::{id_of, Backend, TestApp, User};
 
-contract_tests!(the_workload_sums_open_estimates_and_lists_what_fits);
+contract_tests!(
+    the_workload_sums_open_estimates_and_lists_what_fits,
+    accuracy_measures_estimates_against_actuals
+);
 
 async fn estimated(ai: &FakeAi, user: &User, tenant: Uuid, title: &str, minutes: i64) -> Value {
     *ai.state.chat_answer.lock().unwrap() = json!({ "minutes": minutes, "text": "x" }).to_string();
@@ -78,4 +82,56 @@ async fn the_workload_sums_open_estimates_and_lists_what_fits(backend: Backend) 
     let bob = app.user("bob@example.com").await;
     let res = bob.client.get(&path).await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}
+
+/// Three tasks estimated at an hour took 2 h, 1 h and 20 min.
+async fn accuracy_measures_estimates_against_actuals(backend: Backend) {
+    let ai = FakeAi::start().await;
+    let app = TestApp::spawn_with_ai(backend, &ai, |_| {}).await;
+    let ada = app.user("ada@example.com").await;
+    let t = ada.tenant("Acme").await;
+    let path = format!("/api/tenants/{t}/todos/accuracy");
+    let empty: Value = ada.client.get(&path).await.json().await.unwrap();
+    assert_eq!(empty["tasks"], 0);
+    assert_eq!(empty["median_error_percent"], Value::Null);
+
+    let mut ids = Vec::new();
+    for (title, actual) in [
+        ("Write the report", 120),
+        ("Call the bank", 60),
+        ("Water the plants", 20),
+    ] {
+        let todo = estimated(&ai, &ada, t, title, 60).await;
+        let res = ada
+            .client
+            .patch(
+                &format!("/api/tenants/{t}/todos/{}", id_of(&todo)),
+                json!({ "complete": true, "actual_minutes": actual }),
+            )
+            .await;
+        assert_eq!(res.status(), StatusCode::OK);
+        ids.push(todo["id"].clone());
+    }
+    // An open task and a task done without a duration do not count.
+    estimated(&ai, &ada, t, "Plan the offsite", 60).await;
+    let a: Value = ada.client.get(&path).await.json().await.unwrap();
+    assert_eq!(a["tasks"], 3, "{a}");
+    assert_eq!(a["median_error_percent"], 50.0, "{a}");
+    assert_eq!(a["median_ratio"], 1.0, "{a}");
+    assert_eq!(a["worst"][0]["id"], ids[2], "three times too long: {a}");
+    assert_eq!(a["worst"][0]["actual_minutes"], 20);
+    assert_eq!(a["trend"].as_array().unwrap().len(), 1);
+    assert_eq!(a["points"][0]["id"], ids[2], "newest first: {a}");
+    // Never another tenant's.
+    let bob = app.user("bob@example.com").await;
+    assert_eq!(bob.client.get(&path).await.status(), StatusCode::NOT_FOUND);
+    let b = bob.tenant("Bobco").await;
+    let theirs: Value = bob
+        .client
+        .get(&format!("/api/tenants/{b}/todos/accuracy"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(theirs["tasks"], 0);
 }
