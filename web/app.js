@@ -4,6 +4,7 @@
 import * as account from './account.js';
 import * as workload from './workload.js';
 import * as timer from './timer.js';
+import * as accuracy from './accuracy.js';
 
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');
@@ -132,6 +133,7 @@ const routes = [
   [/^\/tenants$/, () => tenantsView()],
   [/^\/tenants\/([0-9a-f-]{36})$/i, (id) => todosView(id)],
   [/^\/tenants\/([0-9a-f-]{36})\/members$/i, (id) => membersView(id)],
+  [/^\/tenants\/([0-9a-f-]{36})\/accuracy$/i, (id) => accuracy.accuracyView(id)],
   [/^\/tenants\/([0-9a-f-]{36})\/settings$/i, (id) => account.tenantSettingsView(id)],
 ];
 
@@ -323,6 +325,7 @@ async function todosView(tenantId) {
   let order = 'newest'; // or 'shortest': by estimate, unestimated last
   // "What fits" names a task: show it in the list and focus it.
   const header = workload.workloadSection(base, {
+    accuracyHref: `/tenants/${tenantId}/accuracy`,
     openTask: (id) => {
       const row = list.querySelector(`li[data-id="${id}"]`);
       row?.scrollIntoView({ block: 'center' });
@@ -635,6 +638,7 @@ account.init({
 });
 workload.init({ h, api, attempt });
 timer.init({ h, api, attempt });
+accuracy.init({ h, api, attempt, show, unavailable });
 
 (async () => {
   try {

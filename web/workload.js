@@ -21,7 +21,7 @@ export function formatMinutes(m) {
 const CHOICES = [30, 60, 120];
 
 /** The header section; `render()` reloads it (after every list refresh). */
-export function workloadSection(base, { openTask } = {}) {
+export function workloadSection(base, { openTask, accuracyHref } = {}) {
   const { h, attempt, api } = ui;
   let fitsIn = null;
   const section = h('section', { class: 'workload', 'aria-label': 'Workload' });
@@ -47,7 +47,8 @@ export function workloadSection(base, { openTask } = {}) {
             h('span', { class: 'chip', text: formatMinutes(t.estimate_minutes) }))))
         : h('p', { class: 'empty', text: `No open task with an estimate fits in ${formatMinutes(fitsIn)}.` });
     }
-    section.replaceChildren(...[h('div', { class: 'row spaced' }, totals, choose), fits].filter(Boolean));
+    const howGood = accuracyHref ? h('a', { href: accuracyHref, 'data-link': true, text: 'How good are the estimates?' }) : null;
+    section.replaceChildren(...[h('div', { class: 'row spaced' }, totals, choose, howGood), fits].filter(Boolean));
   };
   return { element: section, render };
 }
