@@ -228,6 +228,19 @@ fn reindex_run(app: &TestApp, envs: &[(&str, &str)]) -> std::process::Output {
         .args(["--batch", "2"]))
 }
 
+/// `POST …/todos/{id}/estimate`: the todo as estimated again.
+async fn estimate_again(user: &User, tenant: Uuid, todo: &Value) -> Value {
+    user.client
+        .post(
+            &format!("/api/tenants/{tenant}/todos/{}/estimate", id_of(todo)),
+            json!({}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap()
+}
+
 async fn get(user: &User, tenant: Uuid, todo: &Value) -> Value {
     user.client
         .get(&format!("/api/tenants/{tenant}/todos/{}", id_of(todo)))
@@ -347,16 +360,7 @@ async fn reindex_moves_the_previous_builtin_models_vectors(backend: Backend) {
     );
     let app = app.restart(backend, |_| {}).await;
     let ada = ada.on(&app);
-    let after: Value = ada
-        .client
-        .post(
-            &format!("/api/tenants/{t}/todos/{}/estimate", id_of(&before)),
-            json!({}),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let after = estimate_again(&ada, t, &before).await;
     assert_eq!(after["estimate_status"], "ready", "{after}");
     assert_eq!(after["estimate_basis"][0]["id"], login["id"], "{after}");
     assert_eq!(after["estimate_minutes"], 90, "{after}");
@@ -446,16 +450,7 @@ async fn reindex_after_a_change_of_model_and_dimensions(backend: Backend) {
 
     let again = local.restart(backend, |_| {}).await;
     let ada = ada.on(&again);
-    let after: Value = ada
-        .client
-        .post(
-            &format!("/api/tenants/{t}/todos/{}/estimate", id_of(&before)),
-            json!({}),
-        )
-        .await
-        .json()
-        .await
-        .unwrap();
+    let after = estimate_again(&ada, t, &before).await;
     assert_eq!(after["estimate_status"], "ready", "{after}");
     assert_eq!(after["estimate_minutes"], 90);
     assert_eq!(after["estimate_basis"][0]["id"], login["id"]);

@@ -15,6 +15,13 @@ const here = dirname(fileURLToPath(import.meta.url));
 export const artifacts = join(here, 'artifacts');
 mkdirSync(artifacts, { recursive: true });
 
+/** The two ways each new view is tested: a laptop in dark mode and a phone
+ * (375 px) in light mode, as `[name, browser context options]`. */
+export const VIEWS = [
+  ['laptop, dark', { viewport: { width: 1280, height: 800 }, colorScheme: 'dark' }],
+  ['phone, light', { viewport: { width: 375, height: 740 }, isMobile: true, hasTouch: true, colorScheme: 'light' }],
+];
+
 /** A fake vendor: bag-of-words embeddings, a fixed JSON answer; programmable. */
 export async function startFakeAi() {
   const state = { chatDelayMs: 0, status: 200, chatCalls: 0 };

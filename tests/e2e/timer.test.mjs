@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { startAswan, launch, newPage, signUp, createTenant, addTodo, item, artifacts } from './harness.mjs';
+import { startAswan, launch, newPage, signUp, createTenant, addTodo, item, artifacts, VIEWS } from './harness.mjs';
 
 let app; let browser;
 
@@ -19,12 +19,7 @@ after(async () => {
   app?.stop();
 });
 
-const views = [
-  ['laptop, dark', { viewport: { width: 1280, height: 800 }, colorScheme: 'dark' }],
-  ['phone, light', { viewport: { width: 375, height: 740 }, isMobile: true, hasTouch: true, colorScheme: 'light' }],
-];
-
-for (const [name, options] of views) {
+for (const [name, options] of VIEWS) {
   test(`a task's timer runs across a reload and proposes its time on completion (${name})`, async () => {
     const page = await newPage(browser, app.base, options);
     const slug = name.replace(/\W+/g, '-');

@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
-import { startAswan, startFakeAi, launch, newPage, signUp, createTenant, addTodo, item, artifacts } from './harness.mjs';
+import { startAswan, startFakeAi, launch, newPage, signUp, createTenant, addTodo, item, artifacts, VIEWS } from './harness.mjs';
 
 let app; let ai; let browser;
 
@@ -21,12 +21,7 @@ after(async () => {
   ai?.close();
 });
 
-const views = [
-  ['laptop, dark', { viewport: { width: 1280, height: 800 }, colorScheme: 'dark' }],
-  ['phone, light', { viewport: { width: 375, height: 740 }, isMobile: true, hasTouch: true, colorScheme: 'light' }],
-];
-
-for (const [name, options] of views) {
+for (const [name, options] of VIEWS) {
   test(`the workload header sums open estimates and answers "what fits" (${name})`, async () => {
     ai.state.status = 200;
     const page = await newPage(browser, app.base, options);
