@@ -5,6 +5,7 @@ import * as account from './account.js';
 import * as workload from './workload.js';
 import * as timer from './timer.js';
 import * as accuracy from './accuracy.js';
+import * as keys from './keys.js';
 
 const main = document.getElementById('main');
 const nav = document.getElementById('nav');
@@ -487,8 +488,12 @@ function todoItem(todo, base, refresh) {
       if (updated === undefined) { check.checked = !check.checked; return; }
       // Done while timed: the timer stops and its time is proposed.
       const timed = check.checked && timer.isRunning(todo.id) ? await timer.stop() : null;
-      if (check.checked) askDuration(li, path, refresh, timed);
-      else refresh();
+      if (check.checked) {
+        keys.toast(`Completed “${todo.title}”.`, {
+          undo: async () => { await attempt(() => api('PATCH', path, { complete: false })); await refresh(); refocus(todo.id); },
+        });
+        askDuration(li, path, refresh, timed);
+      } else refresh();
     },
   });
   const edit = () => {
@@ -518,13 +523,26 @@ function todoItem(todo, base, refresh) {
   titleEl.addEventListener('dblclick', edit);
   li.append(check, titleEl, h('span', { class: 'actions' },
     timer.control(todo, path, refresh),
-    h('button', { type: 'button', text: 'Edit', 'aria-label': `Edit ${todo.title}`, onclick: edit }),
+    h('button', { type: 'button', text: 'Edit', 'aria-label': `Edit ${todo.title}`, 'data-action': 'edit', onclick: edit }),
     h('button', {
-      type: 'button', class: 'danger', text: 'Delete', 'aria-label': `Delete ${todo.title}`,
-      onclick: async () => {
-        if (!confirm(`Delete “${todo.title}”?`)) return;
-        await attempt(() => api('DELETE', path));
-        refresh();
+      type: 'button', class: 'danger', text: 'Delete', 'aria-label': `Delete ${todo.title}`, 'data-action': 'delete',
+      // No confirm(): the row goes at once, and the toast's Undo brings it
+      // back; the DELETE is sent when the toast goes (keepalive: also when
+      // the page is left meanwhile).
+      onclick: () => {
+        const [parent, next] = [li.parentNode, li.nextSibling];
+        const neighbour = li.nextElementSibling?.matches('li.todo') ? li.nextElementSibling : li.previousElementSibling;
+        li.remove();
+        if (neighbour?.matches('li.todo')) neighbour.querySelector('input[type=checkbox]')?.focus();
+        keys.toast(`Deleted “${todo.title}”.`, {
+          commit: () => {
+            fetch(path, { method: 'DELETE', credentials: 'same-origin', keepalive: true })
+              .then((res) => { if (!res.ok && res.status !== 404) say('The task could not be deleted.'); })
+              .catch(() => say('The task could not be deleted.'))
+              .finally(() => { if (parent.isConnected) refresh(); });
+          },
+          undo: () => { parent.insertBefore(li, next); refocus(todo.id); li.querySelector('input[type=checkbox]')?.focus(); },
+        });
       },
     })),
   estimateView(todo, refresh));
@@ -639,6 +657,7 @@ account.init({
 workload.init({ h, api, attempt });
 timer.init({ h, api, attempt });
 accuracy.init({ h, api, attempt, show, unavailable });
+keys.init({ h });
 
 (async () => {
   try {

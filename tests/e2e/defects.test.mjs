@@ -215,3 +215,77 @@ test('on a phone the members page keeps roles, buttons and emails whole', async 
     assert.ok(email[i] === '@' || '.-'.includes(email[i - 1]), `the email breaks at "${email.slice(0, i)}|${email.slice(i)}"`);
   }
 });
+
+// Defect 8's remainder and "undo instead of confirm()": n, /, j/k, x, e,
+// Delete and ? work from the keyboard alone; deleting and completing show
+// a toast with Undo instead of a confirm() box.
+test('keyboard shortcuts drive the list; delete and complete can be undone', async () => {
+  const page = await newPage(browser, app.base);
+  await signUp(page, app.base, 'shortcuts@example.com');
+  await createTenant(page, 'Shortcuts');
+  for (const title of ['First task', 'Second task', 'Third task']) await addTodo(page, title);
+  let dialogs = 0;
+  page.on('dialog', (d) => { dialogs += 1; d.dismiss(); });
+  const focused = () => page.evaluate(() => document.activeElement?.getAttribute('aria-label') || document.activeElement?.id);
+
+  // Out of the add field (Escape does nothing there; Tab leaves it).
+  await page.locator('h1').click();
+  await page.keyboard.press('j');
+  assert.equal(await focused(), 'Done: Third task');
+  await page.keyboard.press('j');
+  assert.equal(await focused(), 'Done: Second task');
+  await page.keyboard.press('k');
+  assert.equal(await focused(), 'Done: Third task');
+  // Typing in a field is never a shortcut.
+  await page.keyboard.press('n');
+  assert.equal(await focused(), 'new-todo');
+  await page.keyboard.type('jk');
+  assert.equal(await page.locator('#new-todo').inputValue(), 'jk');
+  await page.locator('#new-todo').fill('');
+  await page.locator('h1').click();
+  await page.keyboard.press('/');
+  assert.equal(await focused(), 'search');
+  await page.locator('h1').click();
+
+  // ? shows the shortcuts, and hides them.
+  await page.keyboard.press('?');
+  await page.getByRole('region', { name: 'Keyboard shortcuts' }).waitFor();
+  await page.getByRole('button', { name: 'Close' }).click();
+  assert.equal(await page.getByRole('region', { name: 'Keyboard shortcuts' }).count(), 0);
+
+  // e edits the focused task.
+  await page.locator('h1').click();
+  await page.keyboard.press('j');
+  await page.keyboard.press('e');
+  await page.getByLabel('Edit title').fill('Third task, renamed');
+  await page.getByLabel('Edit title').press('Enter');
+  await item(page, 'Third task, renamed').waitFor();
+
+  // x completes it, with Undo.
+  await page.locator('h1').click();
+  await page.keyboard.press('j');
+  await page.keyboard.press('x');
+  await page.getByRole('status').filter({ hasText: 'Completed “Third task, renamed”.' }).getByRole('button', { name: 'Undo' }).click();
+  await page.waitForFunction(() => ![...document.querySelectorAll('li.todo input[type=checkbox]')].some((c) => c.checked));
+
+  // Delete removes the focused task at once; Undo brings it back, unsent.
+  const deletes = [];
+  page.on('request', (r) => { if (r.method() === 'DELETE') deletes.push(r.url()); });
+  await page.locator('h1').click();
+  await page.keyboard.press('j');
+  await page.keyboard.press('j');
+  assert.equal(await focused(), 'Done: Second task');
+  await page.keyboard.press('Delete');
+  await item(page, 'Second task').waitFor({ state: 'detached' });
+  assert.equal(await focused(), 'Done: First task', 'the focus moves to a neighbour');
+  await page.getByRole('status').filter({ hasText: 'Deleted “Second task”.' }).getByRole('button', { name: 'Undo' }).click();
+  await item(page, 'Second task').waitFor();
+  // Deleted for good once the toast goes.
+  await item(page, 'First task').getByRole('button', { name: 'Delete First task' }).click();
+  await page.waitForResponse((r) => r.request().method() === 'DELETE' && r.status() === 204, { timeout: 15000 });
+  assert.equal(deletes.length, 1, 'only the one not undone was sent');
+  await page.reload();
+  await item(page, 'Second task').waitFor();
+  assert.equal(await item(page, 'First task').count(), 0);
+  assert.equal(dialogs, 0, 'no confirm() box');
+});

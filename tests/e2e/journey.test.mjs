@@ -74,10 +74,12 @@ test('the whole journey: sign up, tenant, todos with estimates, complete, deep l
   await page.locator('.todo .title', { hasText: 'Write the annual report' }).waitFor();
   assert.equal(await page.locator('.todo').count(), 2);
 
-  // Delete with confirmation.
-  page.once('dialog', (d) => d.accept());
+  // Delete: gone at once, with a toast to undo; sent when the toast goes.
+  const deleted = page.waitForResponse((r) => r.request().method() === 'DELETE' && r.status() === 204, { timeout: 15000 });
   await item(page, 'Write the annual report').getByRole('button', { name: /^Delete/ }).click();
   await page.locator('.todo .title', { hasText: 'Write the annual report' }).waitFor({ state: 'detached' });
+  await page.getByRole('status').filter({ hasText: 'Deleted “Write the annual report”.' }).waitFor();
+  await deleted;
   assert.deepEqual(page.foreign, [], 'no request to any other host');
 });
 
