@@ -268,7 +268,15 @@ function estimateView(todo, refresh) {
       break;
     case 'ready': {
       const basis = todo.estimate_basis || [];
-      box.append(h('span', {}, 'Estimate: ', h('span', { class: 'estimate-text', text: todo.estimate })));
+      if (todo.estimate_minutes != null) {
+        const range = todo.estimate_low_minutes != null && todo.estimate_high_minutes != null
+          ? ` (${workload.formatMinutes(todo.estimate_low_minutes)}–${workload.formatMinutes(todo.estimate_high_minutes)})` : '';
+        box.append(h('span', { class: 'chip', title: 'Estimate', text: `≈ ${workload.formatMinutes(todo.estimate_minutes)}${range}` }), ' ');
+      }
+      // The chip says the number; the words say where it came from.
+      const words = h('span', { class: 'words', title: todo.estimate }, h('span', { class: 'sr-only', text: 'Estimate: ' }),
+        h('span', { class: 'estimate-text', text: todo.estimate }));
+      box.append(words);
       if (basis.length) {
         // The estimate's own words say how many tasks it used (those with a
         // recorded duration, when any has one); this lists every one found.
@@ -276,7 +284,7 @@ function estimateView(todo, refresh) {
           h('ul', {}, basis.map((b) => h('li', {}, h('span', { text: b.title }), ' — ',
             b.minutes == null ? 'no duration' : `${b.minutes} min ${b.actual ? '(actual)' : '(estimated)'}`)))));
       } else {
-        box.append(h('div', { text: 'no similar past tasks yet' }));
+        box.append(h('span', { class: 'muted', text: 'no similar past tasks yet' }));
       }
       break;
     }
@@ -334,6 +342,23 @@ async function todosView(tenantId) {
     },
   });
 
+  // "Done (3)", a button that folds the done tasks away and back.
+  const DONE_FOLDED = 'aswan.doneFolded';
+  const doneHead = (items) => {
+    const folded = localStorage.getItem(DONE_FOLDED) === '1';
+    for (const li of items) li.hidden = folded;
+    const button = h('button', {
+      type: 'button', class: 'link', 'aria-expanded': String(!folded), text: `Done (${items.length})`,
+      onclick: () => {
+        const fold = button.getAttribute('aria-expanded') === 'true';
+        localStorage.setItem(DONE_FOLDED, fold ? '1' : '0');
+        button.setAttribute('aria-expanded', String(!fold));
+        for (const li of items) li.hidden = fold;
+      },
+    });
+    return h('li', { class: 'done-head' }, button);
+  };
+
   // The list arrives a page at a time: more loads as the user scrolls to its
   // end. A refresh reloads as many tasks as are shown.
   let shown = PAGE;
@@ -369,7 +394,13 @@ async function todosView(tenantId) {
       ? [...page.items].sort((a, b) => (a.estimate_minutes ?? Infinity) - (b.estimate_minutes ?? Infinity))
       : page.items;
     observer?.disconnect();
-    list.replaceChildren(...todos.map((t) => todoItem(t, base, refresh)));
+    // Open tasks first; done ones after them, under a heading that folds
+    // them away (remembered across visits).
+    const open = todos.filter((t) => !t.complete);
+    const done = todos.filter((t) => t.complete);
+    const doneItems = done.map((t) => todoItem(t, base, refresh));
+    list.replaceChildren(...open.map((t) => todoItem(t, base, refresh)),
+      ...(open.length && done.length ? [doneHead(doneItems)] : []), ...doneItems);
     if (page.next) list.append(moreItem(page.next));
     if (!todos.length) {
       list.append(h('li', { class: 'empty', text: filter === 'all' ? 'No tasks yet. Add the first one above.' : 'Nothing here.' }));
@@ -479,8 +510,8 @@ function refocus(id) {
 
 function todoItem(todo, base, refresh) {
   const path = `${base}/${todo.id}`;
-  const li = h('li', { class: `card todo${todo.complete ? ' done' : ''}`, 'data-id': todo.id });
-  const titleEl = h('span', { class: 'title', text: todo.title });
+  const li = h('li', { class: `todo${todo.complete ? ' done' : ''}`, 'data-id': todo.id });
+  const titleEl = h('span', { class: 'title', title: todo.title, text: todo.title });
   const check = h('input', {
     type: 'checkbox', checked: todo.complete, 'aria-label': `Done: ${todo.title}`,
     onchange: async () => {
@@ -521,7 +552,9 @@ function todoItem(todo, base, refresh) {
     input.select();
   };
   titleEl.addEventListener('dblclick', edit);
-  li.append(check, titleEl, h('span', { class: 'actions' },
+  // One line per task: done box, title, estimate (its words, cut to fit;
+  // the similar tasks behind it a click away), the actions.
+  li.append(check, titleEl, estimateView(todo, refresh), h('span', { class: 'actions' },
     timer.control(todo, path, refresh),
     h('button', { type: 'button', text: 'Edit', 'aria-label': `Edit ${todo.title}`, 'data-action': 'edit', onclick: edit }),
     h('button', {
@@ -544,8 +577,7 @@ function todoItem(todo, base, refresh) {
           undo: () => { parent.insertBefore(li, next); refocus(todo.id); li.querySelector('input[type=checkbox]')?.focus(); },
         });
       },
-    })),
-  estimateView(todo, refresh));
+    })));
   return li;
 }
 

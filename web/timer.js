@@ -60,7 +60,7 @@ export function control(todo, path, refresh) {
       }));
   }
   return h('button', {
-    type: 'button', class: 'timer', text: 'Start timer', 'aria-label': `Start timer for ${todo.title}`,
+    type: 'button', class: 'timer', text: 'Timer', 'aria-label': `Start timer for ${todo.title}`,
     onclick: async () => {
       const timer = await ui.attempt(() => ui.api('POST', `${path}/timer`, {}));
       if (timer) remember(timer);

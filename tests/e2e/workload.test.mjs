@@ -52,11 +52,12 @@ for (const [name, options] of VIEWS) {
     assert.equal(await fits.getByRole('button', { name: '1 h' }).getAttribute('aria-pressed'), 'true');
     await page.screenshot({ path: join(artifacts, `workload-${slug}.png`), fullPage: true });
 
-    // Shortest first: the unestimated task goes last.
+    // Shortest first: the unestimated task goes last of the open ones; the
+    // done one stays in its own section, after them.
     await page.getByRole('group', { name: 'Order' }).getByRole('button', { name: 'Shortest first' }).click();
-    const titles = page.locator('ul.todos li.todo .title');
-    await page.waitForFunction(() => document.querySelector('ul.todos li.todo:last-child .title')?.textContent === 'Plan the offsite');
-    assert.equal(await titles.count(), 4);
+    await page.waitForFunction(() => [...document.querySelectorAll('ul.todos li.todo:not(.done) .title')].at(-1)?.textContent === 'Plan the offsite');
+    assert.equal(await page.locator('ul.todos li.todo:not(.done)').count(), 3);
+    assert.deepEqual(await page.locator('ul.todos li.todo.done .title').allTextContents(), ['Call the bank']);
     assert.deepEqual(page.foreign, [], 'no request to any other host');
   });
 }
