@@ -282,7 +282,7 @@ function estimateView(todo, refresh) {
         // recorded duration, when any has one); this lists every one found.
         box.append(h('details', {}, h('summary', { text: `${basis.length} similar task${basis.length === 1 ? '' : 's'} found` }),
           h('ul', {}, basis.map((b) => h('li', {}, h('span', { text: b.title }), ' — ',
-            b.minutes == null ? 'no duration' : `${b.minutes} min ${b.actual ? '(actual)' : '(estimated)'}`)))));
+            b.minutes == null ? 'no duration' : `${workload.formatMinutes(b.minutes)} ${b.actual ? '(actual)' : '(estimated)'}`)))));
       } else {
         box.append(h('span', { class: 'muted', text: 'no similar past tasks yet' }));
       }
@@ -306,7 +306,7 @@ function estimateView(todo, refresh) {
   }
   // A reopened task keeps its recorded duration (nothing saved is lost),
   // but it is not "took" any more until it is done again.
-  if (todo.actual_minutes && todo.complete) box.append(h('div', { text: `Took ${todo.actual_minutes} min` }));
+  if (todo.actual_minutes && todo.complete) box.append(h('span', { class: 'took', text: `Took ${workload.formatMinutes(todo.actual_minutes)}` }));
   return box;
 }
 

@@ -32,13 +32,13 @@ for (const [name, options] of VIEWS) {
     await page.getByRole('link', { name: /^Back to/ }).click();
 
     // Every estimate is 42 min (the fake vendor); they took 40, 84 and 14.
-    for (const [title, took] of [['Write the report', '40'], ['Paint the fence', '84'], ['Call the bank', '14']]) {
+    for (const [title, took, shown] of [['Write the report', '40', '40 min'], ['Paint the fence', '84', '1 h 24 min'], ['Call the bank', '14', '14 min']]) {
       await addTodo(page, title);
       await item(page, title).locator('.estimate-text').waitFor();
       await item(page, title).getByRole('checkbox').check();
       await item(page, title).getByLabel('How long did it take? (minutes)').fill(took);
       await item(page, title).getByRole('button', { name: 'Save' }).click();
-      await item(page, title).getByText(`Took ${took} min`).waitFor();
+      await item(page, title).getByText(`Took ${shown}`).waitFor();  // shown back the friendly way
     }
     await page.getByRole('link', { name: 'How good are the estimates?' }).click();
     await page.getByRole('status').filter({ hasText: 'Median error 50 % over the last 3 timed tasks' }).waitFor();

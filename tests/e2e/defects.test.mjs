@@ -159,7 +159,7 @@ test('durations as people type them: 1.5h, 1h30, 45m', async () => {
   const page = await newPage(browser, app.base);
   await signUp(page, app.base, 'durations@example.com');
   await createTenant(page, 'Durations');
-  for (const [title, typed, took] of [['Hours', '1.5h', 'Took 90 min'], ['Mixed', '1h30', 'Took 90 min'], ['Minutes', '45m', 'Took 45 min']]) {
+  for (const [title, typed, took] of [['Hours', '1.5h', 'Took 1 h 30 min'], ['Mixed', '1h30', 'Took 1 h 30 min'], ['Minutes', '45m', 'Took 45 min']]) {
     await addTodo(page, title);
     await item(page, title).getByRole('checkbox').check();
     await item(page, title).getByLabel('How long did it take? (minutes)').fill(typed);

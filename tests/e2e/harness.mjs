@@ -15,11 +15,15 @@ const here = dirname(fileURLToPath(import.meta.url));
 export const artifacts = join(here, 'artifacts');
 mkdirSync(artifacts, { recursive: true });
 
-/** The two ways each new view is tested: a laptop in dark mode and a phone
- * (375 px) in light mode, as `[name, browser context options]`. */
+/** Each new view is tested on a laptop and on a phone (375 px), in both
+ * themes: `[name, browser context options]`. */
+const LAPTOP = { viewport: { width: 1280, height: 800 } };
+const PHONE = { viewport: { width: 375, height: 740 }, isMobile: true, hasTouch: true };
 export const VIEWS = [
-  ['laptop, dark', { viewport: { width: 1280, height: 800 }, colorScheme: 'dark' }],
-  ['phone, light', { viewport: { width: 375, height: 740 }, isMobile: true, hasTouch: true, colorScheme: 'light' }],
+  ['laptop, dark', { ...LAPTOP, colorScheme: 'dark' }],
+  ['laptop, light', { ...LAPTOP, colorScheme: 'light' }],
+  ['phone, dark', { ...PHONE, colorScheme: 'dark' }],
+  ['phone, light', { ...PHONE, colorScheme: 'light' }],
 ];
 
 /** A fake vendor: bag-of-words embeddings, a fixed JSON answer; programmable. */

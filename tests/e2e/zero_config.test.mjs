@@ -31,13 +31,13 @@ test('with no configuration, estimates come from the tenant\'s own history', asy
   await first.getByRole('checkbox').check();
   await first.getByLabel('How long did it take? (minutes)').fill('90');
   await first.getByRole('button', { name: 'Save' }).click();
-  await item(page, 'Fix the login bug').getByText('Took 90 min').waitFor();
+  await item(page, 'Fix the login bug').getByText('Took 1 h 30 min').waitFor();
 
   await addTodo(page, 'Repair the broken login page');
   const second = item(page, 'Repair the broken login page');
   await second.locator('.estimate-text', { hasText: '1 h 30 min, from the actual durations of 1 similar task' }).waitFor();
   await second.getByText('1 similar task found').click();
-  await second.locator('details li', { hasText: 'Fix the login bug' }).getByText('90 min (actual)').waitFor();
+  await second.locator('details li', { hasText: 'Fix the login bug' }).getByText('1 h 30 min (actual)').waitFor();
 
   // Unrelated: no number; once a similar task is timed, it gets one by
   // itself (re-estimated in the background, shown without a reload).
@@ -66,7 +66,7 @@ test('estimates say what they used; done tasks are not re-estimated; reopened on
   await item(page, 'Fix the login bug').getByRole('checkbox').check();
   await item(page, 'Fix the login bug').getByLabel('How long did it take? (minutes)').fill('2h');
   await item(page, 'Fix the login bug').getByRole('button', { name: 'Save' }).click();
-  await item(page, 'Fix the login bug').getByText('Took 120 min').waitFor();
+  await item(page, 'Fix the login bug').getByText('Took 2 h').waitFor();
   await addTodo(page, 'Fix the login bug on Safari');
   await item(page, 'Fix the login bug on Safari').locator('.estimate-text').waitFor();
   await addTodo(page, 'Fix the login bug on Firefox');
@@ -91,7 +91,7 @@ test('estimates say what they used; done tasks are not re-estimated; reopened on
   // Reopened: the recorded duration is kept, but the task has not "taken" it.
   await item(page, 'Fix the login bug').getByRole('checkbox').uncheck();
   await rendered(page, 'Fix the login bug', false);
-  assert.equal(await item(page, 'Fix the login bug').getByText('Took 120 min').count(), 0);
+  assert.equal(await item(page, 'Fix the login bug').getByText('Took 2 h').count(), 0);
 });
 
 /** Waits until the list was drawn again with the task done (or open): the
