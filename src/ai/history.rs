@@ -48,7 +48,7 @@ pub fn estimate(basis: &[Basis]) -> HistoryEstimate {
     } else {
         &format!("{n} similar tasks")
     };
-    let range = range(basis, minutes);
+    let range = spread(&used, minutes);
     let point = match range {
         Some((low, high)) => format!("{} ({})", format_minutes(minutes), format_range(low, high)),
         None => format_minutes(minutes),
@@ -103,11 +103,15 @@ const MIN_SPREAD: f64 = 1.2;
 /// it is the same relative spread around what the model said. `None` with
 /// fewer than two durations, or when the rounded ends meet.
 pub fn range(basis: &[Basis], point: u32) -> Option<(u32, u32)> {
-    let (used, _) = durations(basis);
+    spread(&durations(basis).0, point)
+}
+
+/// [`range`] over the durations already picked (with their weights).
+fn spread(used: &[(f64, f64)], point: u32) -> Option<(u32, u32)> {
     if used.len() < 2 {
         return None;
     }
-    let centre = weighted_geomean(&used);
+    let centre = weighted_geomean(used);
     let (lowest, highest) = used
         .iter()
         .fold((f64::MAX, 0f64), |(lo, hi), (m, _)| (lo.min(*m), hi.max(*m)));

@@ -257,15 +257,11 @@ pub struct Workload {
 pub async fn workload(ctx: TenantCtx, QueryParams(q): QueryParams<WorkloadQuery>) -> Result<Json<Workload>, ApiError> {
     let fits_minutes = q
         .fits
-        .map(|m| {
-            i32::try_from(m)
-                .ok()
-                .filter(|m| (1..=i64::from(MAX_MINUTES)).contains(&i64::from(*m)))
-                .ok_or_else(|| {
-                    ApiError::BadRequest(format!(
-                        "fits: must be a whole number of minutes between 1 and {MAX_MINUTES}"
-                    ))
-                })
+        .map(|m| match i32::try_from(m) {
+            Ok(m) if (1..=i64::from(MAX_MINUTES)).contains(&i64::from(m)) => Ok(m),
+            _ => Err(ApiError::BadRequest(format!(
+                "fits: must be a whole number of minutes between 1 and {MAX_MINUTES}"
+            ))),
         })
         .transpose()?;
     let totals = ctx.tenant.open_work().await?;
