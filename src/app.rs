@@ -76,7 +76,8 @@ impl App {
         if mailer.is_none() {
             tracing::info!("SMTP_URL is not set: no mail; invitation links are shown to copy");
         }
-        let state = AppState::new(store.clone(), tokens, ai.clone(), edge, throttle, mailer);
+        let background = http::Background::new(settings.max_connections as usize);
+        let state = AppState::new(store.clone(), tokens, ai.clone(), edge, throttle, mailer, background);
         let limits = server::Limits {
             max_connections: server::fit_to_file_limit(settings.max_connections),
             max_per_client: settings.max_connections_per_client as usize,
@@ -128,6 +129,12 @@ impl App {
                 tracing::warn!("estimate worker still busy at shutdown: its jobs stay queued");
                 worker.abort();
             }
+        }
+        // Writes whose client hung up, and the mail and last-use times that
+        // requests left behind, finish before the store closes.
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        if !self.state.drain_background(left).await {
+            tracing::warn!("work left behind by requests still running at shutdown: cut off");
         }
         if let Some(ai) = &self.ai {
             let left = deadline.saturating_duration_since(tokio::time::Instant::now());

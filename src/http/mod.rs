@@ -3,6 +3,7 @@
 
 mod account;
 mod accounts;
+mod background;
 mod csrf;
 mod current_user;
 pub mod edge;
@@ -40,6 +41,7 @@ use tracing::Level;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+pub use background::Background;
 pub use current_user::CurrentUser;
 pub use edge::Edge;
 pub use error::ApiError;
@@ -99,6 +101,7 @@ pub fn router(state: AppState) -> Router {
             HeaderValue::from_static("nosniff"),
         ));
     let edge = Arc::clone(&state.edge);
+    let background = state.background.clone();
 
     Router::new()
         .nest("/api", api)
@@ -140,6 +143,12 @@ pub fn router(state: AppState) -> Router {
                         ),
                 )
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+                // Inside the request span, outside the panic guard: a write
+                // that panics in its own task still answers 500.
+                .layer(axum::middleware::from_fn_with_state(
+                    background,
+                    background::writes_run_to_the_end,
+                ))
                 .layer(CatchPanicLayer::custom(|_| {
                     ApiError::Internal(anyhow::anyhow!("handler panicked")).into_response()
                 })),

@@ -79,7 +79,7 @@ pub(super) fn send_verification(state: &AppState, headers: &HeaderMap, user: &Us
         return;
     };
     let (store, base, user) = (state.store.clone(), link_base(state, headers), user.clone());
-    tokio::spawn(async move {
+    state.background.spawn(async move {
         let secret = new_link_secret();
         let expires = crate::store::now() + VERIFY_FOR;
         let made = store
@@ -203,7 +203,7 @@ pub async fn request_reset(
     state.throttle.account(email.as_str())?;
     // In the background: the answer must not take longer when the account exists.
     let (store, base) = (state.store.clone(), link_base(&state, &headers));
-    tokio::spawn(async move {
+    state.background.spawn(async move {
         let found = match store.user_with_password(&email).await {
             Ok(found) => found,
             Err(e) => return tracing::warn!(error = %e, "password reset: lookup failed"),

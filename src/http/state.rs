@@ -4,6 +4,7 @@ use std::time::{Duration, Instant};
 
 use uuid::Uuid;
 
+use super::background::Background;
 use super::edge::Edge;
 use super::throttle::Throttle;
 use crate::ai::Ai;
@@ -28,6 +29,8 @@ pub struct AppState {
     /// invitations and password resets go by mail.
     pub(super) mailer: Option<Arc<Mailer>>,
     touches: Arc<Touches>,
+    /// Work that outlives its request (background.rs).
+    pub(super) background: Background,
 }
 
 /// When each credential's use was last written: its `last_seen_at` /
@@ -46,6 +49,7 @@ impl AppState {
         edge: Edge,
         throttle: Throttle,
         mailer: Option<Arc<Mailer>>,
+        background: Background,
     ) -> Self {
         Self {
             store,
@@ -56,7 +60,14 @@ impl AppState {
             throttle: Arc::new(throttle),
             mailer,
             touches: Arc::default(),
+            background,
         }
+    }
+
+    /// Waits up to `limit` for the work requests left behind (writes whose
+    /// client hung up, mail, last-use times); `false` if some still ran.
+    pub async fn drain_background(&self, limit: Duration) -> bool {
+        self.background.drain(limit).await
     }
 
     /// Records that credential `id` was used, if it was not in the last
@@ -74,7 +85,7 @@ impl AppState {
             seen.insert(id, now);
         }
         let store = self.store.clone();
-        tokio::spawn(async move {
+        self.background.spawn(async move {
             if let Err(e) = store.touch_credential(id, crate::store::now()).await {
                 tracing::debug!(error = %e, "could not record a credential's use");
             }

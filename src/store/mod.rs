@@ -36,6 +36,7 @@ mod invitations;
 mod models;
 mod postgres;
 mod queue;
+mod release_check;
 mod sessions;
 mod sqlite;
 mod tenants;

@@ -452,6 +452,143 @@ def low_findings(args, backend, env, workdir):
         database_down(args, env, workdir)
 
 
+def delayed_proxy(url, delay):
+    """A TCP forwarder to the database in `url` that holds every chunk for
+    `delay` seconds: each round trip becomes a wide window for a hang-up to
+    cancel a request in. Returns the URL through it and a stop function."""
+    m = re.match(r"(postgres(?:ql)?://[^@]*@)([^:/]+):(\d+)(/.*)", url)
+    host, port = m.group(2), int(m.group(3))
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(64)
+    stop = threading.Event()
+
+    def pipe(a, b):
+        try:
+            while not stop.is_set():
+                data = a.recv(65536)
+                if not data:
+                    break
+                time.sleep(delay)
+                b.sendall(data)
+        except OSError:
+            pass
+        for s in (a, b):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    def accept():
+        while not stop.is_set():
+            try:
+                c, _ = listener.accept()
+            except OSError:
+                return
+            u = socket.create_connection((host, port))
+            for s in (c, u):
+                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            threading.Thread(target=pipe, args=(c, u), daemon=True).start()
+            threading.Thread(target=pipe, args=(u, c), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+
+    def close():
+        stop.set()
+        listener.close()
+
+    return f"{m.group(1)}127.0.0.1:{listener.getsockname()[1]}{m.group(4)}", close
+
+
+def idle_in_transaction(args, url):
+    psql = os.path.join(os.environ["ASWAN_PG_BIN"], "psql") if os.environ.get("ASWAN_PG_BIN") else shutil.which("psql")
+    name = url.rsplit("/", 1)[1]
+    out = subprocess.run([psql, args.pg_admin_url, "-qAtc",
+                          "SELECT count(*) FROM pg_stat_activity WHERE datname = '%s' "
+                          "AND state LIKE 'idle in transaction%%'" % name],
+                         check=True, capture_output=True, text=True)
+    return int(out.stdout.strip())
+
+
+def hang_up(addr, token, method, path, body, wait):
+    """Sends one request on a fresh connection, waits, hangs up unread."""
+    payload = json.dumps(body).encode()
+    head = (f"{method} {path} HTTP/1.1\r\nHost: {addr[0]}\r\nAuthorization: Bearer {token}\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(payload)}\r\n\r\n").encode()
+    try:
+        s = socket.create_connection(addr, timeout=5)
+        s.sendall(head + payload)
+        time.sleep(wait)
+        s.close()
+    except OSError:
+        pass
+
+
+def disconnect_storm(args, backend, env, workdir):
+    """A write's client hangs up at any moment. Clients that hang up at random
+    moments mixed with clients that wait: no acknowledged write lost after a
+    restart, no connection left inside a transaction, no warning of one."""
+    import random
+    stop_proxy = None
+    if backend == "postgres":
+        # The server reaches the database through 1 ms each way.
+        proxied, stop_proxy = delayed_proxy(env["DATABASE_URL"], 0.001)
+        env = {**env, "DATABASE_URL": proxied, "DB_MAX_CONNECTIONS": "4"}
+    server = Server(args.bin, workdir, env)
+    acknowledged, lost, stuck = [], [], 0
+    try:
+        token = sign_up(server.base, "storm@example.com")
+        status, _, tenant = http(server.base, "POST", "/api/tenants", {"name": "Storm"}, token=token)
+        tid = tenant["id"]
+        targets = [http(server.base, "POST", f"/api/tenants/{tid}/todos", {"title": f"target {i}"}, token=token)[2]["id"]
+                   for i in range(8)]
+        rng = random.Random(7)
+        plans = []
+        for i in range(1600):
+            target = targets[i % 8]
+            plans.append([
+                ("POST", f"/api/tenants/{tid}/todos", {"title": f"gone {i}"}),
+                ("POST", "/api/me/tokens", {"name": f"gone {i}"}),
+                ("POST", f"/api/tenants/{tid}/todos/{target}/timer", {}),
+                ("PATCH", f"/api/tenants/{tid}/todos/{target}", {"title": f"renamed {i}"}),
+            ][i % 4] + (rng.uniform(0, 0.04),))
+        deadline = time.time() + 90
+
+        def keep_writing():
+            for i in range(150):
+                if time.time() > deadline:
+                    return
+                status, _, body = http(server.base, "POST", "/api/me/tokens", {"name": f"kept {i}"}, token=token)
+                if status == 201:
+                    acknowledged.append(body["id"])
+
+        kept = threading.Thread(target=keep_writing)
+        kept.start()
+        with ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda p: time.time() < deadline and hang_up(server.addr, token, *p), plans))
+        kept.join()
+        # A last series of acknowledged autocommit writes: a connection left
+        # inside a transaction would answer them 201 and never commit them.
+        keep_writing()
+        time.sleep(2)
+        if backend == "postgres":
+            stuck = idle_in_transaction(args, env["DATABASE_URL"])
+        server.stop()
+        warnings = len(re.findall(r"transaction in progress", server.logs()))
+        server = Server(args.bin, workdir, env)
+        status, _, tokens = http(server.base, "GET", "/api/me/tokens", token=token)
+        stored = {t["id"] for t in tokens}
+        lost = [i for i in acknowledged if i not in stored]
+        record(backend, "hang-ups: no acknowledged write lost, no connection left in a transaction",
+               not lost and stuck == 0 and warnings == 0 and len(acknowledged) > 250,
+               f"{len(lost)} of {len(acknowledged)} acknowledged tokens lost, {stuck} connections in a transaction, "
+               f"{warnings} transaction warnings")
+    finally:
+        server.stop()
+        if stop_proxy:
+            stop_proxy()
+
+
 def database_down(args, env, workdir):
     """The database goes away: 503 with Retry-After, within the acquire timeout."""
     url = env["DATABASE_URL"]
@@ -506,7 +643,7 @@ def database_down(args, env, workdir):
         server.stop()
 
 
-FINDINGS = [idle_sockets, data_dir, throttling, csrf, pagination, aswan_sql, low_findings]
+FINDINGS = [idle_sockets, data_dir, throttling, csrf, pagination, aswan_sql, low_findings, disconnect_storm]
 
 
 def create_pg_database(args, name):

@@ -648,10 +648,67 @@ impl TcpProxy {
         Self { addr, tasks }
     }
 
+    /// A forwarder that holds every chunk, in both directions, for `delay`
+    /// before passing it on (in order): a slow network to the database, so
+    /// that each round trip is a wide window for a cancellation to land in.
+    pub async fn start_delayed(target: SocketAddr, delay: std::time::Duration) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let tasks = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let inner = std::sync::Arc::clone(&tasks);
+        let accept = tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                let Ok(server) = tokio::net::TcpStream::connect(target).await else {
+                    continue;
+                };
+                // No Nagle: each chunk goes on when its delay is up.
+                let _ = (client.set_nodelay(true), server.set_nodelay(true));
+                let (client_read, client_write) = client.into_split();
+                let (server_read, server_write) = server.into_split();
+                let mut guard = inner.lock().unwrap();
+                guard.push(tokio::spawn(delayed_copy(client_read, server_write, delay)));
+                guard.push(tokio::spawn(delayed_copy(server_read, client_write, delay)));
+            }
+        });
+        tasks.lock().unwrap().push(accept);
+        Self { addr, tasks }
+    }
+
     /// Closes the listener and every forwarded connection.
     pub fn stop(&self) {
         for task in self.tasks.lock().unwrap().drain(..) {
             task.abort();
         }
     }
+}
+
+/// Copies `from` to `to`, each chunk sent `delay` after it was read.
+async fn delayed_copy(
+    mut from: tokio::net::tcp::OwnedReadHalf,
+    mut to: tokio::net::tcp::OwnedWriteHalf,
+    delay: std::time::Duration,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(tokio::time::Instant, Vec<u8>)>();
+    let writer = tokio::spawn(async move {
+        while let Some((at, chunk)) = rx.recv().await {
+            tokio::time::sleep_until(at).await;
+            if to.write_all(&chunk).await.is_err() {
+                return;
+            }
+        }
+        let _ = to.shutdown().await;
+    });
+    let mut buf = vec![0u8; 64 * 1024];
+    while let Ok(n) = from.read(&mut buf).await {
+        if n == 0
+            || tx
+                .send((tokio::time::Instant::now() + delay, buf[..n].to_vec()))
+                .is_err()
+        {
+            break;
+        }
+    }
+    drop(tx);
+    let _ = writer.await;
 }

@@ -11,6 +11,7 @@ mod calibration;
 mod citus;
 mod cli;
 mod concurrency;
+mod disconnects;
 mod errors;
 mod estimates;
 mod fake_ai;

@@ -41,6 +41,7 @@ impl PgDb {
         let pool = PgPoolOptions::new()
             .max_connections(o.max_connections)
             .acquire_timeout(o.acquire_timeout)
+            .after_release(super::release_check::postgres)
             .after_connect(|conn, _meta| {
                 Box::pin(async move {
                     // Runs as the app role from here on, so RLS applies even

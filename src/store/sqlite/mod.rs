@@ -107,12 +107,14 @@ impl SqliteDb {
         let write = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(o.acquire_timeout)
+            .after_release(super::release_check::sqlite)
             .connect_with(options.clone())
             .await
             .map_err(named)?;
         let read = SqlitePoolOptions::new()
             .max_connections(read_pool_size(o.max_connections))
             .acquire_timeout(o.acquire_timeout)
+            .after_release(super::release_check::sqlite)
             .connect_with(options)
             .await
             .map_err(named)?;
