@@ -78,3 +78,97 @@ pub(super) async fn writes_run_to_the_end(State(bg): State<Background>, req: Req
         Err(e) => ApiError::Internal(anyhow::anyhow!("a write's task ended abnormally: {e}")).into_response(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use axum::routing::{get, post};
+    use axum::Router;
+    use tokio::io::AsyncWriteExt;
+    use tokio::sync::Notify;
+
+    use super::{writes_run_to_the_end, Background};
+
+    /// A use case in two steps with a wait between them, as a write that
+    /// commits one row, calls out, then commits another.
+    #[derive(Clone, Default)]
+    struct Steps {
+        first: Arc<AtomicUsize>,
+        second: Arc<AtomicUsize>,
+        gate: Arc<Notify>,
+    }
+
+    async fn two_steps(axum::extract::State(s): axum::extract::State<Steps>) -> &'static str {
+        s.first.fetch_add(1, Ordering::SeqCst);
+        s.gate.notified().await;
+        s.second.fetch_add(1, Ordering::SeqCst);
+        "done"
+    }
+
+    /// Sends `method /` on a real connection to the real server, waits until
+    /// its first step ran, hangs up, then lets the second step go: whether
+    /// the second step ran.
+    async fn hang_up_between_steps(method: &str) -> bool {
+        let steps = Steps::default();
+        let background = Background::new(8);
+        let router = Router::new()
+            .route("/", post(two_steps).patch(two_steps))
+            .route("/read", get(two_steps))
+            .with_state(steps.clone())
+            .layer(axum::middleware::from_fn_with_state(
+                background.clone(),
+                writes_run_to_the_end,
+            ));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let limits = crate::server::Limits {
+            max_connections: 16,
+            max_per_client: 16,
+            trusted_proxies: Vec::new(),
+            header_read_timeout: Duration::from_secs(5),
+        };
+        let server = tokio::spawn(crate::server::serve(
+            listener,
+            router,
+            limits,
+            async {
+                let _ = stopped.await;
+            },
+            Duration::from_secs(1),
+        ));
+        let path = if method == "GET" { "/read" } else { "/" };
+        let mut client = tokio::net::TcpStream::connect(addr).await.unwrap();
+        client
+            .write_all(format!("{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n").as_bytes())
+            .await
+            .unwrap();
+        while steps.first.load(Ordering::SeqCst) == 0 {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        drop(client);
+        // hyper notices the hang-up (and drops what it serves) before the
+        // second step may go.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        steps.gate.notify_waiters();
+        steps.gate.notify_one();
+        assert!(background.drain(Duration::from_secs(5)).await, "the background drains");
+        let _ = stop.send(());
+        server.await.unwrap().unwrap();
+        steps.second.load(Ordering::SeqCst) == 1
+    }
+
+    #[tokio::test]
+    async fn a_write_whose_client_hangs_up_runs_to_its_end() {
+        assert!(hang_up_between_steps("POST").await, "POST finished");
+        assert!(hang_up_between_steps("PATCH").await, "PATCH finished");
+    }
+
+    #[tokio::test]
+    async fn a_read_whose_client_hangs_up_is_dropped() {
+        assert!(!hang_up_between_steps("GET").await, "the abandoned read stopped");
+    }
+}

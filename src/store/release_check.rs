@@ -129,7 +129,14 @@ mod tests {
         drop(conn);
         pool.close().await;
         let mut check = sqlx::SqliteConnection::connect(&url).await.unwrap();
-        let rows: Vec<i64> = sqlx::query_scalar("SELECT x FROM t").fetch_all(&mut check).await.unwrap();
-        assert_eq!(rows, vec![2], "the untracked transaction was rolled back, the next write committed");
+        let rows: Vec<i64> = sqlx::query_scalar("SELECT x FROM t")
+            .fetch_all(&mut check)
+            .await
+            .unwrap();
+        assert_eq!(
+            rows,
+            vec![2],
+            "the untracked transaction was rolled back, the next write committed"
+        );
     }
 }

@@ -206,14 +206,6 @@ async fn hang_ups_lose_no_acknowledged_write(backend: Backend) {
             .all(|t| t["estimate_status"] != "pending")
     })
     .await;
-    // A create whose client hung up still ran to its end: a write is not
-    // cut off halfway by a disconnect.
-    let abandoned = all_todos(&user, tenant)
-        .await
-        .iter()
-        .filter(|t| t["title"].as_str().unwrap().starts_with("gone "))
-        .count();
-    assert_eq!(abandoned, HANG_UPS / 4, "every abandoned create was completed");
 }
 
 /// How many of the app's database connections sit inside a transaction.
