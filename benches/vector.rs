@@ -38,13 +38,16 @@ fn near(c: &[f32], noise: f32, rng: &mut StdRng) -> Vec<f32> {
 async fn pg_case(admin: &str, dims: usize, per_tenant: usize) -> anyhow::Result<()> {
     let name = format!("aswan_vec_{}", Uuid::new_v4().simple());
     let mut conn = PgConnection::connect(admin).await?;
-    conn.execute(format!("CREATE DATABASE {name}").as_str()).await?;
+    conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .await?;
     let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
     // Building HNSW over a million rows is an order of magnitude faster when
     // the graph fits in maintenance_work_mem (default 64 MB): what an
     // operator would set before a large build (docs/scaling.md).
-    conn.execute(format!("ALTER DATABASE {name} SET maintenance_work_mem = '6GB'").as_str())
-        .await?;
+    conn.execute(sqlx::AssertSqlSafe(format!(
+        "ALTER DATABASE {name} SET maintenance_work_mem = '6GB'"
+    )))
+    .await?;
     let store = Store::open(&url, 4).await?;
     let mut db = PgConnection::connect(&url).await?;
     let mut rng = StdRng::seed_from_u64(7);

@@ -444,9 +444,12 @@ fn data(model: &LocalModel, per_tenant: usize) -> Data {
 async fn pg_case(admin: &str, model: &LocalModel, d: &Data) -> anyhow::Result<()> {
     let name = format!("aswan_titles_{}", Uuid::new_v4().simple());
     let mut conn = PgConnection::connect(admin).await?;
-    conn.execute(format!("CREATE DATABASE {name}").as_str()).await?;
-    conn.execute(format!("ALTER DATABASE {name} SET maintenance_work_mem = '2GB'").as_str())
+    conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .await?;
+    conn.execute(sqlx::AssertSqlSafe(format!(
+        "ALTER DATABASE {name} SET maintenance_work_mem = '2GB'"
+    )))
+    .await?;
     let url = format!("{}/{name}", admin.rsplit_once('/').expect("a database URL").0);
     let store = Store::open(&url, 4).await?;
     let mut db = PgConnection::connect(&url).await?;

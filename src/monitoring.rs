@@ -12,6 +12,7 @@
 //! | `http_throttled_total` | counter | limit |
 //! | `db_pool_connections` | gauge | state (`idle`, `in_use`) |
 //! | `db_pool_max_connections` | gauge | |
+//! | `db_connections_closed_in_transaction_total` | counter | (pooled connections that came back inside a transaction: closed, rolled back; src/store/release_check.rs) |
 //! | `db_unavailable_total` | counter | (requests answered 503: the pool timed out or the database is down) |
 //! | `estimate_queue_depth` | gauge | |
 //! | `estimate_queue_oldest_due_seconds` | gauge | (how long the most overdue job has waited) |

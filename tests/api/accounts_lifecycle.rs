@@ -540,11 +540,21 @@ async fn migrate_reports_old_addresses_that_would_collide(backend: Backend) {
         match backend {
             Backend::Sqlite => {
                 let mut c = sqlx::SqliteConnection::connect(&app.database_url).await.unwrap();
-                sqlx::query(&sql).bind(to).bind(from).execute(&mut c).await.unwrap();
+                sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+                    .bind(to)
+                    .bind(from)
+                    .execute(&mut c)
+                    .await
+                    .unwrap();
             }
             _ => {
                 let mut c = sqlx::PgConnection::connect(&app.database_url).await.unwrap();
-                sqlx::query(&sql).bind(to).bind(from).execute(&mut c).await.unwrap();
+                sqlx::query(sqlx::AssertSqlSafe(sql.as_str()))
+                    .bind(to)
+                    .bind(from)
+                    .execute(&mut c)
+                    .await
+                    .unwrap();
             }
         }
     }

@@ -91,7 +91,10 @@ pub async fn fresh_citus_database() -> String {
             .await
             .expect("connect to a Citus node");
         // An identifier cannot be a bind parameter; this one is generated here.
-        admin.execute(format!("CREATE DATABASE {name}").as_str()).await.unwrap();
+        admin
+            .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .await
+            .unwrap();
         admin.close().await.unwrap();
         let mut db = sqlx::PgConnection::connect(&in_db(node)).await.unwrap();
         db.execute("CREATE EXTENSION IF NOT EXISTS citus").await.unwrap();
@@ -132,7 +135,9 @@ pub async fn fresh_pg_database() -> String {
         .await
         .expect("connect to the test cluster");
     // An identifier cannot be a bind parameter; this one is generated here.
-    conn.execute(format!("CREATE DATABASE {name}").as_str()).await.unwrap();
+    conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .await
+        .unwrap();
     conn.close().await.unwrap();
     let (base, _) = admin.rsplit_once('/').expect("a database URL");
     format!("{base}/{name}")

@@ -604,7 +604,9 @@ async fn readiness_needs_a_writable_database(backend: Backend) {
                 .await
                 .unwrap();
             admin
-                .execute(format!("ALTER DATABASE {name} SET default_transaction_read_only = on").as_str())
+                .execute(sqlx::AssertSqlSafe(format!(
+                    "ALTER DATABASE {name} SET default_transaction_read_only = on"
+                )))
                 .await
                 .unwrap();
             sqlx::query(

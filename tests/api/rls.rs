@@ -65,8 +65,11 @@ async fn begin_in(
     let mut tx = conn.begin().await?;
     if let Some(t) = tenant {
         // As the server's tenant transaction does (store/postgres/mod.rs).
-        tx.execute(format!("SET LOCAL nile.tenant_id = '{}'", t.hyphenated()).as_str())
-            .await?;
+        tx.execute(sqlx::AssertSqlSafe(format!(
+            "SET LOCAL nile.tenant_id = '{}'",
+            t.hyphenated()
+        )))
+        .await?;
     }
     Ok(tx)
 }

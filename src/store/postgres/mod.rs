@@ -12,7 +12,7 @@ use std::str::FromStr;
 use chrono::{DateTime, Utc};
 use pgvector::Vector;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
-use sqlx::{Acquire, Column, Executor, Postgres, Row, Statement, Transaction};
+use sqlx::{Acquire, Column, Executor, Postgres, Row, SqlSafeStr, Statement, Transaction};
 use uuid::Uuid;
 
 use super::console::{check_statement, Dialect};
@@ -128,7 +128,7 @@ impl PgDb {
         // is a UUID parsed at the edge, and its canonical text is hex digits
         // and dashes only. Sent as a simple query: nothing to prepare.
         let set = format!("SET LOCAL nile.tenant_id = '{}'", tenant.0.hyphenated());
-        tx.execute(set.as_str()).await?;
+        tx.execute(sqlx::AssertSqlSafe(set)).await?;
         Ok(tx)
     }
 }
@@ -142,7 +142,9 @@ impl PgDb {
             Some(t) => self.tenant_tx(t).await?,
             None => self.pool.begin().await?,
         };
-        let stmt = (&mut *tx).prepare(sql).await?;
+        // The operator's own statement, checked above (console.rs): the SQL
+        // console's whole point.
+        let stmt = (&mut *tx).prepare(sqlx::AssertSqlSafe(sql).into_sql_str()).await?;
         let columns: Vec<String> = stmt.columns().iter().map(|c| c.name().to_owned()).collect();
         let mut table = SqlTable {
             columns,

@@ -10,6 +10,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::SqlSafeStr;
 use uuid::Uuid;
 
 use super::console::{check_statement, Dialect};
@@ -166,7 +167,8 @@ impl SqliteDb {
             .execute(&mut conn)
             .await?;
         conn.execute("PRAGMA query_only = ON").await?;
-        let stmt = (&mut conn).prepare(sql).await?;
+        // The operator's own statement, checked above (console.rs).
+        let stmt = (&mut conn).prepare(sqlx::AssertSqlSafe(sql).into_sql_str()).await?;
         let mut table = SqlTable {
             columns: stmt.columns().iter().map(|c| c.name().to_owned()).collect(),
             ..SqlTable::default()
