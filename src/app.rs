@@ -33,6 +33,7 @@ impl App {
         let ai = Ai::from_settings(settings)?;
         let header_read_timeout = positive_seconds("HEADER_READ_TIMEOUT", settings.header_read_timeout)?;
         let body_read_timeout = positive_seconds("BODY_READ_TIMEOUT", settings.body_read_timeout)?;
+        let response_write_timeout = positive_seconds("RESPONSE_WRITE_TIMEOUT", settings.response_write_timeout)?;
         let acquire_timeout = positive_seconds("DB_ACQUIRE_TIMEOUT", settings.db_acquire_timeout)?;
         let secret = settings.resolve_jwt_secret()?;
         let database_url = settings.database_url();
@@ -83,6 +84,7 @@ impl App {
             max_per_client: settings.max_connections_per_client as usize,
             trusted_proxies: settings.trusted_proxies.clone(),
             header_read_timeout,
+            response_write_timeout,
         };
         Ok(Self {
             store,

@@ -463,6 +463,16 @@ pub struct Settings {
     )]
     pub header_read_timeout: f64,
 
+    /// Seconds the server waits for a client to take more of an answer; a client that stops reading is disconnected after it.
+    #[arg(
+        long,
+        global = true,
+        env = "RESPONSE_WRITE_TIMEOUT",
+        value_name = "RESPONSE_WRITE_TIMEOUT",
+        default_value_t = 10.0
+    )]
+    pub response_write_timeout: f64,
+
     /// Seconds a request body may take to arrive in full (else 408).
     #[arg(
         long,

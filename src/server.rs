@@ -11,6 +11,10 @@
 //! * a header read timeout, which hyper also applies while a keep-alive
 //!   connection waits for its next request: slowloris and idle connections
 //!   are closed after it;
+//! * a write deadline: a client that stops reading its answers (pipelining
+//!   requests with a tiny receive window, say) is disconnected once a
+//!   write has waited `response_write_timeout` without progress, so it
+//!   cannot hold its slot forever (hyper itself has no write timeout);
 //! * request bodies have their own timeout (`http::extract::JsonBody`).
 //!
 //! HTTP/2 is not offered: browsers use it only over TLS, which a reverse
@@ -41,6 +45,9 @@ pub struct Limits {
     /// clients' connections).
     pub trusted_proxies: Vec<ipnet::IpNet>,
     pub header_read_timeout: Duration,
+    /// How long a connection may wait for its client to take more of an
+    /// answer before it is closed.
+    pub response_write_timeout: Duration,
 }
 
 /// Open connections per client IP.
@@ -174,6 +181,7 @@ pub async fn serve(
         let builder = builder.clone();
         let watcher = graceful.watcher();
         let header_read_timeout = limits.header_read_timeout;
+        let write_timeout = limits.response_write_timeout;
         tokio::spawn(async move {
             // hyper's header timer starts with the first byte; a connection
             // that sends nothing at all is closed here after the same time.
@@ -184,7 +192,10 @@ pub async fn serve(
                 drop((stream, slot, client_slot));
                 return;
             }
-            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(service));
+            let mut stream = tokio_io_timeout::TimeoutStream::new(stream);
+            stream.set_write_timeout(Some(write_timeout));
+            let conn = builder
+                .serve_connection_with_upgrades(TokioIo::new(Box::pin(stream)), TowerToHyperService::new(service));
             if let Err(e) = watcher.watch(conn.into_owned()).await {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }

@@ -69,16 +69,18 @@ export async function accountView() {
   // API tokens
   const tokenRows = tokens.map((t) => h('tr', {},
     h('td', { text: t.name }), h('td', { text: when(t.created_at) }), h('td', { text: t.expires_at ? when(t.expires_at) : 'never' }),
-    h('td', { text: when(t.last_used_at) }),
+    h('td', { text: when(t.last_used_at) }), h('td', { text: t.scope === 'read' ? 'Read only' : 'Read and write' }),
     h('td', {}, h('button', { type: 'button', class: 'danger', text: 'Revoke', 'aria-label': `Revoke the token ${t.name}`,
       onclick: async () => { if (!confirm(`Revoke the token "${t.name}"? Scripts using it stop working.`)) return; const ok = await attempt(() => api('DELETE', `/api/me/tokens/${t.id}`)); if (ok !== undefined) again(); } }))));
   const [tokLabel, , tokName] = field('token-name', 'Token name', { type: 'text', required: true, maxlength: '100', placeholder: 'CI' });
   const expiry = h('select', { id: 'token-expiry' }, [['30', '30 days'], ['90', '90 days'], ['365', '1 year'], ['', 'never']]
     .map(([v, t]) => h('option', { value: v, text: t })));
+  const scope = h('select', { id: 'token-scope' }, [['write', 'Read and write'], ['read', 'Read only']]
+    .map(([v, t]) => h('option', { value: v, text: t })));
   const shown = h('div', { id: 'new-token', 'aria-live': 'polite' });
   const tokenForm = h('form', { class: 'row', onsubmit: async (e) => {
     e.preventDefault();
-    const body = { name: tokName.value };
+    const body = { name: tokName.value, scope: scope.value };
     if (expiry.value) body.expires_in_days = Number(expiry.value);
     const made = await attempt(() => api('POST', '/api/me/tokens', body));
     if (!made) return;
@@ -86,6 +88,7 @@ export async function accountView() {
     const box = document.getElementById('new-token');
     box.replaceChildren(copyBox('new-token-value', 'Your new token (shown this once: copy it now)', made.token));
   } }, h('div', { class: 'grow' }, tokLabel, tokName), h('div', {}, h('label', { for: 'token-expiry', text: 'Expires' }), expiry),
+  h('div', {}, h('label', { for: 'token-scope', text: 'Access' }), scope),
   h('button', { class: 'primary', type: 'submit', text: 'Create token' }));
 
   // Delete
@@ -109,9 +112,9 @@ export async function accountView() {
     h('div', { class: 'card scroll' }, h('table', {}, h('thead', {}, h('tr', {}, ['Browser', 'IP', 'Last seen', ''].map((t) => h('th', { scope: 'col', text: t })))), h('tbody', {}, sessionRows))),
     h('p', {}, everywhere),
     h('h2', { text: 'API tokens' }),
-    h('p', { class: 'muted', text: 'For scripts: send a token as "Authorization: Bearer …". It acts as you.' }),
+    h('p', { class: 'muted', text: 'For scripts: send a token as "Authorization: Bearer …". It acts as you (or, read only, only reads). Changing your password or logging out everywhere ends every token.' }),
     tokens.length
-      ? h('div', { class: 'card scroll' }, h('table', {}, h('thead', {}, h('tr', {}, ['Name', 'Created', 'Expires', 'Last used', ''].map((t) => h('th', { scope: 'col', text: t })))), h('tbody', {}, tokenRows)))
+      ? h('div', { class: 'card scroll' }, h('table', {}, h('thead', {}, h('tr', {}, ['Name', 'Created', 'Expires', 'Last used', 'Access', ''].map((t) => h('th', { scope: 'col', text: t })))), h('tbody', {}, tokenRows)))
       : h('p', { class: 'empty', text: 'No tokens yet.' }),
     tokenForm, shown,
     h('h2', { text: 'Your data' }),

@@ -11,6 +11,7 @@ mod password;
 mod role;
 mod tenant_name;
 mod todo;
+mod token_scope;
 
 pub use display_name::DisplayName;
 pub use email::audit as audit_emails;
@@ -20,6 +21,7 @@ pub use password::Password;
 pub use role::Role;
 pub use tenant_name::TenantName;
 pub use todo::{TodoFilter, TodoTitle};
+pub use token_scope::TokenScope;
 
 /// A value that failed validation: which field, and why (safe to show users).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -17,7 +17,7 @@ use super::current_user::SESSION_ENDED;
 use super::openapi::ErrorBody;
 use super::{ApiError, ApiPath, AppState, CurrentUser, JsonBody};
 use crate::auth::{hash_password, new_api_token, secret_hash, verify_password, Credential};
-use crate::domain::{Password, TenantName};
+use crate::domain::{Password, TenantName, TokenScope};
 use crate::store::prelude::*;
 use crate::store::{ApiTokenInfo, Membership, NewApiToken, PageRequest, SessionInfo, StoreError, User};
 
@@ -63,8 +63,9 @@ pub struct PasswordChange {
     new_password: String,
 }
 
-/// Changes the password (the current one is needed); every other session
-/// of the account ends, this one stays.
+/// Changes the password (the current one is needed), in one transaction:
+/// every other session and every API token of the account ends, unused
+/// reset links die; this session stays.
 #[utoipa::path(
     post,
     path = "/password",
@@ -72,7 +73,7 @@ pub struct PasswordChange {
     operation_id = "change_password",
     request_body = PasswordChange,
     responses(
-        (status = 204, description = "Changed; every other session has ended"),
+        (status = 204, description = "Changed; every other session and every API token has ended"),
         (status = 403, description = "The current password is not correct", body = ErrorBody),
         (status = 429, description = "Too many attempts", body = ErrorBody, headers(("retry-after" = u64))),
     )
@@ -85,9 +86,11 @@ pub async fn change_password(
     let user = account(&state, &session).await?;
     let new = Password::parse(&body.new_password)?;
     confirm_password(&state, &user, body.current_password).await?;
-    state.store.set_password(user.id, &hash_password(new).await?).await?;
     let keep = (session.credential == Credential::Session).then_some(session.jti);
-    state.store.revoke_sessions(user.id, keep).await?;
+    state
+        .store
+        .change_password(user.id, &hash_password(new).await?, keep)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -147,21 +150,21 @@ pub async fn end_session(
     }
 }
 
-/// Logs out everywhere: every session of the account ends, this one too
-/// (its cookies are cleared). API tokens stay (revoke them one by one).
+/// Logs out everywhere: every session and every API token of the account
+/// ends, this one too (its cookies are cleared).
 #[utoipa::path(
     delete,
     path = "/sessions",
     tag = "account",
     operation_id = "end_every_session",
-    responses((status = 204, description = "Every session has ended",
+    responses((status = 204, description = "Every session and API token has ended",
                headers(("set-cookie" = String, description = "Clears both cookies"))))
 )]
 pub async fn end_every_session(
     State(state): State<AppState>,
     CurrentUser(session): CurrentUser,
 ) -> Result<impl IntoResponse, ApiError> {
-    state.store.revoke_sessions(session.user_id, None).await?;
+    state.store.end_credentials(session.user_id, None).await?;
     Ok((StatusCode::NO_CONTENT, super::accounts::cleared_cookies(&state)))
 }
 
@@ -177,6 +180,9 @@ pub struct NewToken {
     /// Days until it expires (1 to 3650, a whole number); none: it does not expire.
     #[schema(value_type = Option<i64>, minimum = 1, maximum = 3650)]
     expires_in_days: Option<f64>,
+    /// `read`: the token only reads (GET); `write` (the default): the
+    /// account's rights.
+    scope: Option<TokenScope>,
 }
 
 /// A new token: the only time its secret is shown.
@@ -204,21 +210,40 @@ pub async fn list_tokens(
 }
 
 /// Makes a personal API token for scripts: accepted as `Authorization:
-/// Bearer` only (never as a cookie), with the account's rights.
+/// Bearer` only (never as a cookie), with the account's rights (`write`) or
+/// only to read (`read`). Only a signed-in session makes tokens, never a
+/// token; where the server sends mail, only a verified account.
 #[utoipa::path(
     post,
     path = "/tokens",
     tag = "account",
     operation_id = "create_api_token",
     request_body = NewToken,
-    responses((status = 201, description = "The token, with its secret (shown this once)", body = CreatedToken))
+    responses(
+        (status = 201, description = "The token, with its secret (shown this once)", body = CreatedToken),
+        (status = 403, description = "Asked with an API token, or the email address is not verified", body = ErrorBody),
+    )
 )]
 pub async fn create_token(
     State(state): State<AppState>,
     CurrentUser(session): CurrentUser,
     JsonBody(body): JsonBody<NewToken>,
 ) -> Result<(StatusCode, Json<CreatedToken>), ApiError> {
+    // A token that could make tokens would outlive its own revocation.
+    if session.credential != Credential::Session {
+        return Err(ApiError::Forbidden(
+            "API tokens cannot make API tokens: sign in to make one",
+        ));
+    }
     let name = TenantName::parse(&body.name).map_err(|e| ApiError::Unprocessable(format!("name: {}", e.message)))?;
+    // Where emails are verified, an account that has not proven its address
+    // (perhaps made by someone else in its owner's name) gets no credential
+    // that would outlive a password reset by the address's real owner.
+    if state.mailer.is_some() && !account(&state, &session).await?.email_verified {
+        return Err(ApiError::Forbidden(
+            "verify your email address first (see the mail we sent), then make a token",
+        ));
+    }
     let expires_at = match body.expires_in_days {
         None => None,
         // Whole and in range (JSON Schema's integer admits 30.0): exact.
@@ -239,6 +264,7 @@ pub async fn create_token(
             name: name.as_str().to_owned(),
             token_hash: secret_hash(&token),
             expires_at,
+            scope: body.scope.unwrap_or(TokenScope::Write),
         })
         .await?;
     Ok((StatusCode::CREATED, Json(CreatedToken { info, token })))

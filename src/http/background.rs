@@ -130,6 +130,7 @@ mod tests {
             max_per_client: 16,
             trusted_proxies: Vec::new(),
             header_read_timeout: Duration::from_secs(5),
+            response_write_timeout: Duration::from_secs(5),
         };
         let server = tokio::spawn(crate::server::serve(
             listener,

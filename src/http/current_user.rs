@@ -8,6 +8,7 @@ use axum::http::request::Parts;
 
 use super::{ApiError, AppState};
 use crate::auth::{secret_hash, Credential, Session, TokenError, API_TOKEN_PREFIX};
+use crate::domain::TokenScope;
 use crate::store::prelude::*;
 
 /// A request's verified session. Extracting it answers 401 when absent.
@@ -40,11 +41,14 @@ pub async fn verified_session(parts: &Parts, state: &AppState) -> Result<Session
         if !bearer {
             return Err(ApiError::Unauthorized("invalid session: sign in again"));
         }
-        let (id, user_id) = state
+        let (id, user_id, scope) = state
             .store
             .api_token(&secret_hash(token))
             .await?
             .ok_or(ApiError::Unauthorized("invalid, expired or revoked API token"))?;
+        if scope == TokenScope::Read && !parts.method.is_safe() {
+            return Err(ApiError::Forbidden("this API token may only read"));
+        }
         Session {
             user_id,
             jti: id,

@@ -246,8 +246,9 @@ pub async fn reset_link(
     Ok(format!("{base}/reset-password/{secret}"))
 }
 
-/// Sets a new password with a reset link's secret; every session of the
-/// account ends (sign in again with the new password).
+/// Sets a new password with a reset link's secret, in one transaction: every
+/// session and API token of the account ends (sign in again with the new
+/// password) and its other reset links die.
 #[utoipa::path(
     post,
     path = "/password-reset/confirm",
@@ -256,7 +257,7 @@ pub async fn reset_link(
     security(()),
     request_body = ResetConfirm,
     responses(
-        (status = 204, description = "The password is changed; every session has ended"),
+        (status = 204, description = "The password is changed; every session and API token has ended"),
         (status = 404, description = "The link is invalid, used or expired", body = ErrorBody),
         (status = 429, description = "Too many requests", body = ErrorBody, headers(("retry-after" = u64))),
     )
@@ -269,14 +270,20 @@ pub async fn confirm_reset(
     state.throttle.client(ip)?;
     // The password first: a weak one must not use up the link.
     let password = Password::parse(&body.password)?;
-    let (user, email) = state
+    let hash = secret_hash(body.token.trim());
+    // A look before the (deliberately slow) password hash, so that guessed
+    // links cost no hashing; the reset itself takes the link atomically.
+    if !state
         .store
-        .take_email_token(&secret_hash(body.token.trim()), EmailPurpose::ResetPassword)
+        .email_link_is_live(&hash, EmailPurpose::ResetPassword)
+        .await?
+    {
+        return Err(BAD_LINK);
+    }
+    state
+        .store
+        .reset_password(&hash, &hash_password(password).await?)
         .await?
         .ok_or(BAD_LINK)?;
-    state.store.set_password(user, &hash_password(password).await?).await?;
-    state.store.revoke_sessions(user, None).await?;
-    // The link reached the address: it is proven.
-    state.store.mark_email_verified(user, &email).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::backend::on;
 use super::models::MembershipRow;
+use super::sessions::end_credentials_in;
 use super::{Accounts, EmailPurpose, Membership, Result, Store, StoreError, TenantAdmin, User, UserWithHash};
 use crate::domain::{Email, TenantId, UserId};
 
@@ -17,6 +18,18 @@ use crate::domain::{Email, TenantId, UserId};
 struct PasswordPayload<'a> {
     crypt: &'static str,
     hash: &'a str,
+}
+
+/// Deletes `$user`'s unused password reset links, inside the caller's
+/// transaction: a link made for the old password must not outlive it.
+macro_rules! forget_reset_links {
+    ($c:ident, $user:expr) => {
+        sqlx::query("DELETE FROM email_tokens WHERE user_id = $1 AND purpose = $2")
+            .bind($user)
+            .bind(EmailPurpose::ResetPassword.as_str())
+            .execute(&mut *$c)
+            .await?
+    };
 }
 
 impl Accounts for Store {
@@ -84,23 +97,85 @@ impl Accounts for Store {
         Ok(row.map(|(h,)| h))
     }
 
-    async fn set_password(&self, user: UserId, password_hash: &str) -> Result<()> {
+    async fn change_password(&self, user: UserId, password_hash: &str, keep: Option<Uuid>) -> Result<()> {
         let payload = sqlx::types::Json(PasswordPayload {
             crypt: "argon2id",
             hash: password_hash,
         });
-        let done = on!(write_one(&self.db), |c| sqlx::query(
-            "UPDATE credentials SET payload = $2 WHERE user_id = $1 AND method = 'PASSWORD'"
-        )
-        .bind(user.0)
-        .bind(&payload)
-        .execute(&mut *c)
-        .await?
-        .rows_affected());
-        if done == 0 {
-            return Err(StoreError::NotFound);
-        }
+        let now = super::now();
+        on!(write(&self.db), |c| {
+            let done = sqlx::query("UPDATE credentials SET payload = $2 WHERE user_id = $1 AND method = 'PASSWORD'")
+                .bind(user.0)
+                .bind(&payload)
+                .execute(&mut *c)
+                .await?
+                .rows_affected();
+            if done == 0 {
+                return Err(StoreError::NotFound);
+            }
+            let _ = end_credentials_in!(c, user.0, keep, now);
+            forget_reset_links!(c, user.0);
+        });
         Ok(())
+    }
+
+    async fn reset_password(&self, token_hash: &str, password_hash: &str) -> Result<Option<UserId>> {
+        let payload = sqlx::types::Json(PasswordPayload {
+            crypt: "argon2id",
+            hash: password_hash,
+        });
+        let now = super::now();
+        Ok(on!(write(&self.db), |c| {
+            let link: Option<(Uuid, String)> = sqlx::query_as(
+                "DELETE FROM email_tokens WHERE token_hash = $1 AND purpose = $2 AND expires_at > $3
+                 RETURNING user_id, email",
+            )
+            .bind(token_hash)
+            .bind(EmailPurpose::ResetPassword.as_str())
+            .bind(now)
+            .fetch_optional(&mut *c)
+            .await?;
+            match link {
+                None => None,
+                Some((user, email)) => {
+                    let done =
+                        sqlx::query("UPDATE credentials SET payload = $2 WHERE user_id = $1 AND method = 'PASSWORD'")
+                            .bind(user)
+                            .bind(&payload)
+                            .execute(&mut *c)
+                            .await?
+                            .rows_affected();
+                    if done == 0 {
+                        return Err(StoreError::NotFound);
+                    }
+                    let _ = end_credentials_in!(c, user, None::<Uuid>, now);
+                    forget_reset_links!(c, user);
+                    // The link reached the address: it is proven.
+                    sqlx::query(
+                        "UPDATE users SET email_verified_at = $3
+                         WHERE id = $1 AND email = $2 AND email_verified_at IS NULL",
+                    )
+                    .bind(user)
+                    .bind(&email)
+                    .bind(now)
+                    .execute(&mut *c)
+                    .await?;
+                    Some(UserId::from(user))
+                }
+            }
+        }))
+    }
+
+    async fn email_link_is_live(&self, token_hash: &str, purpose: EmailPurpose) -> Result<bool> {
+        let found: Option<(i32,)> = on!(read(&self.db), |c| sqlx::query_as(
+            "SELECT 1 FROM email_tokens WHERE token_hash = $1 AND purpose = $2 AND expires_at > $3"
+        )
+        .bind(token_hash)
+        .bind(purpose.as_str())
+        .bind(super::now())
+        .fetch_optional(&mut *c)
+        .await?);
+        Ok(found.is_some())
     }
 
     async fn mark_email_verified(&self, user: UserId, email: &str) -> Result<bool> {

@@ -25,7 +25,7 @@ use super::{
     InvitationPreview, Member, Membership, NewApiToken, NewInvitation, NewSession, NewTodo, OpenWork, Page,
     PageRequest, Result, SessionInfo, Tenant, TenantImport, Timer, Todo, TodoPatch, User, UserWithHash,
 };
-use crate::domain::{Email, Role, TenantId, TenantName, TodoFilter, TodoId, UserId};
+use crate::domain::{Email, Role, TenantId, TenantName, TodoFilter, TodoId, TokenScope, UserId};
 
 #[cfg(doc)]
 use super::{Store, StoreError, TenantStore};
@@ -44,8 +44,21 @@ pub trait Accounts {
     /// The user's password hash (argon2id PHC string).
     async fn password_hash(&self, user: UserId) -> Result<Option<String>>;
 
-    /// Replaces the user's password. [`StoreError::NotFound`] if the user is gone.
-    async fn set_password(&self, user: UserId, password_hash: &str) -> Result<()>;
+    /// Replaces the user's password, in one transaction with what must go
+    /// with the old one: every live credential ends (sessions but `keep`,
+    /// every API token) and unused reset links die.
+    /// [`StoreError::NotFound`] if the user is gone; nothing changes then.
+    async fn change_password(&self, user: UserId, password_hash: &str, keep: Option<Uuid>) -> Result<()>;
+
+    /// Sets a new password with a reset link, in one transaction: takes the
+    /// link, sets the password, ends every credential, kills the user's
+    /// other reset links and marks the address the link went to verified.
+    /// `None` (nothing changed) if the link is unknown, used or expired.
+    async fn reset_password(&self, token_hash: &str, password_hash: &str) -> Result<Option<UserId>>;
+
+    /// Whether a link with this hash and purpose exists and has not expired
+    /// (a cheap look before the expensive password hash; nothing is taken).
+    async fn email_link_is_live(&self, token_hash: &str, purpose: EmailPurpose) -> Result<bool>;
 
     /// Marks the user's email verified, if it is still `email` (a link sent
     /// to an address proves only that address). Whether it was marked.
@@ -109,8 +122,9 @@ pub trait Sessions {
     /// (another user's session id is "no such").
     async fn revoke_session(&self, user: UserId, id: Uuid) -> Result<bool>;
 
-    /// Ends every live session of `user` except `keep`; how many ended.
-    async fn revoke_sessions(&self, user: UserId, keep: Option<Uuid>) -> Result<u64>;
+    /// Ends every live credential of `user` at once: its sessions except
+    /// `keep`, and all its API tokens ("log out everywhere"); how many ended.
+    async fn end_credentials(&self, user: UserId, keep: Option<Uuid>) -> Result<u64>;
 
     /// Records that a credential was used now (a session's `last_seen_at`,
     /// a token's `last_used_at`).
@@ -124,8 +138,8 @@ pub trait Sessions {
     /// Revokes one of `user`'s tokens; `false` if it has no such live one.
     async fn revoke_api_token(&self, user: UserId, id: Uuid) -> Result<bool>;
 
-    /// The live API token with this SHA-256: its id and its user.
-    async fn api_token(&self, token_hash: &str) -> Result<Option<(Uuid, UserId)>>;
+    /// The live API token with this SHA-256: its id, its user, its scope.
+    async fn api_token(&self, token_hash: &str) -> Result<Option<(Uuid, UserId, TokenScope)>>;
 }
 
 /// Tenants as seen from outside any one of them (global context).

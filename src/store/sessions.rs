@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::backend::on;
 use super::{Result, Sessions, Store};
-use crate::domain::UserId;
+use crate::domain::{TokenScope, UserId};
 
 /// A sign-in to record.
 #[derive(Debug, Clone)]
@@ -40,6 +40,7 @@ pub struct NewApiToken {
     pub name: String,
     pub token_hash: String,
     pub expires_at: Option<DateTime<Utc>>,
+    pub scope: TokenScope,
 }
 
 /// A live API token as its owner sees it (never the secret).
@@ -50,6 +51,9 @@ pub struct ApiTokenInfo {
     pub created_at: DateTime<Utc>,
     pub expires_at: Option<DateTime<Utc>>,
     pub last_used_at: Option<DateTime<Utc>>,
+    /// `read` (GET only) or `write`.
+    #[schema(value_type = TokenScope)]
+    pub scope: String,
 }
 
 /// Live: not revoked and not expired (`$now`).
@@ -58,6 +62,37 @@ macro_rules! live {
         concat!("revoked_at IS NULL AND (expires_at IS NULL OR expires_at > ", $now, ")")
     };
 }
+
+/// Ends every live credential of `$user` — its sessions but `$keep` (an
+/// `Option<Uuid>`), and all its API tokens — inside the caller's transaction
+/// on connection `$c`, at `$now`. One body for "log out everywhere", a
+/// password change and a reset (accounts.rs): credentials end together.
+macro_rules! end_credentials_in {
+    ($c:ident, $user:expr, $keep:expr, $now:expr) => {{
+        // (`live!("$2")`, spelled out: this macro is used outside this file.)
+        let sessions = sqlx::query(
+            "UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND id IS DISTINCT FROM $3
+             AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)",
+        )
+        .bind($user)
+        .bind($now)
+        .bind($keep)
+        .execute(&mut *$c)
+        .await?
+        .rows_affected();
+        let tokens = sqlx::query(
+            "UPDATE api_tokens SET revoked_at = $2 WHERE user_id = $1
+             AND revoked_at IS NULL AND (expires_at IS NULL OR expires_at > $2)",
+        )
+        .bind($user)
+        .bind($now)
+        .execute(&mut *$c)
+        .await?
+        .rows_affected();
+        sessions + tokens
+    }};
+}
+pub(super) use end_credentials_in;
 
 impl Sessions for Store {
     async fn create_session(&self, s: &NewSession) -> Result<()> {
@@ -122,18 +157,9 @@ impl Sessions for Store {
         Ok(done == 1)
     }
 
-    async fn revoke_sessions(&self, user: UserId, keep: Option<Uuid>) -> Result<u64> {
+    async fn end_credentials(&self, user: UserId, keep: Option<Uuid>) -> Result<u64> {
         let now = super::now();
-        Ok(on!(write_one(&self.db), |c| sqlx::query(concat!(
-            "UPDATE sessions SET revoked_at = $2 WHERE user_id = $1 AND id IS DISTINCT FROM $3 AND ",
-            live!("$2")
-        ))
-        .bind(user.0)
-        .bind(now)
-        .bind(keep)
-        .execute(&mut *c)
-        .await?
-        .rows_affected()))
+        Ok(on!(write(&self.db), |c| end_credentials_in!(c, user.0, keep, now)))
     }
 
     async fn touch_credential(&self, id: Uuid, at: DateTime<Utc>) -> Result<()> {
@@ -156,8 +182,8 @@ impl Sessions for Store {
         let id = Uuid::new_v4();
         let now = super::now();
         on!(write_one(&self.db), |c| sqlx::query(
-            "INSERT INTO api_tokens (id, user_id, name, token_hash, created_at, expires_at)
-             VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO api_tokens (id, user_id, name, token_hash, created_at, expires_at, scope)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)",
         )
         .bind(id)
         .bind(t.user.0)
@@ -165,6 +191,7 @@ impl Sessions for Store {
         .bind(&t.token_hash)
         .bind(now)
         .bind(t.expires_at)
+        .bind(t.scope.as_str())
         .execute(&mut *c)
         .await?
         .rows_affected());
@@ -174,12 +201,13 @@ impl Sessions for Store {
             created_at: now,
             expires_at: t.expires_at,
             last_used_at: None,
+            scope: t.scope.as_str().to_owned(),
         })
     }
 
     async fn api_tokens_of(&self, user: UserId) -> Result<Vec<ApiTokenInfo>> {
         Ok(on!(read(&self.db), |c| sqlx::query_as(concat!(
-            "SELECT id, name, created_at, expires_at, last_used_at FROM api_tokens WHERE user_id = $1 AND ",
+            "SELECT id, name, created_at, expires_at, last_used_at, scope FROM api_tokens WHERE user_id = $1 AND ",
             live!("$2"),
             " ORDER BY created_at DESC, id"
         ))
@@ -204,15 +232,17 @@ impl Sessions for Store {
         Ok(done == 1)
     }
 
-    async fn api_token(&self, token_hash: &str) -> Result<Option<(Uuid, UserId)>> {
-        let row: Option<(Uuid, Uuid)> = on!(read(&self.db), |c| sqlx::query_as(concat!(
-            "SELECT id, user_id FROM api_tokens WHERE token_hash = $1 AND ",
+    async fn api_token(&self, token_hash: &str) -> Result<Option<(Uuid, UserId, TokenScope)>> {
+        let row: Option<(Uuid, Uuid, String)> = on!(read(&self.db), |c| sqlx::query_as(concat!(
+            "SELECT id, user_id, scope FROM api_tokens WHERE token_hash = $1 AND ",
             live!("$2")
         ))
         .bind(token_hash)
         .bind(super::now())
         .fetch_optional(&mut *c)
         .await?);
-        Ok(row.map(|(id, user)| (id, user.into())))
+        // The column's CHECK allows only the two; anything else reads as
+        // the narrower one.
+        Ok(row.map(|(id, user, scope)| (id, user.into(), scope.parse().unwrap_or(TokenScope::Read))))
     }
 }

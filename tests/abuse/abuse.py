@@ -452,6 +452,96 @@ def low_findings(args, backend, env, workdir):
         database_down(args, env, workdir)
 
 
+def slow_readers(args, backend, env, workdir):
+    """Round 2: clients that stop reading. 256 connections from 8 addresses fill
+    every slot, each pipelining a large answer 30 times with a 2 KB receive
+    buffer and never reading; new clients are served again once the stalled
+    writes run out of time."""
+    server = Server(args.bin, workdir, {**env, "MAX_CONNECTIONS": "256", "MAX_CONNECTIONS_PER_CLIENT": "256",
+                                        "HEADER_READ_TIMEOUT": "2", "RESPONSE_WRITE_TIMEOUT": "2"})
+    stalled = []
+    try:
+        request = b"GET /docs/swagger-ui-bundle.js HTTP/1.1\r\nHost: x\r\n\r\n" * 30
+        for i in range(256):
+            s = socket.socket()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+            s.bind((f"127.0.0.{10 + i % 8}", 0))
+            s.settimeout(5)
+            try:
+                s.connect(server.addr)
+                s.sendall(request)
+            except OSError:
+                pass
+            stalled.append(s)
+        started = time.time()
+
+        def served():
+            ok = 0
+            for _ in range(5):
+                try:
+                    c = connect_from("127.0.0.2", server.addr, timeout=2)
+                    c.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                    ok += c.recv(16).startswith(b"HTTP/1.1 200")
+                    c.close()
+                except OSError:
+                    pass
+            return ok
+
+        time.sleep(max(0.0, 6 - (time.time() - started)))
+        later = served()
+        left = closed_within(stalled, 4)
+        record(backend, "round 2: slow readers: new clients served 6 s after 256 stalled readers took every slot",
+               later >= 4, f"{later}/5 served; {left} of 256 stalled sockets still open 10 s in")
+    finally:
+        for s in stalled:
+            s.close()
+        server.stop()
+
+
+def cli_reset_link(args, env, workdir, email):
+    out = subprocess.run([args.bin, "user", "reset-password", email], cwd=workdir, capture_output=True, text=True,
+                         env={"PATH": os.environ["PATH"], "PUBLIC_URL": "https://t.example", "JWT_SECRET": SECRET,
+                              "EMBEDDING_PROVIDER": "none", **env})
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip().rsplit("/", 1)[1]
+
+
+def token_lifecycle(args, backend, env, workdir):
+    """Round 2: credentials that outlive a reset. A squatter's API token dies
+    when the address's real owner resets the password; tokens cannot make
+    tokens; a password change ends tokens; a reset link dies with the
+    password it was made for."""
+    server = Server(args.bin, workdir, env)
+    try:
+        owner = sign_up(server.base, "owner@corp.example")
+        _, _, corp = http(server.base, "POST", "/api/tenants", {"name": "Corp"}, token=owner)
+        squatter = sign_up(server.base, "colleague@corp.example")
+        status, _, made = http(server.base, "POST", "/api/me/tokens", {"name": "mine"}, token=squatter)
+        pat = made["token"]
+        secret = cli_reset_link(args, env, workdir, "colleague@corp.example")
+        status, _, _ = http(server.base, "POST", "/api/password-reset/confirm",
+                            {"token": secret, "password": "her own phrase"})
+        status, _, _ = http(server.base, "GET", f"/api/tenants/{corp['id']}/todos", token=pat)
+        held = status == 401
+        status, _, _ = http(server.base, "GET", "/api/me", token=pat)
+        record(backend, "round 2: a squatter's API token dies with the real owner's reset",
+               held and status == 401, f"status {status}")
+        user = sign_up(server.base, "script@example.com")
+        _, _, made = http(server.base, "POST", "/api/me/tokens", {"name": "parent"}, token=user)
+        status, _, _ = http(server.base, "POST", "/api/me/tokens", {"name": "child"}, token=made["token"])
+        record(backend, "round 2: an API token cannot make API tokens", status == 403, f"status {status}")
+        stale = cli_reset_link(args, env, workdir, "script@example.com")
+        http(server.base, "POST", "/api/me/password",
+             {"current_password": PASSWORD, "new_password": "a brand new phrase"}, token=user)
+        status_token, _, _ = http(server.base, "GET", "/api/me", token=made["token"])
+        status_link, _, _ = http(server.base, "POST", "/api/password-reset/confirm",
+                                 {"token": stale, "password": "someone else's"})
+        record(backend, "round 2: a password change ends API tokens and earlier reset links",
+               status_token == 401 and status_link == 404, f"token {status_token}, link {status_link}")
+    finally:
+        server.stop()
+
+
 def delayed_proxy(url, delay):
     """A TCP forwarder to the database in `url` that holds every chunk for
     `delay` seconds: each round trip becomes a wide window for a hang-up to
@@ -643,7 +733,8 @@ def database_down(args, env, workdir):
         server.stop()
 
 
-FINDINGS = [idle_sockets, data_dir, throttling, csrf, pagination, aswan_sql, low_findings, disconnect_storm]
+FINDINGS = [idle_sockets, data_dir, throttling, csrf, pagination, aswan_sql, low_findings, disconnect_storm,
+            slow_readers, token_lifecycle]
 
 
 def create_pg_database(args, name):

@@ -13,6 +13,7 @@ use crate::helpers::{aswan_command, expect_error, run, run_bounded, Backend, Ser
 
 backend_tests!(
     idle_and_slowloris_sockets_do_not_stop_the_server,
+    clients_that_stop_reading_lose_their_slots,
     logins_are_throttled_per_client_and_escalate_per_account,
     sign_ups_logouts_and_tenants_are_throttled,
     cross_origin_writes_with_the_cookie_are_refused,
@@ -129,6 +130,66 @@ async fn idle_and_slowloris_sockets_do_not_stop_the_server(backend: Backend) {
         let mut head = [0u8; 12];
         big.read_exact(&mut head).unwrap();
         assert_eq!(&head, b"HTTP/1.1 413");
+    })
+    .await
+    .unwrap();
+}
+
+/// 64 connections from 8 addresses fill every slot, each pipelining a large
+/// answer thirty times with a 2 KB receive buffer and never reading: the
+/// server's writes stall. They are disconnected once a write has waited
+/// RESPONSE_WRITE_TIMEOUT, and a new client is served again. (Before: hyper
+/// has no write deadline; every slot stayed held and new clients were
+/// refused for as long as the attackers cared to wait.)
+async fn clients_that_stop_reading_lose_their_slots(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = TestApp::fresh_url(backend, &dir).await;
+    let mut envs = database_env(backend, &url);
+    envs.extend([
+        ("MAX_CONNECTIONS", "64".into()),
+        ("MAX_CONNECTIONS_PER_CLIENT", "64".into()),
+        ("HEADER_READ_TIMEOUT", "2".into()),
+        ("RESPONSE_WRITE_TIMEOUT", "1".into()),
+    ]);
+    let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let server = ServerProcess::start(dir.path(), &envs);
+    let addr: SocketAddr = server.addr.parse().unwrap();
+    tokio::task::spawn_blocking(move || {
+        let pipelined = "GET /docs/swagger-ui-bundle.js HTTP/1.1\r\nHost: x\r\n\r\n".repeat(30);
+        let stalled: Vec<TcpStream> = (0..64)
+            .map(|i| {
+                let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+                socket.set_recv_buffer_size(2048).unwrap();
+                let source: SocketAddr = format!("127.0.0.{}:0", 10 + i % 8).parse().unwrap();
+                socket.bind(&source.into()).unwrap();
+                socket.connect(&addr.into()).unwrap();
+                let mut s: TcpStream = socket.into();
+                s.write_all(pipelined.as_bytes()).unwrap();
+                s
+            })
+            .collect();
+        // Someone else gets an answer, at the latest once the stalled
+        // writes have run out of time (1 s) and a margin.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let answered = loop {
+            let mut normal = connect_from("127.0.0.2", addr);
+            normal.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+            let _ = normal.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+            let mut answer = String::new();
+            let _ = normal.read_to_string(&mut answer);
+            if answer.starts_with("HTTP/1.1 200") {
+                break true;
+            }
+            if Instant::now() > deadline {
+                break false;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        };
+        assert!(
+            answered,
+            "a new client is served while 64 stalled readers hold the slots"
+        );
+        drop(stalled);
     })
     .await
     .unwrap();

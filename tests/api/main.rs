@@ -11,6 +11,7 @@ mod calibration;
 mod citus;
 mod cli;
 mod concurrency;
+mod credentials;
 mod disconnects;
 mod errors;
 mod estimates;

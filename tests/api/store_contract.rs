@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use aswan::ai::{Ai, JobOutcome};
-use aswan::domain::{Email, Role, TenantId, TenantName, TodoFilter, TodoTitle, UserId};
+use aswan::domain::{Email, Role, TenantId, TenantName, TodoFilter, TodoTitle, TokenScope, UserId};
 use aswan::store::prelude::*;
 use aswan::store::{
     EmailPurpose, EstimateOutcome, EstimateStatus, NewApiToken, NewInvitation, NewSession, NewTodo, PageRequest,
@@ -25,6 +25,7 @@ contract_tests!(
     sessions_end_when_revoked_expired_or_their_user_is_gone,
     api_tokens_are_found_by_hash_until_revoked_or_expired,
     email_links_are_single_use_and_expire,
+    a_password_changes_with_every_credential_at_once,
     an_unverified_account_cannot_be_added_directly,
     invitations_go_only_to_their_address_and_once,
     deleting_a_tenant_takes_everything_in_it,
@@ -186,7 +187,7 @@ async fn sessions_end_when_revoked_expired_or_their_user_is_gone(backend: Backen
     assert_eq!(listed, [two]);
     // Everywhere but one; then the user goes, and so does the rest.
     let three = session(&f.store, ada).await;
-    assert_eq!(f.store.revoke_sessions(ada, Some(three)).await.unwrap(), 1);
+    assert_eq!(f.store.end_credentials(ada, Some(three)).await.unwrap(), 1);
     assert!(f.store.credential_is_live(three, ada).await.unwrap());
     f.store.delete_user(ada).await.unwrap();
     assert!(!f.store.credential_is_live(three, ada).await.unwrap());
@@ -200,11 +201,15 @@ async fn api_tokens_are_found_by_hash_until_revoked_or_expired(backend: Backend)
         name: name.into(),
         token_hash: hash.into(),
         expires_at,
+        scope: TokenScope::Write,
     };
     let ci = f.store.create_api_token(&new("ci", "h1", None)).await.unwrap();
     let gone = Utc::now() - chrono::Duration::seconds(1);
     f.store.create_api_token(&new("old", "h2", Some(gone))).await.unwrap();
-    assert_eq!(f.store.api_token("h1").await.unwrap(), Some((ci.id, ada)));
+    assert_eq!(
+        f.store.api_token("h1").await.unwrap(),
+        Some((ci.id, ada, TokenScope::Write))
+    );
     assert_eq!(f.store.api_token("h2").await.unwrap(), None, "expired");
     assert_eq!(f.store.api_token("nope").await.unwrap(), None);
     assert!(f.store.credential_is_live(ci.id, ada).await.unwrap());
@@ -226,6 +231,80 @@ async fn api_tokens_are_found_by_hash_until_revoked_or_expired(backend: Backend)
     assert!(!f.store.credential_is_live(ci.id, ada).await.unwrap());
     let taken = f.store.create_api_token(&new("again", "h1", None)).await;
     assert!(taken.is_err(), "a hash is unique");
+}
+
+/// A reset and a change are one transaction each: the password, every
+/// credential and the reset links change together, or (a link that does not
+/// work) nothing does.
+async fn a_password_changes_with_every_credential_at_once(backend: Backend) {
+    let f = fixture(backend).await;
+    let ada = unverified(&f.store, "ada@x.io").await;
+    let (one, two) = (session(&f.store, ada).await, session(&f.store, ada).await);
+    let token = f
+        .store
+        .create_api_token(&NewApiToken {
+            user: ada,
+            name: "ci".into(),
+            token_hash: "t1".into(),
+            expires_at: None,
+            scope: TokenScope::Write,
+        })
+        .await
+        .unwrap();
+    let hour = Utc::now() + chrono::Duration::hours(1);
+    let before = f.store.password_hash(ada).await.unwrap();
+    // An unknown link changes nothing.
+    assert_eq!(f.store.reset_password("nope", "new-hash").await.unwrap(), None);
+    assert_eq!(f.store.password_hash(ada).await.unwrap(), before);
+    assert!(f.store.credential_is_live(one, ada).await.unwrap());
+    assert!(f.store.credential_is_live(token.id, ada).await.unwrap());
+    // A live link changes everything at once.
+    f.store
+        .create_email_token(ada, EmailPurpose::ResetPassword, "r1", "ada@x.io", hour)
+        .await
+        .unwrap();
+    assert!(f
+        .store
+        .email_link_is_live("r1", EmailPurpose::ResetPassword)
+        .await
+        .unwrap());
+    assert!(!f
+        .store
+        .email_link_is_live("r1", EmailPurpose::VerifyEmail)
+        .await
+        .unwrap());
+    assert_eq!(f.store.reset_password("r1", "new-hash").await.unwrap(), Some(ada));
+    assert_eq!(f.store.password_hash(ada).await.unwrap().as_deref(), Some("new-hash"));
+    for id in [one, two, token.id] {
+        assert!(!f.store.credential_is_live(id, ada).await.unwrap(), "{id} ended");
+    }
+    assert!(
+        f.store.user(ada).await.unwrap().unwrap().email_verified,
+        "the link proved the address"
+    );
+    assert_eq!(f.store.reset_password("r1", "again").await.unwrap(), None, "single use");
+    // A change keeps the asking session and kills an unused reset link.
+    let (kept, other) = (session(&f.store, ada).await, session(&f.store, ada).await);
+    f.store
+        .create_email_token(ada, EmailPurpose::ResetPassword, "r2", "ada@x.io", hour)
+        .await
+        .unwrap();
+    f.store.change_password(ada, "newer-hash", Some(kept)).await.unwrap();
+    assert!(f.store.credential_is_live(kept, ada).await.unwrap());
+    assert!(!f.store.credential_is_live(other, ada).await.unwrap());
+    assert!(!f
+        .store
+        .email_link_is_live("r2", EmailPurpose::ResetPassword)
+        .await
+        .unwrap());
+    assert_eq!(f.store.reset_password("r2", "x").await.unwrap(), None);
+    assert_eq!(f.store.password_hash(ada).await.unwrap().as_deref(), Some("newer-hash"));
+    // A user who is gone: not found, nothing written.
+    let ghost = UserId::new();
+    assert!(matches!(
+        f.store.change_password(ghost, "h", None).await,
+        Err(aswan::store::StoreError::NotFound)
+    ));
 }
 
 async fn email_links_are_single_use_and_expire(backend: Backend) {

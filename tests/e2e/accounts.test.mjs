@@ -140,6 +140,20 @@ test('the account page: sessions, API tokens, password, everywhere, deletion', a
   await page.getByText('No tokens yet.').waitFor();
   assert.equal((await fetch(`${base}/api/me`, { headers: { Authorization: `Bearer ${token}` } })).status, 401);
 
+  // A read-only token reads and cannot write.
+  await page.getByLabel('Token name').fill('Dashboard');
+  await page.getByLabel('Access').selectOption('read');
+  await page.getByRole('button', { name: 'Create token' }).click();
+  const reader = await page.getByLabel(/Your new token/).inputValue();
+  await page.getByRole('cell', { name: 'Read only' }).waitFor();
+  assert.equal((await fetch(`${base}/api/me`, { headers: { Authorization: `Bearer ${reader}` } })).status, 200);
+  const write = await fetch(`${base}/api/tenants`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${reader}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ name: 'Not allowed' }),
+  });
+  assert.equal(write.status, 403);
+
   // Password: a common one is refused with the server's words.
   await page.getByLabel('Current password').fill('correct horse');
   await page.getByLabel(/^New password/).fill('password1');
@@ -148,6 +162,8 @@ test('the account page: sessions, API tokens, password, everywhere, deletion', a
   await page.getByLabel(/^New password/).fill('dan has a better one');
   await page.getByRole('button', { name: 'Change password' }).click();
   await page.getByText('Your password is changed').waitFor();
+  // The new password ends every API token.
+  assert.equal((await fetch(`${base}/api/me`, { headers: { Authorization: `Bearer ${reader}` } })).status, 401);
   await page.screenshot({ path: join(artifacts, `account-${backend}.png`), fullPage: true });
 
   // Download my data.

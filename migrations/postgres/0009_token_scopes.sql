@@ -1,0 +1,5 @@
+-- What a personal API token may do: `read` tokens only read (GET, HEAD);
+-- `write` tokens have the account's rights. Tokens made before scopes
+-- existed keep what they had.
+ALTER TABLE auth.api_tokens
+    ADD COLUMN scope text NOT NULL DEFAULT 'write' CHECK (scope IN ('read', 'write'));
