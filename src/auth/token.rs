@@ -19,6 +19,18 @@ struct Claims {
 
 /// A verified credential: who, and which one (a sign-in session's `jti`,
 /// or a personal API token's id), for revocation and liveness.
+/// A device cookie's claims: this browser has signed in to account `sub`.
+#[derive(Debug, Serialize, Deserialize)]
+struct DeviceClaims {
+    sub: Uuid,
+    /// A nonce per device.
+    dev: Uuid,
+    exp: i64,
+}
+
+/// How long a device stays known after its last sign-in.
+const DEVICE_TTL: Duration = Duration::days(365);
+
 #[derive(Debug, Clone)]
 pub struct Session {
     pub user_id: UserId,
@@ -57,6 +69,10 @@ pub struct Tokens {
     decoding: DecodingKey,
     validation: Validation,
     ttl: Duration,
+    /// Device cookies are signed with a key of their own, derived from the
+    /// secret, so that neither kind of token can pass for the other.
+    device_encoding: EncodingKey,
+    device_decoding: DecodingKey,
 }
 
 impl Tokens {
@@ -64,12 +80,49 @@ impl Tokens {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 0;
         validation.set_required_spec_claims(&["exp", "sub"]);
+        let device_key = {
+            use sha2::Digest;
+            let mut h = sha2::Sha256::new();
+            h.update(b"aswan device cookie\0");
+            h.update(secret);
+            h.finalize()
+        };
         Self {
             encoding: EncodingKey::from_secret(secret),
             decoding: DecodingKey::from_secret(secret),
             validation,
             ttl: Duration::minutes(i64::from(ttl_minutes)),
+            device_encoding: EncodingKey::from_secret(&device_key),
+            device_decoding: DecodingKey::from_secret(&device_key),
         }
+    }
+
+    /// How long a device cookie lasts.
+    pub fn device_ttl(&self) -> Duration {
+        DEVICE_TTL
+    }
+
+    /// A signed device cookie: this browser has signed in to `user`
+    /// (the throttle lets it through when others' guesses have closed the
+    /// account to unknown devices; src/http/throttle.rs).
+    pub fn device_cookie(&self, user: UserId) -> anyhow::Result<String> {
+        let claims = DeviceClaims {
+            sub: user.0,
+            dev: Uuid::new_v4(),
+            exp: (Utc::now() + DEVICE_TTL).timestamp(),
+        };
+        Ok(jsonwebtoken::encode(
+            &Header::new(Algorithm::HS256),
+            &claims,
+            &self.device_encoding,
+        )?)
+    }
+
+    /// The account a device cookie was made for, if it is ours and current.
+    pub fn device_user(&self, cookie: &str) -> Option<UserId> {
+        jsonwebtoken::decode::<DeviceClaims>(cookie, &self.device_decoding, &self.validation)
+            .ok()
+            .map(|d| d.claims.sub.into())
     }
 
     pub fn ttl(&self) -> Duration {
@@ -113,6 +166,18 @@ impl Tokens {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn device_cookies_and_sessions_never_pass_for_each_other() {
+        let tokens = Tokens::new(b"k1", 60);
+        let user = UserId::new();
+        let device = tokens.device_cookie(user).unwrap();
+        assert_eq!(tokens.device_user(&device), Some(user));
+        assert!(tokens.verify(&device).is_err(), "a device cookie is no session");
+        let session = tokens.issue(user, "a@x.io").unwrap().token;
+        assert_eq!(tokens.device_user(&session), None, "a session is no device cookie");
+        assert_eq!(Tokens::new(b"k2", 60).device_user(&device), None, "another secret");
+    }
 
     #[test]
     fn round_trip_and_tamper() {

@@ -14,6 +14,7 @@ use utoipa_axum::routes;
 use uuid::Uuid;
 
 use super::current_user::SESSION_ENDED;
+use super::edge::ClientIp;
 use super::openapi::ErrorBody;
 use super::{ApiError, ApiPath, AppState, CurrentUser, JsonBody};
 use crate::auth::{hash_password, new_api_token, secret_hash, verify_password, Credential};
@@ -42,12 +43,23 @@ pub struct IdPath {
 
 /// Checks the account's password (a confirmation): 403 when wrong, so a
 /// stolen session cannot take the account further, throttled like a login.
-async fn confirm_password(state: &AppState, user: &User, password: String) -> Result<(), ApiError> {
-    state.throttle.account(&user.email)?;
+/// Checks the account's current password as a login would: a wrong one
+/// counts as a failed login (the client's growing delay and the account's
+/// hourly budget, throttle.rs). The asker holds a live session, so the
+/// account's budget never shuts it out.
+async fn confirm_password(
+    state: &AppState,
+    user: &User,
+    password: String,
+    ip: Option<std::net::IpAddr>,
+) -> Result<(), ApiError> {
+    state.throttle.login_attempt(&user.email, ip, true)?;
     let hash = state.store.password_hash(user.id).await?;
     if !verify_password(password, hash).await? {
+        state.throttle.login_failed(&user.email, ip);
         return Err(ApiError::Forbidden("the password is not correct"));
     }
+    state.throttle.login_succeeded(&user.email, ip);
     Ok(())
 }
 
@@ -80,12 +92,13 @@ pub struct PasswordChange {
 )]
 pub async fn change_password(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     CurrentUser(session): CurrentUser,
     JsonBody(body): JsonBody<PasswordChange>,
 ) -> Result<StatusCode, ApiError> {
     let user = account(&state, &session).await?;
     let new = Password::parse(&body.new_password)?;
-    confirm_password(&state, &user, body.current_password).await?;
+    confirm_password(&state, &user, body.current_password, ip).await?;
     let keep = (session.credential == Credential::Session).then_some(session.jti);
     state
         .store
@@ -337,11 +350,12 @@ pub struct Confirmation {
 )]
 pub async fn delete_account(
     State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
     CurrentUser(session): CurrentUser,
     JsonBody(body): JsonBody<Confirmation>,
 ) -> Result<impl IntoResponse, ApiError> {
     let user = account(&state, &session).await?;
-    confirm_password(&state, &user, body.password).await?;
+    confirm_password(&state, &user, body.password, ip).await?;
     state.store.delete_user(user.id).await.map_err(|e| match e {
         StoreError::LastOwner => ApiError::Conflict(
             "you are the last owner of a tenant with other members: make one of them owner, or delete the tenant, first",

@@ -141,11 +141,17 @@ pub async fn login(
     let account = email
         .as_ref()
         .map_or_else(|| body.email.trim().to_lowercase(), |e| e.as_str().to_owned());
-    state.throttle.login_attempt(&account, ip)?;
     let found = match &email {
         Some(email) => state.store.user_with_password(email).await?,
         None => None,
     };
+    // A browser that has signed in to this account before is not shut out
+    // by others' failed guesses (throttle.rs).
+    let known_device = found.as_ref().is_some_and(|f| {
+        super::current_user::cookie_value(&headers, DEVICE_COOKIE).and_then(|c| state.tokens.device_user(c))
+            == Some(f.user.id)
+    });
+    state.throttle.login_attempt(&account, ip, known_device)?;
     // With no such account the check still runs (on a dummy hash), so a
     // failed login takes as long whether or not the email exists.
     let hash = found.as_ref().map(|f| f.password_hash.clone());
@@ -204,6 +210,9 @@ pub(super) fn cleared_cookies(state: &AppState) -> HeaderMap {
 
 /// A new session for `user`: recorded (with the client's user agent and
 /// IP, for the owner's list of sessions), and handed out as the seed does.
+/// The signed device cookie (src/auth/token.rs, `device_cookie`).
+pub(super) const DEVICE_COOKIE: &str = "aswan_device";
+
 pub(super) async fn signed_in(
     state: &AppState,
     user: &User,
@@ -237,6 +246,18 @@ pub(super) async fn signed_in(
     headers.append(
         SET_COOKIE,
         cookie("user_data", &user_data, max_age, false, state.cookie_secure),
+    );
+    // This browser is now a known device of the account; the cookie stays
+    // after logout (it proves a past sign-in, grants nothing by itself).
+    headers.append(
+        SET_COOKIE,
+        cookie(
+            DEVICE_COOKIE,
+            &state.tokens.device_cookie(user.id)?,
+            state.tokens.device_ttl().num_seconds(),
+            true,
+            state.cookie_secure,
+        ),
     );
     let body = TokenResponse {
         access_token: token,

@@ -92,13 +92,18 @@ pub fn token_from(parts: &Parts) -> Option<(&str, bool)> {
 
 /// The `access_token` cookie, if the request carries one.
 pub fn cookie_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    cookie_value(headers, "access_token")
+}
+
+/// The value of the cookie `wanted`, if the request carries one.
+pub fn cookie_value<'h>(headers: &'h axum::http::HeaderMap, wanted: &str) -> Option<&'h str> {
     headers
         .get_all(COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(';'))
         .filter_map(|pair| pair.trim().split_once('='))
-        .find(|(name, _)| *name == "access_token")
+        .find(|(name, _)| *name == wanted)
         .map(|(_, value)| value.trim_matches('"'))
         .filter(|v| !v.is_empty())
 }

@@ -3,13 +3,23 @@
 //!
 //! * per client IP on the endpoints anyone can call (sign-up, login,
 //!   logout): AUTH_RATE_PER_MINUTE, in a burst or spread out;
-//! * per account on login and sign-up, across all IPs: a ceiling on guesses
-//!   for one account (distributed brute force) and on sign-ups probing one
-//!   email, generous enough for its owner;
-//! * per account and client IP after failed logins: an escalating delay (the
-//!   first few failures are free, then 1 s, 2 s, 4 s … up to 15 min) that
-//!   falls on the guessing client only, so an attacker cannot turn it into a
-//!   lockout of the real user, who logs in from elsewhere (OWASP ASVS 2.2.1);
+//! * per account and client IP after failed password checks: an escalating
+//!   delay (the first few failures are free, then 1 s, 2 s, 4 s … up to 15
+//!   min) that falls on the guessing client only;
+//! * per account, across all clients: at most 100 failed password checks an
+//!   hour (ASVS 2.2.1), counted only when a check fails. Past that, the
+//!   account takes no password from an unknown device until the budget
+//!   refills; a device that has signed in to it before (its signed device
+//!   cookie, as OWASP's "device cookies" describe) still may, so guessing
+//!   from many addresses cannot lock the real user out (anti-automation
+//!   without lockout). Wrong current passwords (password change, account
+//!   deletion) count as failed logins;
+//! * per account on sign-up and on other account actions (accepting an
+//!   invitation, asking for a verification mail), across all clients: a
+//!   ceiling generous enough for the account's owner;
+//! * per address on password-reset mail: a few an hour; past that the
+//!   request is answered the same and no mail goes (the last link sent still
+//!   works), so the limit can neither flood a mailbox nor block its owner;
 //! * per account on tenant creation: TENANT_RATE_PER_HOUR.
 //!
 //! Keyed state is pruned as it goes, so a flood of keys cannot grow it
@@ -31,14 +41,24 @@ use crate::domain::UserId;
 const FREE_FAILURES: u32 = 5;
 /// The longest escalating delay.
 const MAX_DELAY: Duration = Duration::from_secs(15 * 60);
-/// Login attempts per account per minute, from all clients together.
-const ACCOUNT_LOGINS_PER_MINUTE: u32 = 60;
+/// Account actions (not password checks) per account per minute, from all
+/// clients together.
+const ACCOUNT_ACTIONS_PER_MINUTE: u32 = 60;
+/// Failed password checks per account: this many in a burst, and this many
+/// more spread over an hour — at most 100 an hour (ASVS 2.2.1).
+const ACCOUNT_FAILURES_PER_HOUR: u32 = 50;
+/// Reset mails per address: this many in a burst, refilled over an hour.
+const RESET_MAILS_PER_HOUR: u32 = 5;
 /// How many keyed entries before stale ones are pruned.
 const PRUNE_AT: usize = 10_000;
 
 pub struct Throttle {
     per_ip: DefaultKeyedRateLimiter<IpAddr>,
     per_account: DefaultKeyedRateLimiter<String>,
+    account_failures: DefaultKeyedRateLimiter<String>,
+    /// Accounts whose failure budget is spent, until when.
+    closed_to_strangers: Mutex<HashMap<String, Instant>>,
+    reset_mails: DefaultKeyedRateLimiter<String>,
     tenants: DefaultKeyedRateLimiter<UserId>,
     failures: Mutex<HashMap<(String, Option<IpAddr>), Failures>>,
     clock: DefaultClock,
@@ -59,7 +79,18 @@ impl Throttle {
     pub fn new(auth_per_minute: u32, tenants_per_hour: u32) -> Self {
         Self {
             per_ip: RateLimiter::keyed(Quota::per_minute(nonzero(auth_per_minute))),
-            per_account: RateLimiter::keyed(Quota::per_minute(nonzero(ACCOUNT_LOGINS_PER_MINUTE))),
+            per_account: RateLimiter::keyed(Quota::per_minute(nonzero(ACCOUNT_ACTIONS_PER_MINUTE))),
+            account_failures: RateLimiter::keyed(
+                Quota::with_period(Duration::from_secs(3600) / ACCOUNT_FAILURES_PER_HOUR)
+                    .expect("a positive period")
+                    .allow_burst(nonzero(ACCOUNT_FAILURES_PER_HOUR)),
+            ),
+            closed_to_strangers: Mutex::new(HashMap::new()),
+            reset_mails: RateLimiter::keyed(
+                Quota::with_period(Duration::from_secs(3600) / RESET_MAILS_PER_HOUR)
+                    .expect("a positive period")
+                    .allow_burst(nonzero(RESET_MAILS_PER_HOUR)),
+            ),
             tenants: RateLimiter::keyed(Quota::per_hour(nonzero(tenants_per_hour))),
             failures: Mutex::new(HashMap::new()),
             clock: DefaultClock::default(),
@@ -72,8 +103,11 @@ impl Throttle {
         self.check(&self.per_ip, &ip, "client")
     }
 
-    /// May `account` try a password now, from `ip`?
-    pub fn login_attempt(&self, account: &str, ip: Option<IpAddr>) -> Result<(), ApiError> {
+    /// May `account` have a password checked now, from `ip`? `known_device`:
+    /// the request comes from a device that has signed in to this account
+    /// before (or from a live session of it), which the account's failure
+    /// budget never shuts out.
+    pub fn login_attempt(&self, account: &str, ip: Option<IpAddr>, known_device: bool) -> Result<(), ApiError> {
         let now = Instant::now();
         if let Some(f) = self
             .failures
@@ -85,18 +119,49 @@ impl Throttle {
                 return Err(too_many("failed_logins", until - now));
             }
         }
-        self.account(account)
+        if !known_device {
+            let mut closed = self.closed_to_strangers.lock().expect("not poisoned");
+            match closed.get(account) {
+                Some(until) if *until > now => return Err(too_many("account_failures", *until - now)),
+                Some(_) => {
+                    closed.remove(account);
+                }
+                None => {}
+            }
+        }
+        Ok(())
     }
 
-    /// One attempt on `account` (an email: a login or a sign-up), from anywhere.
+    /// One action on `account` (a sign-up for its email, an invitation
+    /// accepted, a verification mail asked for), from anywhere.
     pub fn account(&self, account: &str) -> Result<(), ApiError> {
         self.check(&self.per_account, &account.to_owned(), "account")
     }
 
+    /// Whether a password-reset mail may go to `email` now (else the request
+    /// is answered the same and nothing is sent).
+    pub fn reset_mail(&self, email: &str) -> bool {
+        prune(&self.reset_mails);
+        let allowed = self.reset_mails.check_key(&email.to_owned()).is_ok();
+        if !allowed {
+            crate::monitoring::throttled("reset_mail");
+        }
+        allowed
+    }
+
     /// A wrong password for `account` from `ip`: the next attempt from there
-    /// may have to wait.
+    /// may have to wait, and the account's hourly budget shrinks.
     pub fn login_failed(&self, account: &str, ip: Option<IpAddr>) {
         let now = Instant::now();
+        prune(&self.account_failures);
+        if let Err(not_until) = self.account_failures.check_key(&account.to_owned()) {
+            let until = now + not_until.wait_time_from(self.clock.now());
+            let mut closed = self.closed_to_strangers.lock().expect("not poisoned");
+            if closed.len() >= PRUNE_AT {
+                closed.retain(|_, u| *u > now);
+            }
+            closed.insert(account.to_owned(), until);
+        }
         let mut failures = self.failures.lock().expect("not poisoned");
         if failures.len() >= PRUNE_AT {
             failures.retain(|_, f| now.duration_since(f.last) < MAX_DELAY * 2);
@@ -179,14 +244,17 @@ mod tests {
         let attacker = Some("203.0.113.7".parse().unwrap());
         let owner = Some("198.51.100.1".parse().unwrap());
         for _ in 0..FREE_FAILURES {
-            t.login_attempt("alice@x.io", attacker).unwrap();
+            t.login_attempt("alice@x.io", attacker, false).unwrap();
             t.login_failed("alice@x.io", attacker);
         }
-        t.login_attempt("alice@x.io", attacker).unwrap();
+        t.login_attempt("alice@x.io", attacker, false).unwrap();
         t.login_failed("alice@x.io", attacker);
-        assert_eq!(retry_after(t.login_attempt("alice@x.io", attacker).unwrap_err()), 1);
+        assert_eq!(
+            retry_after(t.login_attempt("alice@x.io", attacker, false).unwrap_err()),
+            1
+        );
         // The owner, elsewhere, is not held up.
-        t.login_attempt("alice@x.io", owner).unwrap();
+        t.login_attempt("alice@x.io", owner, false).unwrap();
         t.login_succeeded("alice@x.io", owner);
     }
 
@@ -197,20 +265,57 @@ mod tests {
         for _ in 0..(FREE_FAILURES + 40) {
             t.login_failed("a@x.io", ip);
         }
-        let wait = retry_after(t.login_attempt("a@x.io", ip).unwrap_err());
+        let wait = retry_after(t.login_attempt("a@x.io", ip, true).unwrap_err());
         assert!(wait <= MAX_DELAY.as_secs() && wait > 60, "{wait}");
         t.login_succeeded("a@x.io", ip);
-        t.login_attempt("a@x.io", ip).unwrap();
+        t.login_attempt("a@x.io", ip, true).unwrap();
     }
 
     #[test]
     fn one_account_is_limited_from_everywhere() {
         let t = Throttle::new(1000, 10);
-        for _ in 0..ACCOUNT_LOGINS_PER_MINUTE {
+        for _ in 0..ACCOUNT_ACTIONS_PER_MINUTE {
             t.account("probe@x.io").unwrap();
         }
         assert!(retry_after(t.account("probe@x.io").unwrap_err()) >= 1);
         t.account("other@x.io").unwrap();
+        // Password checks are not counted here.
+        t.login_attempt("probe@x.io", None, false).unwrap();
+    }
+
+    /// Guesses from many addresses close the account to unknown devices
+    /// after 100 failures at most, never to a device it knows.
+    #[test]
+    fn many_guessers_cannot_lock_out_a_known_device() {
+        let t = Throttle::new(1_000_000, 10);
+        let mut checked = 0;
+        for i in 0..1000u32 {
+            let ip = Some(IpAddr::from([203, 0, (i / 250) as u8, (i % 250) as u8]));
+            if t.login_attempt("alice@x.io", ip, false).is_ok() {
+                checked += 1;
+                t.login_failed("alice@x.io", ip);
+            }
+        }
+        assert!(
+            (ACCOUNT_FAILURES_PER_HOUR..=100).contains(&checked),
+            "{checked} password checks"
+        );
+        let home = Some("198.51.100.1".parse().unwrap());
+        assert!(t.login_attempt("alice@x.io", home, false).is_err(), "a stranger waits");
+        t.login_attempt("alice@x.io", home, true).unwrap();
+        t.login_attempt("bob@x.io", home, false).unwrap();
+    }
+
+    #[test]
+    fn reset_mails_to_one_address_are_limited_and_answer_the_same() {
+        let t = Throttle::new(1000, 10);
+        for _ in 0..RESET_MAILS_PER_HOUR {
+            assert!(t.reset_mail("alice@x.io"));
+        }
+        assert!(!t.reset_mail("alice@x.io"));
+        assert!(t.reset_mail("bob@x.io"));
+        // Logins are not touched by it.
+        t.login_attempt("alice@x.io", None, false).unwrap();
     }
 
     #[test]

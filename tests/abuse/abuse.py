@@ -542,6 +542,47 @@ def token_lifecycle(args, backend, env, workdir):
         server.stop()
 
 
+def post_raw(source, addr, path, body, cookie=None):
+    """POST JSON from a chosen loopback address; (status, Set-Cookie values)."""
+    payload = json.dumps(body).encode()
+    extra = f"Cookie: {cookie}\r\n" if cookie else ""
+    s = connect_from(source, addr)
+    s.sendall((f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n{extra}"
+               f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n").encode() + payload)
+    raw = b""
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        raw += chunk
+    s.close()
+    head = raw.split(b"\r\n\r\n", 1)[0].decode("latin-1").split("\r\n")
+    cookies = [line.split(":", 1)[1].strip().split(";", 1)[0] for line in head[1:]
+               if line.lower().startswith("set-cookie:")]
+    return int(head[0].split()[1]), cookies
+
+
+def lockout(args, backend, env, workdir):
+    """Round 2: targeted lockout. 40 addresses each guessing a password three
+    times keep neither the real user's known browser out nor her current
+    password checks; at most 100 guesses an hour reach the password check."""
+    server = Server(args.bin, workdir, {**env, "AUTH_RATE_PER_MINUTE": "100000"})
+    try:
+        login = {"email": "victim@example.com", "password": PASSWORD}
+        status, cookies = post_raw("127.0.0.2", server.addr, "/api/sign-up", login)
+        device = "; ".join(c for c in cookies if c.startswith("aswan_device="))
+        checked = 0
+        for i in range(120):
+            status, _ = post_raw(f"127.0.1.{i % 40 + 1}", server.addr, "/api/login",
+                                 {"email": "victim@example.com", "password": "wrong horse"})
+            checked += status == 401
+        ok = sum(post_raw("127.0.0.2", server.addr, "/api/login", login, cookie=device)[0] == 200 for _ in range(5))
+        record(backend, "round 2: lockout: 40 guessing addresses do not keep the real user's browser out",
+               ok == 5 and checked <= 100 and bool(device), f"{ok}/5 of her logins served; {checked} of 120 guesses checked")
+    finally:
+        server.stop()
+
+
 def delayed_proxy(url, delay):
     """A TCP forwarder to the database in `url` that holds every chunk for
     `delay` seconds: each round trip becomes a wide window for a hang-up to
@@ -734,7 +775,7 @@ def database_down(args, env, workdir):
 
 
 FINDINGS = [idle_sockets, data_dir, throttling, csrf, pagination, aswan_sql, low_findings, disconnect_storm,
-            slow_readers, token_lifecycle]
+            slow_readers, token_lifecycle, lockout]
 
 
 def create_pg_database(args, name):
