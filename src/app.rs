@@ -72,7 +72,11 @@ impl App {
             https: settings.cookie_secure,
             body_read_timeout,
         };
-        let throttle = Throttle::new(settings.auth_rate_per_minute, settings.tenant_rate_per_hour);
+        let throttle = Throttle::new(
+            settings.auth_rate_per_minute,
+            settings.tenant_rate_per_hour,
+            settings.invitation_rate_per_hour,
+        );
         let mailer = crate::mail::Mailer::from_settings(settings)?.map(Arc::new);
         if mailer.is_none() {
             tracing::info!("SMTP_URL is not set: no mail; invitation links are shown to copy");

@@ -538,6 +538,10 @@ pub struct Settings {
     /// Tenants one account may create per hour (then 429).
     #[arg(long, global = true, env = "TENANT_RATE_PER_HOUR", value_name = "TENANT_RATE_PER_HOUR", default_value_t = 60, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub tenant_rate_per_hour: u32,
+
+    /// Invitations (new or sent again) one account may send per hour, four times as many per day; a tenant takes twice that from all its owners (then 429).
+    #[arg(long, global = true, env = "INVITATION_RATE_PER_HOUR", value_name = "INVITATION_RATE_PER_HOUR", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub invitation_rate_per_hour: u32,
 }
 
 /// A PUBLIC_URL is an http(s) origin: scheme, host and optional port, with

@@ -55,3 +55,28 @@ fn bounded_text(field: &'static str, raw: &str, min: usize, max: usize) -> Resul
     }
     Ok(text.to_owned())
 }
+
+/// [`bounded_text`] for a name shown to other people (a tenant's, a
+/// person's, a token's): also no direction controls (which reorder what is
+/// shown around them: "Acme\u{202E}gnp.exe") and no invisible characters
+/// (which make two names look alike). Joiners and variation selectors stay:
+/// scripts and emoji need them.
+fn name_text(field: &'static str, raw: &str, min: usize, max: usize) -> Result<String, Invalid> {
+    let text = bounded_text(field, raw, min, max)?;
+    if text.chars().any(hidden_in_names) {
+        return Err(Invalid::new(
+            field,
+            "must not contain invisible or direction-control characters",
+        ));
+    }
+    Ok(text)
+}
+
+/// Bidi controls and characters that render as nothing.
+fn hidden_in_names(c: char) -> bool {
+    matches!(c,
+        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}'..='\u{1160}' | '\u{17B4}'..='\u{17B5}'
+        | '\u{180E}' | '\u{200B}' | '\u{200E}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+        | '\u{2060}'..='\u{206F}' | '\u{3164}' | '\u{FEFF}' | '\u{FFA0}' | '\u{FFF0}'..='\u{FFFB}'
+        | '\u{1BCA0}'..='\u{1BCA3}' | '\u{1D173}'..='\u{1D17A}' | '\u{E0000}'..='\u{E0FFF}')
+}

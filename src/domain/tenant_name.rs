@@ -1,4 +1,4 @@
-use super::{bounded_text, Invalid};
+use super::{name_text, Invalid};
 
 /// A tenant's display name: 1–100 characters after trimming.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -6,7 +6,7 @@ pub struct TenantName(String);
 
 impl TenantName {
     pub fn parse(raw: &str) -> Result<Self, Invalid> {
-        bounded_text("name", raw, 1, 100).map(Self)
+        name_text("name", raw, 1, 100).map(Self)
     }
 
     pub fn as_str(&self) -> &str {

@@ -102,6 +102,8 @@ pub async fn list(ctx: TenantCtx) -> Result<Json<Vec<Invitation>>, ApiError> {
         (status = 403, description = "Only owners invite", body = ErrorBody),
         (status = 404, description = "No such tenant, or the caller is not a member", body = ErrorBody),
         (status = 409, description = "Someone with this address is already a member", body = ErrorBody),
+        (status = 429, description = "Too many invitations from this account or tenant: try again after Retry-After seconds",
+         body = ErrorBody, headers(("retry-after" = u64))),
     )
 )]
 pub async fn invite(
@@ -112,6 +114,7 @@ pub async fn invite(
 ) -> Result<(StatusCode, Json<SentInvitation>), ApiError> {
     ctx.require_owner()?;
     let email = Email::parse(&body.email)?;
+    state.throttle.invitation(ctx.user.0.user_id, ctx.tenant.tenant_id())?;
     let secret = new_link_secret();
     let invitation = ctx
         .tenant
@@ -145,7 +148,8 @@ async fn deliver(
         let inviter = state.store.user(ctx.user.0.user_id).await?.ok_or(SESSION_ENDED)?;
         let tenant = ctx.membership.tenant.name.clone();
         let letter = Letter {
-            subject: format!("You are invited to {tenant} on Aswan"),
+            // Fixed words: a subject must not carry text an owner typed.
+            subject: "You have an invitation on Aswan".into(),
             lead: format!(
                 "{} invites you to join {tenant} on Aswan as {}. Sign in (or sign up) with this address, {}, then open the link. It works once, for 7 days.",
                 inviter.name.as_deref().unwrap_or(&inviter.email),
@@ -203,6 +207,8 @@ pub async fn revoke(ctx: TenantCtx, ApiPath(p): ApiPath<InvitationPath>) -> Resu
         (status = 200, description = "Renewed: the new link, mailed if this server sends mail", body = SentInvitation),
         (status = 403, description = "Only owners resend invitations", body = ErrorBody),
         (status = 404, description = "No such invitation in this tenant", body = ErrorBody),
+        (status = 429, description = "Too many invitations from this account or tenant: try again after Retry-After seconds",
+         body = ErrorBody, headers(("retry-after" = u64))),
     )
 )]
 pub async fn resend(
@@ -212,6 +218,7 @@ pub async fn resend(
     ApiPath(p): ApiPath<InvitationPath>,
 ) -> Result<Json<SentInvitation>, ApiError> {
     ctx.require_owner()?;
+    state.throttle.invitation(ctx.user.0.user_id, ctx.tenant.tenant_id())?;
     let secret = new_link_secret();
     let invitation = ctx
         .tenant

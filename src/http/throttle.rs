@@ -20,7 +20,11 @@
 //! * per address on password-reset mail: a few an hour; past that the
 //!   request is answered the same and no mail goes (the last link sent still
 //!   works), so the limit can neither flood a mailbox nor block its owner;
-//! * per account on tenant creation: TENANT_RATE_PER_HOUR.
+//! * per account on tenant creation: TENANT_RATE_PER_HOUR;
+//! * invitations sent or sent again (each may be a mail to an address the
+//!   owner typed): INVITATION_RATE_PER_HOUR per inviter, four times that a
+//!   day, and twice both per tenant, so that no account or tenant becomes a
+//!   mail relay.
 //!
 //! Keyed state is pruned as it goes, so a flood of keys cannot grow it
 //! without bound.
@@ -35,7 +39,8 @@ use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use super::ApiError;
-use crate::domain::UserId;
+use crate::domain::{TenantId, UserId};
+use uuid::Uuid;
 
 /// Failed logins per account and client that cost nothing.
 const FREE_FAILURES: u32 = 5;
@@ -60,6 +65,8 @@ pub struct Throttle {
     closed_to_strangers: Mutex<HashMap<String, Instant>>,
     reset_mails: DefaultKeyedRateLimiter<String>,
     tenants: DefaultKeyedRateLimiter<UserId>,
+    /// Per inviter and per tenant, each by the hour and by the day.
+    invitations: [DefaultKeyedRateLimiter<Uuid>; 4],
     failures: Mutex<HashMap<(String, Option<IpAddr>), Failures>>,
     clock: DefaultClock,
 }
@@ -76,7 +83,16 @@ fn nonzero(n: u32) -> NonZeroU32 {
 }
 
 impl Throttle {
-    pub fn new(auth_per_minute: u32, tenants_per_hour: u32) -> Self {
+    pub fn new(auth_per_minute: u32, tenants_per_hour: u32, invitations_per_hour: u32) -> Self {
+        let hourly = |n: u32| RateLimiter::keyed(Quota::per_hour(nonzero(n)));
+        let daily = |n: u32| {
+            RateLimiter::keyed(
+                Quota::with_period(Duration::from_secs(86_400) / n.max(1))
+                    .expect("a positive period")
+                    .allow_burst(nonzero(n)),
+            )
+        };
+        let n = invitations_per_hour;
         Self {
             per_ip: RateLimiter::keyed(Quota::per_minute(nonzero(auth_per_minute))),
             per_account: RateLimiter::keyed(Quota::per_minute(nonzero(ACCOUNT_ACTIONS_PER_MINUTE))),
@@ -92,6 +108,12 @@ impl Throttle {
                     .allow_burst(nonzero(RESET_MAILS_PER_HOUR)),
             ),
             tenants: RateLimiter::keyed(Quota::per_hour(nonzero(tenants_per_hour))),
+            invitations: [
+                hourly(n),
+                daily(n.saturating_mul(4)),
+                hourly(n.saturating_mul(2)),
+                daily(n.saturating_mul(8)),
+            ],
             failures: Mutex::new(HashMap::new()),
             clock: DefaultClock::default(),
         }
@@ -193,6 +215,15 @@ impl Throttle {
         self.check(&self.tenants, &user, "tenants")
     }
 
+    /// One invitation sent (or sent again) by `inviter` for `tenant`.
+    pub fn invitation(&self, inviter: UserId, tenant: TenantId) -> Result<(), ApiError> {
+        let [by_user_hour, by_user_day, by_tenant_hour, by_tenant_day] = &self.invitations;
+        self.check(by_user_hour, &inviter.0, "invitations")?;
+        self.check(by_user_day, &inviter.0, "invitations")?;
+        self.check(by_tenant_hour, &tenant.0, "invitations")?;
+        self.check(by_tenant_day, &tenant.0, "invitations")
+    }
+
     /// One event for `key` against `limiter`; 429 once its quota is spent.
     /// (The request's span says who: client IP and user id.)
     fn check<K: std::hash::Hash + Eq + Clone>(
@@ -240,7 +271,7 @@ mod tests {
 
     #[test]
     fn failures_escalate_for_the_guessing_client_only() {
-        let t = Throttle::new(1000, 10);
+        let t = Throttle::new(1000, 10, 10);
         let attacker = Some("203.0.113.7".parse().unwrap());
         let owner = Some("198.51.100.1".parse().unwrap());
         for _ in 0..FREE_FAILURES {
@@ -260,7 +291,7 @@ mod tests {
 
     #[test]
     fn the_delay_doubles_and_is_capped() {
-        let t = Throttle::new(1000, 10);
+        let t = Throttle::new(1000, 10, 10);
         let ip = Some("203.0.113.7".parse().unwrap());
         for _ in 0..(FREE_FAILURES + 40) {
             t.login_failed("a@x.io", ip);
@@ -273,7 +304,7 @@ mod tests {
 
     #[test]
     fn one_account_is_limited_from_everywhere() {
-        let t = Throttle::new(1000, 10);
+        let t = Throttle::new(1000, 10, 10);
         for _ in 0..ACCOUNT_ACTIONS_PER_MINUTE {
             t.account("probe@x.io").unwrap();
         }
@@ -287,7 +318,7 @@ mod tests {
     /// after 100 failures at most, never to a device it knows.
     #[test]
     fn many_guessers_cannot_lock_out_a_known_device() {
-        let t = Throttle::new(1_000_000, 10);
+        let t = Throttle::new(1_000_000, 10, 10);
         let mut checked = 0;
         for i in 0..1000u32 {
             let ip = Some(IpAddr::from([203, 0, (i / 250) as u8, (i % 250) as u8]));
@@ -308,7 +339,7 @@ mod tests {
 
     #[test]
     fn reset_mails_to_one_address_are_limited_and_answer_the_same() {
-        let t = Throttle::new(1000, 10);
+        let t = Throttle::new(1000, 10, 10);
         for _ in 0..RESET_MAILS_PER_HOUR {
             assert!(t.reset_mail("alice@x.io"));
         }
@@ -319,8 +350,30 @@ mod tests {
     }
 
     #[test]
+    fn invitations_are_limited_per_inviter_and_per_tenant() {
+        let t = Throttle::new(1000, 10, 3);
+        let (ann, bob) = (UserId::new(), UserId::new());
+        let (acme, other) = (TenantId(Uuid::new_v4()), TenantId(Uuid::new_v4()));
+        for _ in 0..3 {
+            t.invitation(ann, acme).unwrap();
+        }
+        assert!(
+            retry_after(t.invitation(ann, other).unwrap_err()) >= 1,
+            "the inviter's hour is spent"
+        );
+        for _ in 0..3 {
+            t.invitation(bob, acme).unwrap();
+        }
+        assert!(
+            t.invitation(UserId::new(), acme).is_err(),
+            "the tenant's hour (twice) is spent"
+        );
+        t.invitation(UserId::new(), other).unwrap();
+    }
+
+    #[test]
     fn clients_are_limited_per_ip() {
-        let t = Throttle::new(3, 10);
+        let t = Throttle::new(3, 10, 10);
         let ip = Some("203.0.113.7".parse().unwrap());
         for _ in 0..3 {
             t.client(ip).unwrap();

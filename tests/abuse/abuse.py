@@ -789,11 +789,15 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bin", required=True)
     parser.add_argument("--pg-admin-url", required=True)
+    parser.add_argument("--only", action="append", default=[], metavar="FINDING",
+                        help="run only this finding (its function's name); may repeat")
     args = parser.parse_args()
     args.bin = os.path.abspath(args.bin)
     started = time.time()
     for backend in ["sqlite", "postgres"]:
         for i, finding in enumerate(FINDINGS):
+            if args.only and finding.__name__ not in args.only:
+                continue
             workdir = tempfile.mkdtemp(prefix=f"abuse-{backend}-")
             if backend == "sqlite":
                 env = {"DATABASE_URL": f"sqlite://{workdir}/aswan.db", "DATA_DIR": workdir}

@@ -162,7 +162,10 @@ async fn with_mail_only_the_owner_of_the_address_joins(backend: Backend) {
     assert_eq!(res.status(), StatusCode::CREATED);
     let sent: Value = res.json().await.unwrap();
     assert_eq!(sent["emailed"], true);
-    let invitation = smtp.wait_for("alice@corp.example", "invited to Corp").await;
+    let invitation = smtp
+        .wait_for("alice@corp.example", "You have an invitation on Aswan")
+        .await;
+    assert!(invitation.text.contains("join Corp"), "the body names the tenant");
     let link = invitation.link("http://aswan.test/invite/");
     assert_eq!(link, sent["link"].as_str().unwrap());
     // Even holding the link, the squatter's unproven address takes nothing.

@@ -317,6 +317,7 @@ impl TestApp {
         // lower these again.
         settings.auth_rate_per_minute = 100_000;
         settings.tenant_rate_per_hour = 100_000;
+        settings.invitation_rate_per_hour = 100_000;
         settings.max_connections_per_client = 100_000;
         configure(&mut settings);
         let app = App::build(&settings).await.expect("app builds");

@@ -24,6 +24,7 @@ backend_tests!(
     aswan_sql_runs_one_statement_in_its_scope,
     a_deleted_users_token_is_401_everywhere,
     names_are_plain_text,
+    invitations_are_limited_per_inviter_and_tenant,
     readiness_needs_a_writable_database,
     api_answers_are_not_cached_or_sniffed,
     request_ids_are_short_visible_ascii,
@@ -682,6 +683,60 @@ async fn names_are_plain_text(backend: Backend) {
         )
         .await;
     assert_eq!(res.status(), StatusCode::OK);
+    // Names others see hide nothing and reorder nothing: a tenant's, a
+    // person's, a token's. (Before: U+202E was accepted in all three.)
+    let ada = app.user("ada@example.com").await;
+    for hidden in ["Urgent\u{202E}gnp.exe", "Ac\u{200B}me", "\u{2066}Acme\u{2069}"] {
+        for (path, body) in [
+            ("/api/tenants", json!({ "name": hidden })),
+            ("/api/me/tokens", json!({ "name": hidden })),
+            (
+                "/api/sign-up",
+                json!({ "email": "hidden@example.com", "password": "correct horse", "name": hidden }),
+            ),
+        ] {
+            let detail = expect_error(ada.client.post(path, body).await, StatusCode::UNPROCESSABLE_ENTITY).await;
+            assert!(detail.contains("invisible"), "{path}: {detail}");
+        }
+    }
+    assert_eq!(
+        ada.client
+            .post("/api/tenants", json!({ "name": "Familie Müller 👨‍👩‍👧" }))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+}
+
+/// Invitations cannot make an account or a tenant a mail relay: each
+/// inviter and each tenant sends only so many an hour (new or sent again).
+/// (Before: 100 invitations to 100 addresses in 4.7 s, 50 resends to one.)
+async fn invitations_are_limited_per_inviter_and_tenant(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = TestApp::fresh_url(backend, &dir).await;
+    let app = TestApp::spawn_configured(backend, url, dir, |s| s.invitation_rate_per_hour = 3).await;
+    let owner = app.user("owner@example.com").await;
+    let t = owner.tenant("Acme").await;
+    let path = format!("/api/tenants/{t}/invitations");
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let res = owner
+            .client
+            .post(&path, json!({ "email": format!("p{i}@example.com") }))
+            .await;
+        assert_eq!(res.status(), StatusCode::CREATED);
+        ids.push(res.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned());
+    }
+    let res = owner.client.post(&path, json!({ "email": "p3@example.com" })).await;
+    assert!(res.headers().contains_key("retry-after"));
+    expect_error(res, StatusCode::TOO_MANY_REQUESTS).await;
+    expect_error(
+        owner.client.post(&format!("{path}/{}/resend", ids[0]), json!({})).await,
+        StatusCode::TOO_MANY_REQUESTS,
+    )
+    .await;
+    let listed: Vec<Value> = owner.client.get(&path).await.json().await.unwrap();
+    assert_eq!(listed.len(), 3, "the refused invitation was not made");
 }
 
 /// /readyz says 503 when the database answers but refuses writes. (Before:

@@ -60,7 +60,7 @@ test('an invitation is mailed, and the invitee joins from the link in it', async
   await owner.getByRole('button', { name: 'Revoke the invitation to zoe@example.com' }).click();
   await owner.locator('#invitations td.email', { hasText: 'zoe@example.com' }).waitFor({ state: 'detached' });
 
-  const mail = await smtp.waitFor('bob@example.com', 'invited to Corp');
+  const mail = await smtp.waitFor('bob@example.com', 'You have an invitation on Aswan');
   const link = linkIn(mail, `${base}/invite/`);
   assert.equal(link, shown);
 
