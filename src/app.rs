@@ -86,6 +86,7 @@ impl App {
         let limits = server::Limits {
             max_connections: server::fit_to_file_limit(settings.max_connections),
             max_per_client: settings.max_connections_per_client as usize,
+            max_per_network: settings.max_connections_per_network as usize,
             trusted_proxies: settings.trusted_proxies.clone(),
             header_read_timeout,
             response_write_timeout,

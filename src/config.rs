@@ -453,6 +453,10 @@ pub struct Settings {
     #[arg(long, global = true, env = "MAX_CONNECTIONS_PER_CLIENT", value_name = "MAX_CONNECTIONS_PER_CLIENT", default_value_t = 128, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_connections_per_client: u32,
 
+    /// Most connections open at once from one network: all the addresses of an IPv4 /24 or an IPv6 /64 together (not counting TRUSTED_PROXIES).
+    #[arg(long, global = true, env = "MAX_CONNECTIONS_PER_NETWORK", value_name = "MAX_CONNECTIONS_PER_NETWORK", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections_per_network: u32,
+
     /// Seconds a connection may take to send a request's headers, counted from when it waits for one: also how long an idle keep-alive connection stays open.
     #[arg(
         long,

@@ -2,9 +2,10 @@
 //! limits that keep one client from stopping the server (ARCHITECTURE.md,
 //! "Hostile traffic"):
 //!
-//! * at most `max_connections` open at once, and at most
-//!   `max_per_client` from one client IP (trusted proxies excepted); past
-//!   either, a new connection is closed at once (the client sees a reset,
+//! * at most `max_connections` open at once, at most `max_per_client` from
+//!   one client IP, and at most `max_per_network` from one network (an IPv4
+//!   /24 or an IPv6 /64: one host's addresses are many, especially in IPv6)
+//!   (trusted proxies excepted); past any, a new connection is closed at once (the client sees a reset,
 //!   not a stall), so idle sockets can never use up the process's file
 //!   descriptors and starve the accept loop, and one client cannot take
 //!   every slot from the others;
@@ -41,6 +42,8 @@ use tower::ServiceExt;
 pub struct Limits {
     pub max_connections: usize,
     pub max_per_client: usize,
+    /// The same, for all the addresses of one /24 (IPv4) or /64 (IPv6).
+    pub max_per_network: usize,
     /// Peers not subject to `max_per_client` (reverse proxies carry many
     /// clients' connections).
     pub trusted_proxies: Vec<ipnet::IpNet>,
@@ -50,9 +53,15 @@ pub struct Limits {
     pub response_write_timeout: Duration,
 }
 
-/// Open connections per client IP.
+/// Open connections per client IP and per network.
 #[derive(Default)]
-struct PerClient(std::sync::Mutex<std::collections::HashMap<std::net::IpAddr, usize>>);
+struct PerClient(std::sync::Mutex<Counts>);
+
+#[derive(Default)]
+struct Counts {
+    by_ip: std::collections::HashMap<std::net::IpAddr, usize>,
+    by_network: std::collections::HashMap<ipnet::IpNet, usize>,
+}
 
 /// One counted connection; uncounted when dropped.
 struct ClientSlot {
@@ -60,14 +69,26 @@ struct ClientSlot {
     ip: Option<std::net::IpAddr>,
 }
 
+/// The network an address is counted in: its /24 (IPv4, also when mapped
+/// into IPv6) or its /64 (IPv6).
+fn network_of(ip: std::net::IpAddr) -> ipnet::IpNet {
+    match ip.to_canonical() {
+        std::net::IpAddr::V4(v4) => ipnet::Ipv4Net::new(v4, 24).expect("a valid prefix").trunc().into(),
+        std::net::IpAddr::V6(v6) => ipnet::Ipv6Net::new(v6, 64).expect("a valid prefix").trunc().into(),
+    }
+}
+
 impl PerClient {
-    fn take(self: &Arc<Self>, ip: std::net::IpAddr, max: usize) -> Option<ClientSlot> {
+    fn take(self: &Arc<Self>, ip: std::net::IpAddr, max: usize, max_network: usize) -> Option<ClientSlot> {
         let mut open = self.0.lock().expect("not poisoned");
-        let n = open.entry(ip).or_insert(0);
-        if *n >= max {
+        let network = network_of(ip);
+        if open.by_ip.get(&ip).copied().unwrap_or(0) >= max
+            || open.by_network.get(&network).copied().unwrap_or(0) >= max_network
+        {
             return None;
         }
-        *n += 1;
+        *open.by_ip.entry(ip).or_insert(0) += 1;
+        *open.by_network.entry(network).or_insert(0) += 1;
         Some(ClientSlot {
             table: Arc::clone(self),
             ip: Some(ip),
@@ -75,16 +96,22 @@ impl PerClient {
     }
 }
 
+/// Takes one off `key`'s count, forgetting keys that reach zero.
+fn uncount<K: std::hash::Hash + Eq>(counts: &mut std::collections::HashMap<K, usize>, key: &K) {
+    if let Some(n) = counts.get_mut(key) {
+        *n -= 1;
+        if *n == 0 {
+            counts.remove(key);
+        }
+    }
+}
+
 impl Drop for ClientSlot {
     fn drop(&mut self) {
         if let Some(ip) = self.ip {
             let mut open = self.table.0.lock().expect("not poisoned");
-            if let Some(n) = open.get_mut(&ip) {
-                *n -= 1;
-                if *n == 0 {
-                    open.remove(&ip);
-                }
-            }
+            uncount(&mut open.by_ip, &ip);
+            uncount(&mut open.by_network, &network_of(ip));
         }
     }
 }
@@ -162,7 +189,7 @@ pub async fn serve(
                 ip: None,
             }
         } else {
-            match per_client.take(peer.ip(), limits.max_per_client) {
+            match per_client.take(peer.ip(), limits.max_per_client, limits.max_per_network) {
                 Some(s) => s,
                 None => {
                     drop(stream);
@@ -207,6 +234,33 @@ pub async fn serve(
         tracing::warn!("connections still open at shutdown were cut off");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn networks_are_a_v4_slash_24_and_a_v6_slash_64() {
+        let net = |s: &str| network_of(s.parse().unwrap()).to_string();
+        assert_eq!(net("203.0.113.77"), "203.0.113.0/24");
+        assert_eq!(net("::ffff:203.0.113.77"), "203.0.113.0/24");
+        assert_eq!(net("2001:db8:1:2:3:4:5:6"), "2001:db8:1:2::/64");
+    }
+
+    #[test]
+    fn one_network_is_capped_across_its_addresses() {
+        let table = Arc::new(PerClient::default());
+        let ip = |s: &str| s.parse::<std::net::IpAddr>().unwrap();
+        let a = table.take(ip("203.0.113.1"), 2, 3).unwrap();
+        let _b = table.take(ip("203.0.113.1"), 2, 3).unwrap();
+        assert!(table.take(ip("203.0.113.1"), 2, 3).is_none(), "the address's cap");
+        let _c = table.take(ip("203.0.113.2"), 2, 3).unwrap();
+        assert!(table.take(ip("203.0.113.3"), 2, 3).is_none(), "the network's cap");
+        let _d = table.take(ip("198.51.100.1"), 2, 3).unwrap();
+        drop(a);
+        assert!(table.take(ip("203.0.113.3"), 2, 3).is_some(), "a slot freed");
+    }
 }
 
 /// Logs refused connections at most once a second, with how many.

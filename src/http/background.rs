@@ -128,6 +128,7 @@ mod tests {
         let limits = crate::server::Limits {
             max_connections: 16,
             max_per_client: 16,
+            max_per_network: 16,
             trusted_proxies: Vec::new(),
             header_read_timeout: Duration::from_secs(5),
             response_write_timeout: Duration::from_secs(5),

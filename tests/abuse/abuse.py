@@ -42,8 +42,10 @@ class Server:
     def __init__(self, binary, workdir, env, nofile=None):
         self.log_path = os.path.join(workdir, f"server-{time.monotonic_ns()}.log")
         self.log = open(self.log_path, "w")
+        # Every client here is in 127.0.0.0/8, a few /24s: the per-network
+        # cap is lifted but for its own finding (network_cap).
         full = {"PATH": os.environ["PATH"], "BIND": "127.0.0.1:0", "LOG_FORMAT": "text",
-                "JWT_SECRET": SECRET, "EMBEDDING_PROVIDER": "none", **env}
+                "JWT_SECRET": SECRET, "EMBEDDING_PROVIDER": "none", "MAX_CONNECTIONS_PER_NETWORK": "100000", **env}
 
         def limit():
             if nofile:
@@ -498,6 +500,35 @@ def slow_readers(args, backend, env, workdir):
         server.stop()
 
 
+def network_cap(args, backend, env, workdir):
+    """Round 2: the connection budget falls to a few addresses. 600 idle
+    sockets from 10 addresses of one /24 hold at most MAX_CONNECTIONS_PER_NETWORK
+    slots; a client from another network is served."""
+    server = Server(args.bin, workdir, {**env, "MAX_CONNECTIONS": "512", "MAX_CONNECTIONS_PER_CLIENT": "128",
+                                        "MAX_CONNECTIONS_PER_NETWORK": "256", "HEADER_READ_TIMEOUT": "30"})
+    idle = []
+    try:
+        for i in range(600):
+            try:
+                idle.append(connect_from(f"127.0.5.{1 + i % 10}", server.addr, timeout=2))
+            except OSError:
+                pass
+        time.sleep(1)
+        held = len(idle) - (len(idle) - closed_within(idle, 1))
+        ok = 0
+        for _ in range(5):
+            c = connect_from("127.0.9.1", server.addr, timeout=2)
+            c.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            ok += c.recv(16).startswith(b"HTTP/1.1 200")
+            c.close()
+        record(backend, "round 2: one /24 holds at most MAX_CONNECTIONS_PER_NETWORK; another network is served",
+               held <= 256 and ok == 5, f"{held} of 600 held open; {ok}/5 served from another network")
+    finally:
+        for s in idle:
+            s.close()
+        server.stop()
+
+
 def cli_reset_link(args, env, workdir, email):
     out = subprocess.run([args.bin, "user", "reset-password", email], cwd=workdir, capture_output=True, text=True,
                          env={"PATH": os.environ["PATH"], "PUBLIC_URL": "https://t.example", "JWT_SECRET": SECRET,
@@ -775,7 +806,7 @@ def database_down(args, env, workdir):
 
 
 FINDINGS = [idle_sockets, data_dir, throttling, csrf, pagination, aswan_sql, low_findings, disconnect_storm,
-            slow_readers, token_lifecycle, lockout]
+            slow_readers, token_lifecycle, lockout, network_cap]
 
 
 def create_pg_database(args, name):

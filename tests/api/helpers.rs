@@ -319,6 +319,7 @@ impl TestApp {
         settings.tenant_rate_per_hour = 100_000;
         settings.invitation_rate_per_hour = 100_000;
         settings.max_connections_per_client = 100_000;
+        settings.max_connections_per_network = 100_000;
         configure(&mut settings);
         let app = App::build(&settings).await.expect("app builds");
         let metrics = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -13,6 +13,7 @@ use crate::helpers::{aswan_command, expect_error, run, run_bounded, Backend, Ser
 
 backend_tests!(
     idle_and_slowloris_sockets_do_not_stop_the_server,
+    one_network_cannot_take_every_slot,
     clients_that_stop_reading_lose_their_slots,
     logins_are_throttled_per_client_and_escalate_per_account,
     guessing_from_many_addresses_does_not_lock_out_a_known_device,
@@ -72,7 +73,13 @@ async fn idle_and_slowloris_sockets_do_not_stop_the_server(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let url = TestApp::fresh_url(backend, &dir).await;
     let mut envs = database_env(backend, &url);
-    envs.extend([("HEADER_READ_TIMEOUT", "2".into()), ("BODY_READ_TIMEOUT", "2".into())]);
+    envs.extend([
+        ("HEADER_READ_TIMEOUT", "2".into()),
+        ("BODY_READ_TIMEOUT", "2".into()),
+        // Every address here is in 127.0.0.0/24: the network cap has its
+        // own test.
+        ("MAX_CONNECTIONS_PER_NETWORK", "100000".into()),
+    ]);
     let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let server = ServerProcess::start_with(dir.path(), &envs, |cmd| {
         use std::os::unix::process::CommandExt;
@@ -132,6 +139,49 @@ async fn idle_and_slowloris_sockets_do_not_stop_the_server(backend: Backend) {
         let mut head = [0u8; 12];
         big.read_exact(&mut head).unwrap();
         assert_eq!(&head, b"HTTP/1.1 413");
+    })
+    .await
+    .unwrap();
+}
+
+/// 100 idle connections from 10 addresses of one /24 against a cap of 32
+/// per network: at most 32 are kept, the rest closed at once, and a client
+/// from another network is served. (Before: keyed by the full address only,
+/// a few addresses took every slot; an IPv6 /64 is 2^64 addresses.)
+async fn one_network_cannot_take_every_slot(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = TestApp::fresh_url(backend, &dir).await;
+    let mut envs = database_env(backend, &url);
+    envs.extend([
+        ("MAX_CONNECTIONS", "64".into()),
+        ("MAX_CONNECTIONS_PER_CLIENT", "16".into()),
+        ("MAX_CONNECTIONS_PER_NETWORK", "32".into()),
+        ("HEADER_READ_TIMEOUT", "30".into()),
+    ]);
+    let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let server = ServerProcess::start(dir.path(), &envs);
+    let addr: SocketAddr = server.addr.parse().unwrap();
+    tokio::task::spawn_blocking(move || {
+        let mut idle: Vec<TcpStream> = (0..100)
+            .map(|i| connect_from(&format!("127.0.7.{}", 1 + i % 10), addr))
+            .collect();
+        // Refused connections are closed at once: a moment later, each
+        // socket either has its EOF or is held.
+        std::thread::sleep(Duration::from_secs(1));
+        let closed = idle
+            .iter_mut()
+            .map(|s| closed_by(s, Instant::now() + Duration::from_millis(50)))
+            .filter(|c| *c)
+            .count();
+        assert!(closed >= 100 - 32, "{} of 100 kept open", 100 - closed);
+        let mut normal = connect_from("127.0.8.1", addr);
+        normal.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        normal
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .unwrap();
+        let mut answer = String::new();
+        normal.read_to_string(&mut answer).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
     })
     .await
     .unwrap();
