@@ -491,9 +491,8 @@ def slow_readers(args, backend, env, workdir):
 
         time.sleep(max(0.0, 6 - (time.time() - started)))
         later = served()
-        left = closed_within(stalled, 4)
         record(backend, "round 2: slow readers: new clients served 6 s after 256 stalled readers took every slot",
-               later >= 4, f"{later}/5 served; {left} of 256 stalled sockets still open 10 s in")
+               later >= 4, f"{later}/5 served")
     finally:
         for s in stalled:
             s.close()
@@ -513,14 +512,27 @@ def network_cap(args, backend, env, workdir):
                 idle.append(connect_from(f"127.0.5.{1 + i % 10}", server.addr, timeout=2))
             except OSError:
                 pass
+        # Refused sockets are closed at once: a moment later each one has its
+        # EOF (or reset), or is held.
         time.sleep(1)
-        held = len(idle) - (len(idle) - closed_within(idle, 1))
+        held = 0
+        for s in idle:
+            s.settimeout(0.02)
+            try:
+                held += s.recv(1) != b""
+            except socket.timeout:
+                held += 1
+            except OSError:
+                pass
         ok = 0
         for _ in range(5):
-            c = connect_from("127.0.9.1", server.addr, timeout=2)
-            c.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-            ok += c.recv(16).startswith(b"HTTP/1.1 200")
-            c.close()
+            try:
+                c = connect_from("127.0.9.1", server.addr, timeout=2)
+                c.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                ok += c.recv(16).startswith(b"HTTP/1.1 200")
+                c.close()
+            except OSError:
+                pass
         record(backend, "round 2: one /24 holds at most MAX_CONNECTIONS_PER_NETWORK; another network is served",
                held <= 256 and ok == 5, f"{held} of 600 held open; {ok}/5 served from another network")
     finally:
