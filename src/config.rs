@@ -637,6 +637,13 @@ impl Settings {
                 ))
                 .into());
             }
+            if !varied_enough(secret.expose()) {
+                return Err(InvalidSetting(
+                    "invalid JWT_SECRET: it repeats a few characters (or is blank): use a random one (e.g. `openssl rand -base64 32`)"
+                        .into(),
+                )
+                .into());
+            }
             return Ok(secret.clone());
         }
         let path = self.data_dir.join("jwt_secret");
@@ -666,6 +673,14 @@ impl Settings {
         tracing::info!(path = %path.display(), "no JWT_SECRET set: generated one and saved it");
         Ok(Secret(secret))
     }
+}
+
+/// Whether a secret is more than a few characters repeated: 32 × `a` or 40
+/// spaces are long enough and guessable at once. A random secret of 32
+/// bytes, in any encoding, has far more than 8 distinct characters.
+fn varied_enough(secret: &str) -> bool {
+    let distinct: std::collections::BTreeSet<char> = secret.chars().filter(|c| !c.is_whitespace()).collect();
+    distinct.len() >= 8
 }
 
 /// A number of seconds for `key`, which must be a positive, finite number.

@@ -83,8 +83,11 @@ impl OptionalFromRequestParts<AppState> for CurrentUser {
 /// The bearer token if one is given (and `true`), else the `access_token`
 /// cookie (and `false`).
 pub fn token_from(parts: &Parts) -> Option<(&str, bool)> {
-    if let Some(auth) = parts.headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok()) {
-        let (scheme, token) = auth.trim().split_once(' ')?;
+    // An Authorization header decides, even one that cannot be read: the
+    // cookie is never used beside it (the CSRF guard lets requests with the
+    // header through, as no other page can set it).
+    if let Some(auth) = parts.headers.get(AUTHORIZATION) {
+        let (scheme, token) = auth.to_str().ok()?.trim().split_once(' ')?;
         return scheme.eq_ignore_ascii_case("bearer").then(|| (token.trim(), true));
     }
     cookie_token(&parts.headers).map(|t| (t, false))

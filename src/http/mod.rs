@@ -36,8 +36,7 @@ use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
-use tracing::Level;
+use tower_http::trace::TraceLayer;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -105,7 +104,7 @@ pub fn router(state: AppState) -> Router {
 
     Router::new()
         .nest("/api", api)
-        .merge(Router::from(probe_routes()))
+        .merge(Router::from(probe_routes()).layer(axum::middleware::map_response(quiet)))
         .merge(openapi::docs())
         // Every matched route, by its template (never a tenant id).
         .route_layer(axum::middleware::from_fn(track))
@@ -130,17 +129,13 @@ pub fn router(state: AppState) -> Router {
                             tracing::info_span!(
                                 "request",
                                 method = %req.method(),
-                                uri = %req.uri().path(),
+                                uri = %loggable_path(req.uri().path()),
                                 request_id = %id,
                                 client_ip = %client,
                                 user_id = tracing::field::Empty,
                             )
                         })
-                        .on_response(
-                            DefaultOnResponse::new()
-                                .level(Level::INFO)
-                                .latency_unit(tower_http::LatencyUnit::Micros),
-                        ),
+                        .on_response(LogResponse),
                 )
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
                 // Inside the request span, outside the panic guard: a write
@@ -153,6 +148,49 @@ pub fn router(state: AppState) -> Router {
                     ApiError::Internal(anyhow::anyhow!("handler panicked")).into_response()
                 })),
         )
+}
+
+/// Marks a response whose line in the request log is DEBUG, not INFO: the
+/// probes, which orchestrators call every few seconds (at INFO they were
+/// millions of lines).
+#[derive(Clone, Copy)]
+struct QuietLog;
+
+async fn quiet(mut res: axum::response::Response) -> axum::response::Response {
+    res.extensions_mut().insert(QuietLog);
+    res
+}
+
+/// The request log's line for an answer: status and latency, at INFO, or at
+/// DEBUG for a response marked [`QuietLog`].
+#[derive(Clone, Copy)]
+struct LogResponse;
+
+impl<B> tower_http::trace::OnResponse<B> for LogResponse {
+    fn on_response(self, res: &axum::http::Response<B>, latency: std::time::Duration, _: &tracing::Span) {
+        let (status, latency) = (res.status().as_u16(), format!("{} μs", latency.as_micros()));
+        if res.extensions().get::<QuietLog>().is_some() {
+            tracing::debug!(%latency, status, "finished processing request");
+        } else {
+            tracing::info!(%latency, status, "finished processing request");
+        }
+    }
+}
+
+/// A path as the request log shows it: the secret of an emailed or shared
+/// link (password reset, email verification, invitation) replaced, since a
+/// log line must not be a way in.
+fn loggable_path(path: &str) -> std::borrow::Cow<'_, str> {
+    const SECRET_AFTER: [&str; 4] = ["/reset-password/", "/verify-email/", "/invite/", "/api/invitations/"];
+    for prefix in SECRET_AFTER {
+        if let Some(rest) = path.strip_prefix(prefix) {
+            let tail = rest.find('/').map_or("", |i| &rest[i..]);
+            if !rest.is_empty() {
+                return format!("{prefix}[secret]{tail}").into();
+            }
+        }
+    }
+    path.into()
 }
 
 /// Request count, latency and in-flight requests, by route template.
@@ -195,4 +233,22 @@ async fn method_not_allowed() -> impl IntoResponse {
         StatusCode::METHOD_NOT_ALLOWED,
         Json(json!({ "detail": "Method Not Allowed" })),
     )
+}
+
+#[cfg(test)]
+mod log_tests {
+    use super::loggable_path;
+
+    #[test]
+    fn link_secrets_never_reach_the_log() {
+        assert_eq!(loggable_path("/reset-password/abc123"), "/reset-password/[secret]");
+        assert_eq!(loggable_path("/verify-email/abc123"), "/verify-email/[secret]");
+        assert_eq!(loggable_path("/invite/abc123"), "/invite/[secret]");
+        assert_eq!(
+            loggable_path("/api/invitations/abc123/accept"),
+            "/api/invitations/[secret]/accept"
+        );
+        assert_eq!(loggable_path("/api/tenants/x/todos"), "/api/tenants/x/todos");
+        assert_eq!(loggable_path("/invite/"), "/invite/");
+    }
 }

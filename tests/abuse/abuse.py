@@ -408,10 +408,15 @@ def low_findings(args, backend, env, workdir):
         _, headers, me = http(server.base, "GET", "/api/me", token=token)
         record(backend, "7. API answers: Cache-Control no-store, nosniff",
                headers.get("Cache-Control") == "no-store" and headers.get("X-Content-Type-Options") == "nosniff")
+        for _ in range(20):
+            http(server.base, "GET", "/healthz")
+        http(server.base, "GET", "/reset-password/s3cr3t-from-a-mail")
         time.sleep(0.3)
         logs = server.logs()
         record(backend, "7. request logs carry the client IP and the user id",
                "client_ip=127.0.0.1" in logs and f"user_id={me['id']}" in logs)
+        record(backend, "round 2: probes are not logged at INFO; link secrets never reach the log",
+               "uri=/healthz" not in logs and "s3cr3t-from-a-mail" not in logs and "uri=/reset-password/[secret]" in logs)
     finally:
         server.stop()
     # A deleted user's token: 401, not 500.

@@ -26,6 +26,7 @@ backend_tests!(
     a_deleted_users_token_is_401_everywhere,
     names_are_plain_text,
     invitations_are_limited_per_inviter_and_tenant,
+    an_unreadable_authorization_header_does_not_skip_the_csrf_guard,
     readiness_needs_a_writable_database,
     api_answers_are_not_cached_or_sniffed,
     request_ids_are_short_visible_ascii,
@@ -758,6 +759,27 @@ async fn names_are_plain_text(backend: Backend) {
     );
 }
 
+/// An Authorization header that cannot be read is not a way around the CSRF
+/// guard: the cookie is never used beside such a header. (Before: an
+/// invalid-UTF-8 header skipped the guard while the cookie authenticated.)
+async fn an_unreadable_authorization_header_does_not_skip_the_csrf_guard(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let http = cookie_client(&app, "ada@example.com").await;
+    let res = http
+        .post(app.url("/api/tenants"))
+        .header("origin", "https://evil.example")
+        .header(
+            reqwest::header::AUTHORIZATION,
+            reqwest::header::HeaderValue::from_bytes(b"Bearer \xff\xfe").unwrap(),
+        )
+        .json(&json!({ "name": "forged" }))
+        .send()
+        .await
+        .unwrap();
+    assert!(!res.status().is_success(), "{}", res.status());
+    assert!(tenant_names(&http, &app).await.is_empty(), "nothing was made");
+}
+
 /// Invitations cannot make an account or a tenant a mail relay: each
 /// inviter and each tenant sends only so many an hour (new or sent again).
 /// (Before: 100 invitations to 100 addresses in 4.7 s, 50 resends to one.)
@@ -958,6 +980,9 @@ fn weak_or_exposed_jwt_secrets_are_refused() {
         assert!(last.contains(named), "{err}");
     };
     check(start(&[("JWT_SECRET", "x")]), "JWT_SECRET");
+    // Long enough, and guessable at once.
+    check(start(&[("JWT_SECRET", &"a".repeat(32))]), "JWT_SECRET");
+    check(start(&[("JWT_SECRET", &" ".repeat(40))]), "JWT_SECRET");
     assert!(!dir.path().join("aswan.db").exists());
     let secret = dir.path().join("jwt_secret");
     std::fs::write(&secret, "k".repeat(40)).unwrap();
