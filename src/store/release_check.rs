@@ -42,24 +42,6 @@ pub(super) fn postgres<'c>(
     })
 }
 
-/// How long a connection may rest in the pool and still be handed out
-/// without a ping.
-const REST_BEFORE_PING: std::time::Duration = std::time::Duration::from_secs(1);
-
-/// `before_acquire` for PostgreSQL: pings a connection that has rested;
-/// `Err` closes it and the pool takes another.
-pub(super) fn postgres_before_acquire<'c>(
-    conn: &'c mut PgConnection,
-    meta: PoolConnectionMetadata,
-) -> BoxFuture<'c, Result<bool, sqlx::Error>> {
-    Box::pin(async move {
-        if meta.idle_for > REST_BEFORE_PING {
-            sqlx::Connection::ping(conn).await?;
-        }
-        Ok(true)
-    })
-}
-
 /// `after_release` for SQLite: `Ok(true)` keeps the connection.
 pub(super) fn sqlite<'c>(
     conn: &'c mut SqliteConnection,

@@ -42,13 +42,6 @@ impl PgDb {
             .max_connections(o.max_connections)
             .acquire_timeout(o.acquire_timeout)
             .after_release(super::release_check::postgres)
-            // The release check above is a round trip; sqlx's ping on every
-            // acquire would be another. A connection in steady use was
-            // checked on its release a moment ago, so only one that has
-            // rested (long enough for the server to restart or time it out)
-            // is pinged before it is handed out.
-            .test_before_acquire(false)
-            .before_acquire(super::release_check::postgres_before_acquire)
             .after_connect(|conn, _meta| {
                 Box::pin(async move {
                     // Runs as the app role from here on, so RLS applies even
