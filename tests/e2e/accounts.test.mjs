@@ -128,6 +128,17 @@ test('the account page: sessions, API tokens, password, everywhere, deletion', a
   await other.reload();
   await other.getByRole('heading', { name: 'Log in to Aswan' }).waitFor();
 
+  // Where mail is on, an account that has not proven its address gets no
+  // token, and the page says why; once the mailed link is opened, it does.
+  await page.getByLabel('Token name').fill('CI');
+  await page.getByRole('button', { name: 'Create token' }).click();
+  await page.getByText('verify your email address first').waitFor();
+  const verify = linkIn(await smtp.waitFor('dan@example.com', 'Confirm your email'), `${base}/verify-email/`);
+  await page.goto(verify);
+  await page.getByRole('heading', { name: 'Email confirmed' }).waitFor();
+  await page.goto(`${base}/account`);
+  await page.getByRole('heading', { name: 'Your account', exact: true }).waitFor();
+
   // A token, shown once, that works as Bearer; then revoked.
   await page.getByLabel('Token name').fill('CI');
   await page.getByRole('button', { name: 'Create token' }).click();
