@@ -32,6 +32,26 @@ macro_rules! forget_reset_links {
     };
 }
 
+/// Sets `$user`'s password payload and ends what the old password made —
+/// every credential but the session `$keep`, and unused reset links — in the
+/// caller's transaction; `NotFound` (the caller's transaction rolls back)
+/// when the user has no password credential.
+macro_rules! new_password_in {
+    ($c:ident, $user:expr, $payload:expr, $keep:expr, $now:expr) => {{
+        let done = sqlx::query("UPDATE credentials SET payload = $2 WHERE user_id = $1 AND method = 'PASSWORD'")
+            .bind($user)
+            .bind($payload)
+            .execute(&mut *$c)
+            .await?
+            .rows_affected();
+        if done == 0 {
+            return Err(StoreError::NotFound);
+        }
+        let _ = end_credentials_in!($c, $user, $keep, $now);
+        forget_reset_links!($c, $user);
+    }};
+}
+
 impl Accounts for Store {
     async fn create_user(&self, email: &Email, name: Option<&str>, password_hash: &str) -> Result<User> {
         let id = UserId::new();
@@ -104,17 +124,7 @@ impl Accounts for Store {
         });
         let now = super::now();
         on!(write(&self.db), |c| {
-            let done = sqlx::query("UPDATE credentials SET payload = $2 WHERE user_id = $1 AND method = 'PASSWORD'")
-                .bind(user.0)
-                .bind(&payload)
-                .execute(&mut *c)
-                .await?
-                .rows_affected();
-            if done == 0 {
-                return Err(StoreError::NotFound);
-            }
-            let _ = end_credentials_in!(c, user.0, keep, now);
-            forget_reset_links!(c, user.0);
+            new_password_in!(c, user.0, &payload, keep, now);
         });
         Ok(())
     }
@@ -138,18 +148,7 @@ impl Accounts for Store {
             match link {
                 None => None,
                 Some((user, email)) => {
-                    let done =
-                        sqlx::query("UPDATE credentials SET payload = $2 WHERE user_id = $1 AND method = 'PASSWORD'")
-                            .bind(user)
-                            .bind(&payload)
-                            .execute(&mut *c)
-                            .await?
-                            .rows_affected();
-                    if done == 0 {
-                        return Err(StoreError::NotFound);
-                    }
-                    let _ = end_credentials_in!(c, user, None::<Uuid>, now);
-                    forget_reset_links!(c, user);
+                    new_password_in!(c, user, &payload, None::<Uuid>, now);
                     // The link reached the address: it is proven.
                     sqlx::query(
                         "UPDATE users SET email_verified_at = $3
