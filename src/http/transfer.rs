@@ -50,11 +50,12 @@ const JSONL: &str = "application/x-ndjson";
         (status = 404, description = "No such tenant, or the caller is not a member", body = ErrorBody),
     )
 )]
-pub async fn export(ctx: TenantCtx) -> Result<Response, ApiError> {
+pub async fn export(State(state): State<AppState>, ctx: TenantCtx) -> Result<Response, ApiError> {
     ctx.require_owner()?;
     let (tx, rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
     let tenant = ctx.tenant.clone();
-    tokio::spawn(async move {
+    // Tracked, so that shutdown waits for it before the store closes.
+    state.background.spawn(async move {
         if let Err(e) = crate::transfer::export(&tenant, tx).await {
             // The client went away, or the database failed mid-way: the
             // response ends early (the client sees a truncated body).

@@ -95,7 +95,7 @@ async fn similar_tasks_never_cross_tenants(backend: Backend) {
     assert_eq!(basis[0]["id"], theirs["id"]);
 }
 
-/// The lean list (issue 16): a list carries every field the seed's UI reads
+/// The lean list: a list carries every field the seed's UI reads
 /// but not the estimate's basis, unless `?include=basis` asks for it (kept
 /// on the next page's link); a single todo always has it.
 async fn lists_leave_the_basis_out_unless_asked(backend: Backend) {

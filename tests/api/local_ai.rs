@@ -148,7 +148,7 @@ async fn search_is_semantic_with_no_configuration(backend: Backend) {
     assert_eq!(hits[0]["title"], "Mow the lawn", "{hits}");
 }
 
-/// The UI issue's defect 2: a query that means nothing here finds nothing,
+/// Search finds only what is relevant: a query that means nothing here finds nothing,
 /// an unrelated task does not ride along, and a word typed as it appears in
 /// a title always finds that task.
 async fn search_finds_only_what_is_relevant(backend: Backend) {
@@ -250,7 +250,7 @@ async fn get(user: &User, tenant: Uuid, todo: &Value) -> Value {
         .unwrap()
 }
 
-/// The UI issue's defect 7 / "estimates that keep up": an open task that
+/// "Estimates that keep up": an open task that
 /// had no history gets its estimate as soon as a similar task is timed —
 /// in the background, without anyone asking again; unrelated tasks and
 /// tasks already grounded in actuals are left alone.

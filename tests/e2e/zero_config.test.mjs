@@ -55,7 +55,7 @@ test('with no configuration, estimates come from the tenant\'s own history', asy
   assert.deepEqual(page.foreign, [], 'no request to any other host');
 });
 
-// The UI issue's defect 7, the parts the page itself got wrong: the list of
+// What the estimate's words get right: the list of
 // similar tasks never contradicts the estimate's own count, a done task is
 // not offered a new estimate, and a reopened task no longer says "Took".
 test('estimates say what they used; done tasks are not re-estimated; reopened ones have not "taken" yet', async () => {
@@ -101,7 +101,7 @@ function rendered(page, title, done) {
     .some((li) => li.querySelector('.title')?.textContent === t && li.classList.contains('done') === d), [title, done]);
 }
 
-// The UI issue's defect 2: only relevant results, as real task rows, an
+// Search: only relevant results, as real task rows, an
 // empty state, and a way back to the list.
 test('search shows only relevant tasks, as tasks, and Escape goes back to the list', async () => {
   const page = await newPage(browser, app.base);
