@@ -2,7 +2,7 @@
 //! remove; any member may remove themselves (leave). A tenant always keeps
 //! at least one owner.
 
-use axum::extract::OriginalUri;
+use axum::extract::{OriginalUri, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Json;
@@ -77,7 +77,8 @@ pub async fn list(
     Ok(pagination::respond(&uri, ctx.tenant.members(page).await?))
 }
 
-/// Adds an existing account to the tenant (owners).
+/// Adds an existing account to the tenant (owners). Counts against the
+/// invitation budget (INVITATION_RATE_PER_HOUR).
 #[utoipa::path(
     post,
     path = "/",
@@ -89,11 +90,21 @@ pub async fn list(
         (status = 403, description = "Only owners can add members", body = ErrorBody),
         (status = 404, description = "No such tenant, or no account with this email", body = ErrorBody),
         (status = 409, description = "Already a member", body = ErrorBody),
+        (status = 429, description = "Too many additions and invitations from this account or tenant: try again after Retry-After seconds",
+         body = ErrorBody, headers(("retry-after" = u64))),
     )
 )]
-pub async fn add(ctx: TenantCtx, JsonBody(body): JsonBody<AddMember>) -> Result<(StatusCode, Json<Member>), ApiError> {
+pub async fn add(
+    State(state): State<AppState>,
+    ctx: TenantCtx,
+    JsonBody(body): JsonBody<AddMember>,
+) -> Result<(StatusCode, Json<Member>), ApiError> {
     ctx.require_owner()?;
     let email = Email::parse(&body.email)?;
+    // Its answer says whether an account exists: it draws on the same
+    // budget as invitations, so it cannot be used to sweep a list of
+    // addresses.
+    state.throttle.invitation(ctx.user.0.user_id, ctx.tenant.tenant_id())?;
     let member = ctx.tenant.add_member(&email, body.role).await.map_err(|e| match e {
         StoreError::NotFound => ApiError::NotFound("no account with this email: ask them to sign up first"),
         StoreError::Conflict => ApiError::Conflict("already a member of this tenant"),

@@ -20,6 +20,18 @@ struct PasswordPayload<'a> {
     hash: &'a str,
 }
 
+/// Whether user `$1` is the last owner of a tenant that has other members
+/// (so cannot leave it ownerless).
+macro_rules! still_needed_as_owner {
+    () => {
+        "EXISTS (SELECT 1 FROM tenant_users tu
+                 WHERE tu.user_id = $1 AND tu.role = 'owner'
+                   AND EXISTS (SELECT 1 FROM tenant_users o WHERE o.tenant_id = tu.tenant_id AND o.user_id <> $1)
+                   AND NOT EXISTS (SELECT 1 FROM tenant_users o
+                                   WHERE o.tenant_id = tu.tenant_id AND o.user_id <> $1 AND o.role = 'owner'))"
+    };
+}
+
 /// Deletes `$user`'s unused password reset links, inside the caller's
 /// transaction: a link made for the old password must not outlive it.
 macro_rules! forget_reset_links {
@@ -236,20 +248,16 @@ impl Accounts for Store {
     }
 
     async fn delete_user(&self, user: UserId) -> Result<Vec<TenantId>> {
-        // Tenants the user owns with no other owner, and whether anyone else
-        // is in them.
-        let owned: Vec<(Uuid, bool)> = on!(read(&self.db), |c| sqlx::query_as(
-            "SELECT tu.tenant_id,
-                    EXISTS (SELECT 1 FROM tenant_users o WHERE o.tenant_id = tu.tenant_id AND o.user_id <> $1)
-             FROM tenant_users tu
-             WHERE tu.user_id = $1 AND tu.role = 'owner'
-               AND NOT EXISTS (SELECT 1 FROM tenant_users o
-                               WHERE o.tenant_id = tu.tenant_id AND o.user_id <> $1 AND o.role = 'owner')",
-        )
+        // A first look, to refuse before deleting anything (checked again
+        // below, where it counts).
+        let (still_needed,): (bool,) = on!(read(&self.db), |c| sqlx::query_as(concat!(
+            "SELECT ",
+            still_needed_as_owner!()
+        ))
         .bind(user.0)
-        .fetch_all(&mut *c)
+        .fetch_one(&mut *c)
         .await?);
-        if owned.iter().any(|(_, others)| *others) {
+        if still_needed {
             return Err(StoreError::LastOwner);
         }
         // Tenants where the user is the only member (as owner or not).
@@ -268,11 +276,44 @@ impl Accounts for Store {
             self.tenant_handle(tenant.into()).delete_tenant().await?;
             deleted.push(tenant.into());
         }
-        on!(write_one(&self.db), |c| sqlx::query("DELETE FROM users WHERE id = $1")
-            .bind(user.0)
-            .execute(&mut *c)
-            .await?
-            .rows_affected());
+        // The account goes only if, now, it is still not the last owner of a
+        // tenant with others in it: checked in the deleting transaction
+        // (the single writer on SQLite; on PostgreSQL with the owner rows of
+        // its tenants locked, as a demotion locks them), so a co-owner
+        // stepping down at the same moment cannot leave a tenant ownerless.
+        let lock_owner_rows = matches!(self.db, super::backend::Db::Postgres(_));
+        let still_needed = on!(write(&self.db), |c| {
+            if lock_owner_rows {
+                sqlx::query(
+                    "SELECT 1 FROM tenant_users
+                     WHERE role = 'owner'
+                       AND tenant_id IN (SELECT tenant_id FROM tenant_users WHERE user_id = $1 AND role = 'owner')
+                     FOR UPDATE",
+                )
+                .bind(user.0)
+                .execute(&mut *c)
+                .await?;
+            }
+            let (still_needed,): (bool,) = sqlx::query_as(concat!("SELECT ", still_needed_as_owner!()))
+                .bind(user.0)
+                .fetch_one(&mut *c)
+                .await?;
+            if !still_needed {
+                // Invitations the user sent would still grant roles after them.
+                sqlx::query("DELETE FROM invitations WHERE invited_by = $1")
+                    .bind(user.0)
+                    .execute(&mut *c)
+                    .await?;
+                sqlx::query("DELETE FROM users WHERE id = $1")
+                    .bind(user.0)
+                    .execute(&mut *c)
+                    .await?;
+            }
+            still_needed
+        });
+        if still_needed {
+            return Err(StoreError::LastOwner);
+        }
         Ok(deleted)
     }
 

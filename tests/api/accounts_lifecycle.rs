@@ -576,3 +576,32 @@ async fn migrate_reports_old_addresses_that_would_collide(backend: Backend) {
         StatusCode::OK
     );
 }
+
+/// A deleted account leaves no trace of its email in the SQLite files
+/// (`secure_delete`): free pages are zeroed, not left readable. (Before:
+/// the address could still be read from the file after deletion.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_accounts_email_is_gone_from_the_sqlite_file() {
+    let mut app = TestApp::spawn(Backend::Sqlite).await;
+    let needle = "zq-needle-7731@example.com";
+    let gone = app.user(needle).await;
+    let ada = app.user("ada@example.com").await;
+    let t = ada.tenant("Acme").await;
+    for i in 0..50 {
+        ada.todo(t, &format!("keep the file busy {i}")).await;
+    }
+    let res = delete_with(&gone, "/api/me", json!({ "password": "correct horse" })).await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    app.stop().await;
+    let mut files = 0;
+    for entry in std::fs::read_dir(app.data_dir.path()).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            files += 1;
+            let bytes = std::fs::read(&path).unwrap();
+            let found = bytes.windows(needle.len()).any(|w| w == needle.as_bytes());
+            assert!(!found, "{} still holds the deleted address", path.display());
+        }
+    }
+    assert!(files > 0, "the data directory holds the database");
+}

@@ -255,6 +255,9 @@ impl PgDb {
             .bind(role.as_str())
             .execute(&mut *tx)
             .await?;
+        if current.role == Role::Owner && role != Role::Owner {
+            Self::forget_what_only_an_owner_could_do(&mut tx, tenant, user).await?;
+        }
         let member = Self::member(&mut tx, tenant, user).await?.ok_or(StoreError::NotFound)?;
         tx.commit().await?;
         Ok(member)
@@ -273,7 +276,29 @@ impl PgDb {
             .bind(user.0)
             .execute(&mut *tx)
             .await?;
+        Self::forget_what_only_an_owner_could_do(&mut tx, tenant, user).await?;
+        sqlx::query(super::timers::STOP_TIMER_IN_TENANT)
+            .bind(tenant.0)
+            .bind(user.0)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
+        Ok(())
+    }
+
+    /// An owner who steps down or leaves takes back the invitations they
+    /// sent: the invitation would otherwise still grant what its sender no
+    /// longer may.
+    async fn forget_what_only_an_owner_could_do(
+        tx: &mut sqlx::PgConnection,
+        tenant: TenantId,
+        user: UserId,
+    ) -> Result<()> {
+        sqlx::query(super::invitations::FORGET_INVITATIONS_BY)
+            .bind(tenant.0)
+            .bind(user.0)
+            .execute(&mut *tx)
+            .await?;
         Ok(())
     }
 }

@@ -93,7 +93,11 @@ impl SqliteDb {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(5));
+            .busy_timeout(Duration::from_secs(5))
+            // Deleted rows are overwritten with zeros, not left in free
+            // pages: a deleted account's email and hash are gone from the
+            // file, not merely unreachable.
+            .pragma("secure_delete", "ON");
         let file = options.get_filename().to_owned();
         if let Some(dir) = file.parent() {
             if !dir.as_os_str().is_empty() && !dir.exists() {
@@ -264,6 +268,7 @@ impl SqliteDb {
     /// The last-owner rule as one conditional statement on the single writer
     /// connection: the owner count cannot change between check and update.
     pub(in crate::store) async fn set_member_role(&self, tenant: TenantId, user: UserId, role: Role) -> Result<Member> {
+        let mut tx = self.write.begin().await?;
         let changed = sqlx::query(
             "UPDATE tenant_users SET role = $3
              WHERE tenant_id = $1 AND user_id = $2
@@ -273,9 +278,19 @@ impl SqliteDb {
         .bind(tenant.0)
         .bind(user.0)
         .bind(role.as_str())
-        .execute(&self.write)
+        .execute(&mut *tx)
         .await?
         .rows_affected();
+        if changed == 1 && role != Role::Owner {
+            // Stepping down (or staying a member): what only an owner could
+            // send goes (see the PostgreSQL twin).
+            sqlx::query(crate::store::invitations::FORGET_INVITATIONS_BY)
+                .bind(tenant.0)
+                .bind(user.0)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
         match self.member(tenant, user).await? {
             None => Err(StoreError::NotFound),
             Some(_) if changed == 0 => Err(StoreError::LastOwner),
@@ -285,6 +300,7 @@ impl SqliteDb {
 
     /// As [`Self::set_member_role`].
     pub(in crate::store) async fn remove_member(&self, tenant: TenantId, user: UserId) -> Result<()> {
+        let mut tx = self.write.begin().await?;
         let removed = sqlx::query(
             "DELETE FROM tenant_users
              WHERE tenant_id = $1 AND user_id = $2
@@ -293,12 +309,24 @@ impl SqliteDb {
         )
         .bind(tenant.0)
         .bind(user.0)
-        .execute(&self.write)
+        .execute(&mut *tx)
         .await?
         .rows_affected();
         if removed == 1 {
+            for leaving in [
+                crate::store::invitations::FORGET_INVITATIONS_BY,
+                crate::store::timers::STOP_TIMER_IN_TENANT,
+            ] {
+                sqlx::query(leaving)
+                    .bind(tenant.0)
+                    .bind(user.0)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await?;
             return Ok(());
         }
+        drop(tx);
         match self.member(tenant, user).await? {
             None => Err(StoreError::NotFound),
             Some(_) => Err(StoreError::LastOwner),
