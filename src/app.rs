@@ -127,10 +127,14 @@ impl App {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let worker = self.ai.clone().map(|ai| spawn_worker(ai, self.store.clone(), stopped));
         let upkeep = crate::monitoring::spawn_upkeep();
+        let housekeeping = crate::housekeeping::spawn(self.store.clone(), stop.subscribe());
         let served = server::serve(listener, router, self.limits.clone(), shutdown, DRAIN).await;
         upkeep.abort();
         let _ = stop.send(true);
         let deadline = tokio::time::Instant::now() + DRAIN;
+        if tokio::time::timeout_at(deadline, housekeeping).await.is_err() {
+            tracing::warn!("housekeeping still running at shutdown: cut off");
+        }
         if let Some(mut worker) = worker {
             if tokio::time::timeout_at(deadline, &mut worker).await.is_err() {
                 tracing::warn!("estimate worker still busy at shutdown: its jobs stay queued");

@@ -7,6 +7,7 @@ pub mod auth;
 pub mod config;
 pub mod domain;
 pub mod eval;
+pub mod housekeeping;
 pub mod http;
 pub mod mail;
 pub mod monitoring;

@@ -140,6 +140,12 @@ pub trait Sessions {
 
     /// The live API token with this SHA-256: its id, its user, its scope.
     async fn api_token(&self, token_hash: &str) -> Result<Option<(Uuid, UserId, TokenScope)>>;
+
+    /// Deletes what can no longer be used as of `now`: ended (revoked or
+    /// expired) sessions and API tokens, expired mailed links. How many rows
+    /// went. A dead credential is as dead without its row, and the table
+    /// stays the size of the live ones.
+    async fn prune_ended_credentials(&self, now: DateTime<Utc>) -> Result<u64>;
 }
 
 /// Tenants as seen from outside any one of them (global context).

@@ -157,6 +157,20 @@ impl Sessions for Store {
         Ok(done == 1)
     }
 
+    async fn prune_ended_credentials(&self, now: DateTime<Utc>) -> Result<u64> {
+        Ok(on!(write(&self.db), |c| {
+            let mut gone = 0;
+            for ended in [
+                "DELETE FROM sessions WHERE revoked_at IS NOT NULL OR expires_at <= $1",
+                "DELETE FROM api_tokens WHERE revoked_at IS NOT NULL OR expires_at <= $1",
+                "DELETE FROM email_tokens WHERE expires_at <= $1",
+            ] {
+                gone += sqlx::query(ended).bind(now).execute(&mut *c).await?.rows_affected();
+            }
+            gone
+        }))
+    }
+
     async fn end_credentials(&self, user: UserId, keep: Option<Uuid>) -> Result<u64> {
         let now = super::now();
         Ok(on!(write(&self.db), |c| end_credentials_in!(c, user.0, keep, now)))

@@ -6,7 +6,7 @@ use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::backend_tests;
-use crate::helpers::{aswan_command, eventually, expect_error, run, Backend, TestApp, User};
+use crate::helpers::{aswan_command, count_rows, eventually, expect_error, run, Backend, TestApp, User};
 use crate::smtp::SmtpSink;
 
 backend_tests!(
@@ -20,6 +20,7 @@ backend_tests!(
     my_data_comes_out_as_json,
     the_server_prints_a_reset_link_without_mail,
     migrate_reports_old_addresses_that_would_collide,
+    ended_sessions_and_tokens_are_pruned_by_the_server,
 );
 
 /// An app that sends mail to `smtp`, with links to PUBLIC_URL.
@@ -604,4 +605,44 @@ async fn a_deleted_accounts_email_is_gone_from_the_sqlite_file() {
         }
     }
     assert!(files > 0, "the data directory holds the database");
+}
+
+/// The server deletes ended sessions and tokens (at start, then hourly):
+/// the tables hold what can still be used. (Before: every sign-in ever
+/// made was kept.)
+async fn ended_sessions_and_tokens_are_pruned_by_the_server(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let ada = app.user("ada@example.com").await;
+    let second = app
+        .anon()
+        .post(
+            "/api/login",
+            json!({ "email": "ada@example.com", "password": "correct horse" }),
+        )
+        .await;
+    assert_eq!(second.status(), StatusCode::OK);
+    let second = second.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let res = app.anon().with_token(&second).post("/api/logout", json!({})).await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let made = ada.client.post("/api/me/tokens", json!({ "name": "ci" })).await;
+    assert_eq!(made.status(), StatusCode::CREATED);
+    let id = made.json::<Value>().await.unwrap()["id"].as_str().unwrap().to_owned();
+    let res = ada.client.delete(&format!("/api/me/tokens/{id}")).await;
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let url = app.database_url.clone();
+    assert_eq!(count_rows(backend, &url, "sessions").await, 2, "ended, not yet pruned");
+    let app = app.restart(backend, |_| {}).await;
+    eventually(10, "ended credentials pruned", || async {
+        count_rows(backend, &url, "sessions").await == 1 && count_rows(backend, &url, "api_tokens").await == 0
+    })
+    .await;
+    let ada = ada.on(&app);
+    assert_eq!(
+        ada.client.get("/api/me").await.status(),
+        StatusCode::OK,
+        "the live session stays"
+    );
 }

@@ -719,3 +719,26 @@ async fn delayed_copy(
     drop(tx);
     let _ = writer.await;
 }
+
+/// Rows in a built-in table (`sessions`, `api_tokens`, …), read directly
+/// as an operator would (on PostgreSQL they live in the `auth` schema).
+pub async fn count_rows(backend: Backend, url: &str, table: &str) -> i64 {
+    use sqlx::Connection;
+    let sql = |schema: &str| format!("SELECT count(*) FROM {schema}{table}");
+    match backend {
+        Backend::Sqlite => {
+            let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
+            sqlx::query_scalar(sqlx::AssertSqlSafe(sql("")))
+                .fetch_one(&mut c)
+                .await
+                .unwrap()
+        }
+        Backend::Postgres | Backend::Citus => {
+            let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+            sqlx::query_scalar(sqlx::AssertSqlSafe(sql("auth.")))
+                .fetch_one(&mut c)
+                .await
+                .unwrap()
+        }
+    }
+}

@@ -24,6 +24,7 @@ contract_tests!(
     a_taken_email_is_a_conflict_and_writes_nothing,
     sessions_end_when_revoked_expired_or_their_user_is_gone,
     api_tokens_are_found_by_hash_until_revoked_or_expired,
+    ended_credentials_are_pruned_and_live_ones_stay,
     email_links_are_single_use_and_expire,
     a_password_changes_with_every_credential_at_once,
     an_unverified_account_cannot_be_added_directly,
@@ -231,6 +232,64 @@ async fn api_tokens_are_found_by_hash_until_revoked_or_expired(backend: Backend)
     assert!(!f.store.credential_is_live(ci.id, ada).await.unwrap());
     let taken = f.store.create_api_token(&new("again", "h1", None)).await;
     assert!(taken.is_err(), "a hash is unique");
+}
+
+/// Housekeeping deletes what can no longer be used (revoked or expired
+/// sessions and tokens), and nothing else. (Before: ended
+/// sessions were kept forever.)
+async fn ended_credentials_are_pruned_and_live_ones_stay(backend: Backend) {
+    let f = fixture(backend).await;
+    let ada = user(&f.store, "ada@x.io").await;
+    let live = session(&f.store, ada).await;
+    let revoked = session(&f.store, ada).await;
+    assert!(f.store.revoke_session(ada, revoked).await.unwrap());
+    let expired = Uuid::new_v4();
+    f.store
+        .create_session(&NewSession {
+            id: expired,
+            user: ada,
+            expires_at: Utc::now() - chrono::Duration::seconds(1),
+            user_agent: None,
+            ip: None,
+        })
+        .await
+        .unwrap();
+    let token = |name: &str, hash: &str| NewApiToken {
+        user: ada,
+        name: name.into(),
+        token_hash: hash.into(),
+        expires_at: None,
+        scope: TokenScope::Read,
+    };
+    let kept = f.store.create_api_token(&token("kept", "k1")).await.unwrap();
+    let ended = f.store.create_api_token(&token("ended", "k2")).await.unwrap();
+    assert!(f.store.revoke_api_token(ada, ended.id).await.unwrap());
+    let hour = chrono::Duration::hours(1);
+    f.store
+        .create_email_token(
+            ada,
+            EmailPurpose::VerifyEmail,
+            "new-link",
+            "ada@x.io",
+            Utc::now() + hour,
+        )
+        .await
+        .unwrap();
+
+    assert_eq!(f.store.prune_ended_credentials(Utc::now()).await.unwrap(), 3);
+    assert_eq!(
+        f.store.prune_ended_credentials(Utc::now()).await.unwrap(),
+        0,
+        "nothing left to prune"
+    );
+    assert!(f.store.credential_is_live(live, ada).await.unwrap());
+    assert!(f.store.credential_is_live(kept.id, ada).await.unwrap());
+    assert!(f
+        .store
+        .take_email_token("new-link", EmailPurpose::VerifyEmail)
+        .await
+        .unwrap()
+        .is_some());
 }
 
 /// A reset and a change are one transaction each: the password, every
