@@ -35,6 +35,9 @@ impl App {
         let body_read_timeout = positive_seconds("BODY_READ_TIMEOUT", settings.body_read_timeout)?;
         let response_write_timeout = positive_seconds("RESPONSE_WRITE_TIMEOUT", settings.response_write_timeout)?;
         let acquire_timeout = positive_seconds("DB_ACQUIRE_TIMEOUT", settings.db_acquire_timeout)?;
+        if settings.uses_data_dir() {
+            settings.prepare_data_dir()?;
+        }
         let secret = settings.resolve_jwt_secret()?;
         let database_url = settings.database_url();
         log_paths(settings, database_url.expose());

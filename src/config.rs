@@ -615,12 +615,27 @@ impl Settings {
             .unwrap_or_else(|| Secret(format!("sqlite://{}", self.data_dir.join("aswan.db").display())))
     }
 
-    /// Creates DATA_DIR (0700) if needed; refuses one that others can enter.
+    /// Whether this server keeps anything in DATA_DIR: the SQLite database
+    /// by default, the generated JWT secret when JWT_SECRET is not set.
+    pub fn uses_data_dir(&self) -> bool {
+        self.database_url.is_none() || self.jwt_secret.is_none()
+    }
+
+    /// Makes DATA_DIR ready, or says at start why it cannot be: creates it
+    /// (0700) if needed; closes an existing one that others may enter
+    /// (chmod 700: it holds the database and the signing key), refusing
+    /// one it cannot close; and refuses one it cannot write (a read-only
+    /// mount, another owner), which would otherwise fail every write later.
     pub fn prepare_data_dir(&self) -> anyhow::Result<()> {
         let dir = &self.data_dir;
         if !dir.exists() {
             create_private_dir(dir).with_context(|| format!("creating DATA_DIR {}", dir.display()))?;
         }
+        close_to_others(dir)?;
+        let probe = dir.join(".aswan-write-check");
+        std::fs::write(&probe, b"")
+            .and_then(|()| std::fs::remove_file(&probe))
+            .map_err(|e| InvalidSetting(format!("DATA_DIR {} cannot be written: {e}", dir.display())))?;
         Ok(())
     }
 
@@ -705,6 +720,34 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
 #[cfg(not(unix))]
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)
+}
+
+/// chmod 700 on a directory that group or others may enter; an error
+/// naming it if that is not allowed.
+#[cfg(unix)]
+fn close_to_others(dir: &Path) -> Result<(), InvalidSetting> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(dir)
+        .map_err(|e| InvalidSetting(format!("cannot read DATA_DIR {}: {e}", dir.display())))?
+        .permissions()
+        .mode();
+    if mode & 0o077 == 0 {
+        return Ok(());
+    }
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).map_err(|e| {
+        InvalidSetting(format!(
+            "DATA_DIR {} may be entered by others (mode {:o}) and cannot be closed ({e}): chmod 700 it",
+            dir.display(),
+            mode & 0o777
+        ))
+    })?;
+    tracing::warn!(data_dir = %dir.display(), was = format!("{:o}", mode & 0o777), "DATA_DIR was open to others: made it 700");
+    Ok(())
+}
+
+#[cfg(not(unix))]
+fn close_to_others(_dir: &Path) -> Result<(), InvalidSetting> {
+    Ok(())
 }
 
 /// A secret file that group or others may read is refused, naming the file.

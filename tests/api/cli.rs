@@ -68,6 +68,26 @@ fn invalid_settings_are_one_line_naming_the_key_and_exit_2() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("DATABASE_URL"));
 }
 
+/// A database SQLite can only read is refused at start, naming the file,
+/// rather than failing every write later. (Before: the server started and
+/// answered 500 to every write.)
+#[test]
+fn a_read_only_database_is_refused_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = aswan(dir.path()).arg("migrate").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let file = dir.path().join("data/aswan.db");
+    let read_only = format!("sqlite://{}?mode=ro", file.display());
+    let out = aswan(dir.path())
+        .env("DATABASE_URL", &read_only)
+        .env("BIND", "127.0.0.1:0")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("can only be read") && err.contains("aswan.db"), "{err}");
+}
+
 #[test]
 fn migrate_is_idempotent_and_creates_the_default_database() {
     let dir = tempfile::tempdir().unwrap();

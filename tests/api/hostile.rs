@@ -1068,3 +1068,19 @@ fn request_logs_name_the_client_and_the_user() {
         }
     }
 }
+
+/// An existing DATA_DIR that others may enter is closed (chmod 700) at
+/// start: it holds the database and the signing key. (Before: a DATA_DIR
+/// of mode 777 was kept as it was.)
+#[cfg(unix)]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_open_data_dir_is_closed_at_start() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let url = TestApp::fresh_url(Backend::Sqlite, &dir).await;
+    let app = TestApp::spawn_with(Backend::Sqlite, url, dir).await;
+    let mode = std::fs::metadata(app.data_dir.path()).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o700);
+    assert_eq!(app.anon().get("/healthz").await.status(), StatusCode::OK);
+}

@@ -53,6 +53,24 @@ fn restrict_to_owner(path: &std::path::Path) {
     }
 }
 
+/// SQLite opens a file it may not write read-only, silently; every write
+/// would then fail. Said once at start instead, naming the file.
+async fn refuse_read_only(write: &SqlitePool, file: &std::path::Path) -> Result<()> {
+    let mut conn = write.acquire().await?;
+    let mut handle = conn.lock_handle().await?;
+    let main = c"main";
+    // SAFETY: the handle is a live connection locked for this thread while
+    // `handle` lives; sqlite3_db_readonly only reads its state.
+    let read_only = unsafe { libsqlite3_sys::sqlite3_db_readonly(handle.as_raw_handle().as_ptr(), main.as_ptr()) };
+    if read_only == 1 {
+        return Err(StoreError::Config(format!(
+            "the SQLite database {} can only be read (the file or its directory is read-only): writes would fail",
+            file.display()
+        )));
+    }
+    Ok(())
+}
+
 /// Registers sqlite-vec (vector distance functions) for every SQLite
 /// connection this process opens.
 fn register_sqlite_vec() {
@@ -116,6 +134,7 @@ impl SqliteDb {
             .connect_with(options.clone())
             .await
             .map_err(named)?;
+        refuse_read_only(&write, &file).await?;
         let read = SqlitePoolOptions::new()
             .max_connections(read_pool_size(o.max_connections))
             .acquire_timeout(o.acquire_timeout)
