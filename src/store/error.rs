@@ -34,7 +34,13 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
                 Self::Unavailable(e)
             }
-            sqlx::Error::Database(ref db) if db.code().is_some_and(|c| unavailable_code(&c)) => Self::Unavailable(e),
+            sqlx::Error::Database(ref db)
+                if db.code().is_some_and(|c| {
+                    unavailable_code(&c, db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some())
+                }) =>
+            {
+                Self::Unavailable(e)
+            }
             e => Self::Database(e),
         }
     }
@@ -54,9 +60,11 @@ impl From<sqlx::Error> for StoreError {
 ///   down, crashed, not yet accepting), 25006 (a read-only standby),
 ///   40001 and 40P01 (a serialization failure or deadlock: the
 ///   transaction was rolled back and may simply be tried again).
-fn unavailable_code(code: &str) -> bool {
-    if let Ok(n) = code.parse::<u32>() {
-        return matches!(n & 0xff, 5 | 8 | 10 | 13 | 14);
+fn unavailable_code(code: &str, sqlite: bool) -> bool {
+    if sqlite {
+        return code
+            .parse::<u32>()
+            .is_ok_and(|n| matches!(n & 0xff, 5 | 8 | 10 | 13 | 14));
     }
     code.starts_with("08")
         || code.starts_with("53")
@@ -79,15 +87,18 @@ mod tests {
 
     #[test]
     fn not_now_codes_are_told_from_not_this_ones() {
-        for code in [
-            "5", "8", "264", "1032", "10", "3850", "13", "14", "08006", "08001", "53100", "53300", "57P01", "25006",
-            "40P01",
-        ] {
-            assert!(unavailable_code(code), "{code}");
+        for code in ["5", "8", "264", "1032", "10", "3850", "13", "14"] {
+            assert!(unavailable_code(code, true), "SQLite {code}");
+        }
+        for code in ["08006", "08001", "53100", "53300", "57P01", "25006", "40P01"] {
+            assert!(unavailable_code(code, false), "PostgreSQL {code}");
         }
         // Constraint violations, syntax errors, a bad value: the request's fault.
-        for code in ["19", "2067", "1", "23505", "23503", "42601", "22P02", "42501"] {
-            assert!(!unavailable_code(code), "{code}");
+        for code in ["19", "2067", "1", "787"] {
+            assert!(!unavailable_code(code, true), "SQLite {code}");
+        }
+        for code in ["23505", "23503", "42601", "22P02", "42501"] {
+            assert!(!unavailable_code(code, false), "PostgreSQL {code}");
         }
     }
 }
