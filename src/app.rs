@@ -74,6 +74,7 @@ impl App {
             public_origin: settings.public_url.clone(),
             https: settings.cookie_secure,
             body_read_timeout,
+            allowed_hosts: settings.allowed_hosts.clone(),
         };
         let throttle = Throttle::new(
             settings.auth_rate_per_minute,

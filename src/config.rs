@@ -515,6 +515,17 @@ pub struct Settings {
     #[arg(long, global = true, env = "PUBLIC_URL", value_name = "PUBLIC_URL", value_parser = parse_public_url)]
     pub public_url: Option<String>,
 
+    /// Host names this server answers to besides IP addresses, localhost and PUBLIC_URL's host, comma-separated (`tasks.internal,.corp.example`: a leading dot covers subdomains); requests naming any other host get 400 (links are never built from an unknown name, and DNS rebinding finds nothing).
+    #[arg(
+        long,
+        global = true,
+        env = "ALLOWED_HOSTS",
+        value_name = "ALLOWED_HOSTS",
+        value_delimiter = ',',
+        value_parser = parse_allowed_host
+    )]
+    pub allowed_hosts: Vec<String>,
+
     /// Mail server for invitations, email verification and password resets, e.g. smtps://user:pass@mail.example.com or smtp://127.0.0.1:25 (plain). Unset: no mail; invitation links are shown to copy and emails stay unverified.
     #[arg(
         long,
@@ -546,6 +557,25 @@ pub struct Settings {
     /// Invitations (new or sent again) one account may send per hour, four times as many per day; a tenant takes twice that from all its owners (then 429).
     #[arg(long, global = true, env = "INVITATION_RATE_PER_HOUR", value_name = "INVITATION_RATE_PER_HOUR", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub invitation_rate_per_hour: u32,
+}
+
+/// An ALLOWED_HOSTS entry: a host name (lowercased), optionally with a
+/// leading `.` for "and its subdomains"; no port, scheme or path.
+fn parse_allowed_host(raw: &str) -> Result<String, String> {
+    let host = raw.trim().to_ascii_lowercase();
+    let name = host.strip_prefix('.').unwrap_or(&host);
+    let valid = !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|label| {
+            !label.is_empty() && label.len() <= 63 && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        });
+    if valid {
+        Ok(host)
+    } else {
+        Err(format!(
+            "{raw:?} is not a host name (e.g. tasks.internal or .corp.example)"
+        ))
+    }
 }
 
 /// A PUBLIC_URL is an http(s) origin: scheme, host and optional port, with

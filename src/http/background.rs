@@ -145,7 +145,7 @@ mod tests {
         let path = if method == "GET" { "/read" } else { "/" };
         let mut client = tokio::net::TcpStream::connect(addr).await.unwrap();
         client
-            .write_all(format!("{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n").as_bytes())
+            .write_all(format!("{method} {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n").as_bytes())
             .await
             .unwrap();
         while steps.first.load(Ordering::SeqCst) == 0 {

@@ -17,6 +17,10 @@ pub struct Edge {
     /// COOKIE_SECURE: the site is served over https.
     pub https: bool,
     pub body_read_timeout: std::time::Duration,
+    /// ALLOWED_HOSTS: host names this server answers to besides IP
+    /// addresses, `localhost` and PUBLIC_URL's host; lowercase; an entry
+    /// starting with `.` also covers its subdomains.
+    pub allowed_hosts: Vec<String>,
 }
 
 impl Edge {
@@ -55,6 +59,73 @@ impl Edge {
         let url = reqwest::Url::parse(&format!("{}://{}", scheme.to_ascii_lowercase(), host.trim())).ok()?;
         Some(url.origin().ascii_serialization())
     }
+}
+
+impl Edge {
+    /// Whether the host this request names (`X-Forwarded-Host` from a
+    /// trusted proxy, else `Host`) is one this server answers to: an IP
+    /// address, `localhost` (and `*.localhost`), PUBLIC_URL's host, or one
+    /// of ALLOWED_HOSTS. Any other name is refused: links built from it
+    /// would point elsewhere, and a name that resolves to this server only
+    /// by an attacker's DNS (rebinding) would let a web page read its
+    /// answers. A request without a host name (HTTP/1.0) names nothing.
+    pub fn host_allowed(&self, headers: &HeaderMap, peer: Option<SocketAddr>) -> bool {
+        let trusted = peer.is_some_and(|p| self.trusts(p.ip()));
+        let forwarded = trusted
+            .then(|| header_list(headers, "x-forwarded-host").into_iter().next())
+            .flatten();
+        let Some(raw) = forwarded.or_else(|| {
+            headers
+                .get("host")
+                .map(|h| String::from_utf8_lossy(h.as_bytes()).into_owned())
+        }) else {
+            return true;
+        };
+        let Ok(authority) = raw.trim().parse::<axum::http::uri::Authority>() else {
+            return false;
+        };
+        let host = authority.host().trim_start_matches('[').trim_end_matches(']');
+        if host.parse::<IpAddr>().is_ok() {
+            return true;
+        }
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        if host == "localhost" || host.ends_with(".localhost") {
+            return true;
+        }
+        let public = self
+            .public_origin
+            .as_deref()
+            .and_then(|o| reqwest::Url::parse(o).ok())
+            .and_then(|u| u.host_str().map(str::to_ascii_lowercase));
+        if public.as_deref() == Some(host.as_str()) {
+            return true;
+        }
+        self.allowed_hosts
+            .iter()
+            .any(|allowed| match allowed.strip_prefix('.') {
+                Some(domain) => {
+                    host == domain || host.strip_suffix(allowed.as_str()).is_some_and(|sub| !sub.is_empty())
+                }
+                None => host == *allowed,
+            })
+    }
+}
+
+/// Refuses a request whose host name this server does not answer to
+/// ([`Edge::host_allowed`]): 400, before anything else runs.
+pub async fn host_guard(
+    axum::extract::State(edge): axum::extract::State<std::sync::Arc<Edge>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if edge.host_allowed(req.headers(), crate::server::peer(req.extensions())) {
+        return next.run(req).await;
+    }
+    use axum::response::IntoResponse;
+    super::ApiError::BadRequest(
+        "this server does not answer to that host name: its operator can add it to ALLOWED_HOSTS".into(),
+    )
+    .into_response()
 }
 
 /// The client's IP as [`Edge::client_ip`] sees it (`None` when the request
@@ -114,6 +185,53 @@ mod tests {
         assert!(!acceptable_request_id(b"abc uri=/api/admin user=root"));
         assert!(!acceptable_request_id(b"a\nb"));
         assert!(!acceptable_request_id(&[b'a'; 65]));
+    }
+
+    #[test]
+    fn only_known_host_names_are_answered() {
+        let edge = Edge {
+            public_origin: Some("https://tasks.example.com".into()),
+            allowed_hosts: vec!["aswan.internal".into(), ".corp.example".into()],
+            trusted_proxies: vec!["10.0.0.1/32".parse().unwrap()],
+            ..Edge::default()
+        };
+        let allowed = |host: &str, peer: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert("host", host.parse().unwrap());
+            edge.host_allowed(&headers, Some(peer.parse().unwrap()))
+        };
+        let stranger = "203.0.113.9:5000";
+        for host in [
+            "127.0.0.1:8000",
+            "192.168.1.20",
+            "[::1]:8000",
+            "localhost:8000",
+            "LocalHost",
+            "app.localhost",
+            "tasks.example.com",
+            "aswan.internal:8000",
+            "corp.example",
+            "eu.corp.example",
+        ] {
+            assert!(allowed(host, stranger), "{host}");
+        }
+        for host in [
+            "evil.example",
+            "tasks.example.com.evil.example",
+            "xcorp.example",
+            "aswan.internal.evil",
+            "a b",
+        ] {
+            assert!(!allowed(host, stranger), "{host}");
+        }
+        // A trusted proxy's forwarded host is the one checked.
+        let mut headers = HeaderMap::new();
+        headers.insert("host", "aswan:8000".parse().unwrap());
+        headers.insert("x-forwarded-host", "evil.example".parse().unwrap());
+        assert!(!edge.host_allowed(&headers, Some("10.0.0.1:4000".parse().unwrap())));
+        headers.insert("x-forwarded-host", "tasks.example.com".parse().unwrap());
+        assert!(edge.host_allowed(&headers, Some("10.0.0.1:4000".parse().unwrap())));
+        assert!(edge.host_allowed(&HeaderMap::new(), None), "HTTP/1.0 without Host");
     }
 
     #[test]

@@ -100,6 +100,7 @@ pub fn router(state: AppState) -> Router {
             HeaderValue::from_static("nosniff"),
         ));
     let edge = Arc::clone(&state.edge);
+    let state_edge = Arc::clone(&state.edge);
     let background = state.background.clone();
 
     Router::new()
@@ -112,6 +113,10 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&state_edge),
+            edge::host_guard,
+        ))
         .layer(
             ServiceBuilder::new()
                 .map_request(drop_unacceptable_request_id)

@@ -149,10 +149,10 @@ def idle_sockets(args, backend, env, workdir):
         slow = []
         for _ in range(200):
             s = connect_from("127.0.0.3", server.addr)
-            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n")
             slow.append(s)
         withheld = connect_from("127.0.0.4", server.addr)
-        withheld.sendall(b"POST /api/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\n\r\n{")
+        withheld.sendall(b"POST /api/login HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\n\r\n{")
         started = time.time()
         for _ in range(2):
             time.sleep(0.5)
@@ -163,7 +163,7 @@ def idle_sockets(args, backend, env, workdir):
                     pass
         t0 = time.time()
         normal = connect_from("127.0.0.2", server.addr)
-        normal.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        normal.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
         answer = normal.recv(100)
         took = time.time() - t0
         record(backend, "1. another client answered during 1,300 hostile sockets (ulimit 1024)",
@@ -272,7 +272,7 @@ def post_from(source, server, path, payload):
     """POST JSON from another loopback address: (status, parsed body)."""
     s = connect_from(source, server.addr)
     body = json.dumps(payload).encode()
-    s.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\n"
+    s.sendall(f"POST {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\nContent-Type: application/json\r\n"
               f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
     raw = b""
     while True:
@@ -412,7 +412,7 @@ def low_findings(args, backend, env, workdir):
             http(server.base, "GET", "/healthz")
         # The UI's page for a mailed link (HTML, not JSON).
         page = connect_from("127.0.0.1", server.addr)
-        page.sendall(b"GET /reset-password/s3cr3t-from-a-mail HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        page.sendall(b"GET /reset-password/s3cr3t-from-a-mail HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
         while page.recv(65536):
             pass
         page.close()
@@ -473,7 +473,7 @@ def slow_readers(args, backend, env, workdir):
                                         "HEADER_READ_TIMEOUT": "2", "RESPONSE_WRITE_TIMEOUT": "2"})
     stalled = []
     try:
-        request = b"GET /docs/swagger-ui-bundle.js HTTP/1.1\r\nHost: x\r\n\r\n" * 30
+        request = b"GET /docs/swagger-ui-bundle.js HTTP/1.1\r\nHost: localhost\r\n\r\n" * 30
         for i in range(256):
             s = socket.socket()
             s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
@@ -492,7 +492,7 @@ def slow_readers(args, backend, env, workdir):
             for _ in range(5):
                 try:
                     c = connect_from("127.0.0.2", server.addr, timeout=2)
-                    c.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                    c.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
                     ok += c.recv(16).startswith(b"HTTP/1.1 200")
                     c.close()
                 except OSError:
@@ -538,7 +538,7 @@ def network_cap(args, backend, env, workdir):
         for _ in range(5):
             try:
                 c = connect_from("127.0.9.1", server.addr, timeout=2)
-                c.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                c.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
                 ok += c.recv(16).startswith(b"HTTP/1.1 200")
                 c.close()
             except OSError:
@@ -600,7 +600,7 @@ def post_raw(source, addr, path, body, cookie=None):
     payload = json.dumps(body).encode()
     extra = f"Cookie: {cookie}\r\n" if cookie else ""
     s = connect_from(source, addr)
-    s.sendall((f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n{extra}"
+    s.sendall((f"POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n{extra}"
                f"Content-Length: {len(payload)}\r\nConnection: close\r\n\r\n").encode() + payload)
     raw = b""
     while True:

@@ -117,7 +117,7 @@ fn serves_with_no_configuration_and_shuts_down_gracefully() {
     conn.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     write!(
         conn,
-        "POST /api/sign-up HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+        "POST /api/sign-up HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
         body.len()
     )
     .unwrap();

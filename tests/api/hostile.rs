@@ -96,14 +96,14 @@ async fn idle_and_slowloris_sockets_do_not_stop_the_server(backend: Backend) {
         let mut slow: Vec<TcpStream> = (0..200)
             .map(|_| {
                 let mut s = connect_from("127.0.0.3", addr);
-                let _ = s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n");
+                let _ = s.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n");
                 s
             })
             .collect();
         // A request that announces a body and never sends it.
         let mut withheld = connect_from("127.0.0.4", addr);
         withheld
-            .write_all(b"POST /api/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{")
+            .write_all(b"POST /api/login HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{")
             .unwrap();
         let started = Instant::now();
         // Slowloris: a header line every half second.
@@ -117,7 +117,7 @@ async fn idle_and_slowloris_sockets_do_not_stop_the_server(backend: Backend) {
         let mut normal = connect_from("127.0.0.2", addr);
         normal.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         normal
-            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
             .unwrap();
         let mut answer = String::new();
         normal.read_to_string(&mut answer).unwrap();
@@ -134,7 +134,7 @@ async fn idle_and_slowloris_sockets_do_not_stop_the_server(backend: Backend) {
         assert!(reply.starts_with("HTTP/1.1 408"), "a withheld body times out: {reply:?}");
         // One announced larger than the limit is refused at once.
         let mut big = connect_from("127.0.0.5", addr);
-        big.write_all(b"POST /api/login HTTP/1.1\r\nHost: x\r\nContent-Length: 1000000\r\n\r\n{")
+        big.write_all(b"POST /api/login HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000000\r\n\r\n{")
             .unwrap();
         big.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
         let mut head = [0u8; 12];
@@ -178,7 +178,7 @@ async fn one_network_cannot_take_every_slot(backend: Backend) {
         let mut normal = connect_from("127.0.8.1", addr);
         normal.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
         normal
-            .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
             .unwrap();
         let mut answer = String::new();
         normal.read_to_string(&mut answer).unwrap();
@@ -208,7 +208,7 @@ async fn clients_that_stop_reading_lose_their_slots(backend: Backend) {
     let server = ServerProcess::start(dir.path(), &envs);
     let addr: SocketAddr = server.addr.parse().unwrap();
     tokio::task::spawn_blocking(move || {
-        let pipelined = "GET /docs/swagger-ui-bundle.js HTTP/1.1\r\nHost: x\r\n\r\n".repeat(30);
+        let pipelined = "GET /docs/swagger-ui-bundle.js HTTP/1.1\r\nHost: localhost\r\n\r\n".repeat(30);
         let stalled: Vec<TcpStream> = (0..64)
             .map(|i| {
                 let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
@@ -227,7 +227,7 @@ async fn clients_that_stop_reading_lose_their_slots(backend: Backend) {
         let answered = loop {
             let mut normal = connect_from("127.0.0.2", addr);
             normal.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
-            let _ = normal.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+            let _ = normal.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
             let mut answer = String::new();
             let _ = normal.read_to_string(&mut answer);
             if answer.starts_with("HTTP/1.1 200") {
@@ -502,8 +502,8 @@ async fn behind_a_trusted_proxy_its_forwarded_origin_counts(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let http = cookie_client(&app, "ada@example.com").await;
     expect_error(forwarded(&http, &app).await.unwrap(), StatusCode::FORBIDDEN).await;
-    // Trusted: the proxy's word is the origin.
-    let app = throttled_app(backend, |_| {}).await;
+    // Trusted: the proxy's word is the origin (a host name it answers to).
+    let app = throttled_app(backend, |s| s.allowed_hosts = vec!["tasks.example".into()]).await;
     let http = cookie_client(&app, "ada@example.com").await;
     assert_eq!(forwarded(&http, &app).await.unwrap().status(), StatusCode::OK);
     // PUBLIC_URL wins over both.
@@ -811,8 +811,8 @@ async fn invitations_are_limited_per_inviter_and_tenant(backend: Backend) {
     assert_eq!(listed.len(), 3, "the refused invitation was not made");
 }
 
-/// /readyz says 503 when the database answers but refuses writes. (Before:
-/// 200 while every write failed with 500.)
+/// /readyz says 503 when the database answers but refuses writes, and so
+/// do the writes. (Before: 200 while every write failed with 500.)
 async fn readiness_needs_a_writable_database(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let url = TestApp::fresh_url(backend, &dir).await;
@@ -820,12 +820,13 @@ async fn readiness_needs_a_writable_database(backend: Backend) {
     let ready = app.anon().get("/readyz").await;
     assert_eq!(ready.status(), StatusCode::OK);
     match backend {
-        // A database file opened read-only.
+        // A database file that can only be read does not start at all
+        // (cli::a_read_only_database_is_refused_at_start).
         Backend::Sqlite => {
             let dir = tempfile::tempdir().unwrap();
-            let ro = TestApp::spawn_with(backend, format!("{url}?mode=ro"), dir).await;
-            assert_eq!(ro.anon().get("/healthz").await.status(), StatusCode::OK);
-            expect_error(ro.anon().get("/readyz").await, StatusCode::SERVICE_UNAVAILABLE).await;
+            let settings = aswan::Settings::for_database(&format!("{url}?mode=ro"), dir.path());
+            let refused = aswan::App::build(&settings).await.err().expect("refused");
+            assert!(refused.to_string().contains("can only be read"), "{refused}");
         }
         // The running server's database turns read-only (a standby, a full
         // disk): reads still work, readiness says no.
@@ -854,6 +855,10 @@ async fn readiness_needs_a_writable_database(backend: Backend) {
             })
             .await;
             expect_error(app.anon().get("/readyz").await, StatusCode::SERVICE_UNAVAILABLE).await;
+            // A write is "not now", with Retry-After, not a 500.
+            let res = ada.client.post("/api/tenants", json!({ "name": "later" })).await;
+            assert!(res.headers().contains_key("retry-after"));
+            expect_error(res, StatusCode::SERVICE_UNAVAILABLE).await;
         }
     }
 }
@@ -1083,4 +1088,48 @@ async fn an_open_data_dir_is_closed_at_start() {
     let mode = std::fs::metadata(app.data_dir.path()).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o700);
     assert_eq!(app.anon().get("/healthz").await.status(), StatusCode::OK);
+}
+
+/// Without PUBLIC_URL, only IP addresses, localhost and ALLOWED_HOSTS are
+/// answered: a forged `Host` cannot put an invitation link on another site,
+/// and a rebinding DNS name finds nothing. (Before: `Host: evil.example`
+/// made an invitation link on evil.example.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_known_host_names_are_answered() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = TestApp::fresh_url(Backend::Sqlite, &dir).await;
+    let app = TestApp::spawn_configured(Backend::Sqlite, url, dir, |s| {
+        s.allowed_hosts = vec!["tasks.internal".into()];
+    })
+    .await;
+    let ada = app.user("ada@example.com").await;
+    let t = ada.tenant("Acme").await;
+    let port = app.addr.port();
+    let invite = |host: String| {
+        ada.client
+            .request(Method::POST, &format!("/api/tenants/{t}/invitations"))
+            .header("host", host)
+            .json(&json!({ "email": "bob@example.com" }))
+            .send()
+    };
+    let res = invite(format!("evil.example:{port}")).await.unwrap();
+    let detail = expect_error(res, StatusCode::BAD_REQUEST).await;
+    assert!(detail.contains("ALLOWED_HOSTS"), "{detail}");
+    let res = invite(format!("tasks.internal:{port}")).await.unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let link = res.json::<Value>().await.unwrap()["link"].as_str().unwrap().to_owned();
+    assert!(
+        link.starts_with(&format!("http://tasks.internal:{port}/invite/")),
+        "{link}"
+    );
+    for host in [format!("localhost:{port}"), format!("127.0.0.1:{port}")] {
+        let res = app
+            .anon()
+            .request(Method::GET, "/healthz")
+            .header("host", host.clone())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{host}");
+    }
 }
