@@ -152,14 +152,17 @@ pub enum Command {
     /// Run one SQL statement as the app role and print the result.
     ///
     /// With --tenant, it runs in that tenant's context: tenant-aware tables
-    /// show that tenant's rows only (PostgreSQL: row-level security; SQLite:
-    /// a read-only, tenant-scoped view). Without it, they show no rows. One
-    /// statement per call; on PostgreSQL, statements that would change the
-    /// role or the session's context (SET, RESET, set_config, DO, COPY …
-    /// PROGRAM, transaction control) are refused.
+    /// show that tenant's rows (PostgreSQL: row-level security; SQLite: a
+    /// read-only, tenant-scoped copy). Without it, they show no rows. One
+    /// statement per call; on PostgreSQL, the plain ways of changing the
+    /// role or the context (SET, RESET, set_config, DO, COPY … PROGRAM,
+    /// transaction control) are refused, to catch slips.
     ///
-    /// An operator's convenience, not a security boundary: it acts with the
-    /// rights of DATABASE_URL, and whoever can run it can read the database.
+    /// --tenant is a filter for the operator, not a security boundary: the
+    /// statement acts with the rights of DATABASE_URL, so it can still reach
+    /// other tenants (a differently spelled call that changes the context,
+    /// shared tables such as `tenants`, `main.todos` on SQLite). Give it only
+    /// to someone who may read and change the whole database.
     Sql {
         /// Tenant whose context the statement runs in.
         #[arg(long, value_name = "TENANT_ID")]

@@ -83,7 +83,9 @@ const SCOPE_CHANGING: [&str; 17] = [
 /// `set_config(…)`, `DO`, `COPY … PROGRAM` …). A lexical check: strings,
 /// quoted identifiers and comments are skipped, so their contents never
 /// count. It keeps an operator from leaving the scope by accident; it is not
-/// a security boundary (the console acts with the rights of DATABASE_URL).
+/// a security boundary (the console acts with the rights of DATABASE_URL,
+/// and a statement written to leave its tenant can: `"set_config"` quoted,
+/// a Unicode-escaped name, a shared table). The docs say so.
 pub(super) fn check_statement(sql: &str, dialect: Dialect) -> Result<(), String> {
     let (words, statements) = lex(sql)?;
     if statements == 0 {

@@ -83,3 +83,28 @@ async fn sql_prints_a_readable_table_and_reports_errors(backend: Backend) {
     let out = app.sql(&["--tenant", "not-a-uuid", "SELECT 1"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// The console's help says plainly what `--tenant` is: a filter, not a
+/// boundary (a statement written to leave its tenant can). (Before: the
+/// help and README promised refusals that a quoted `"set_config"` got
+/// around, and writes "within the tenant" while `tenants` could be changed.)
+#[test]
+fn the_console_says_tenant_is_a_filter_not_a_boundary() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = crate::helpers::aswan_command(dir.path())
+        .args(["sql", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        help.contains("--tenant is a filter for the operator, not a security boundary"),
+        "{help}"
+    );
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let readme = readme.split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(readme.contains("`--tenant` is **a filter for the operator, not a security boundary**"));
+    assert!(!readme.contains("writes are allowed (within the tenant)"));
+}
