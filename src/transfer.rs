@@ -186,6 +186,47 @@ pub fn parse(input: impl BufRead, into: Option<&str>, owner: Option<&str>) -> Re
     })
 }
 
+/// The longest estimate or reason text an import may carry: more than the
+/// server ever writes (an estimate's words are cut at 256 characters), far
+/// less than a line could hold.
+const MAX_IMPORTED_TEXT: usize = 1_000;
+
+/// The most similar tasks an estimate's basis may list: SIMILAR_TASKS's
+/// ceiling.
+const MAX_BASIS: usize = 50;
+
+/// A server-written text field: at most [`MAX_IMPORTED_TEXT`] characters,
+/// no control characters.
+fn server_text(field: &str, value: Option<String>) -> Result<Option<String>, String> {
+    match &value {
+        Some(text) if text.chars().count() > MAX_IMPORTED_TEXT => {
+            Err(format!("{field}: longer than {MAX_IMPORTED_TEXT} characters"))
+        }
+        Some(text) if text.chars().any(|c| c.is_control() && c != '\n') => {
+            Err(format!("{field}: must not contain control characters"))
+        }
+        _ => Ok(value),
+    }
+}
+
+/// An estimate's basis as the server writes it: at most [`MAX_BASIS`]
+/// similar tasks, each with its id, a valid title, minutes and distance.
+/// (Anything else — other shapes, deep nesting, huge strings — is refused.)
+fn basis(raw: &RawValue) -> Result<(), String> {
+    let items: Vec<crate::store::Basis> =
+        serde_json::from_str(raw.get()).map_err(|e| format!("estimate_basis: not a list of similar tasks: {e}"))?;
+    if items.len() > MAX_BASIS {
+        return Err(format!("estimate_basis: more than {MAX_BASIS} similar tasks"));
+    }
+    for item in &items {
+        TodoTitle::parse(&item.title).map_err(|e| format!("estimate_basis: {e}"))?;
+        if !item.distance.is_finite() {
+            return Err("estimate_basis: a distance is not a number".into());
+        }
+    }
+    Ok(())
+}
+
 /// A todo line, validated as the API validates what it stores.
 fn todo(t: TodoLine) -> Result<ImportedTodo, String> {
     let minutes = |field: &str, v: Option<i32>| match v {
@@ -194,21 +235,17 @@ fn todo(t: TodoLine) -> Result<ImportedTodo, String> {
         }
         _ => Ok(v),
     };
-    let basis: serde_json::Value =
-        serde_json::from_str(t.estimate_basis.get()).map_err(|e| format!("estimate_basis: {e}"))?;
-    if !basis.is_array() {
-        return Err("estimate_basis: must be an array".into());
-    }
+    basis(&t.estimate_basis)?;
     Ok(ImportedTodo {
         id: t.id,
         title: TodoTitle::parse(&t.title).map_err(|e| e.to_string())?,
         complete: t.complete,
-        estimate: t.estimate,
+        estimate: server_text("estimate", t.estimate)?,
         estimate_status: EstimateStatus::parse(&t.estimate_status)
             .ok_or_else(|| format!("estimate_status: unknown {:?}", t.estimate_status))?,
         estimate_minutes: minutes("estimate_minutes", t.estimate_minutes)?,
         estimate_basis: t.estimate_basis,
-        estimate_reason: t.estimate_reason,
+        estimate_reason: server_text("estimate_reason", t.estimate_reason)?,
         actual_minutes: minutes("actual_minutes", t.actual_minutes)?,
         created_at: t.created_at,
         updated_at: t.updated_at,
@@ -242,6 +279,44 @@ mod tests {
             assert_eq!(e.line, line, "{body}: {e}");
         }
         let ok = parse(format!("{HEADER}\n{TODO}\n").as_bytes(), Some("Copy"), None).unwrap();
+        assert_eq!((ok.name.as_str(), ok.todos.len()), ("Copy", 1));
+    }
+
+    /// Server-written fields follow the server's own bounds. (Before: a
+    /// 1 MB estimate, a 31 MiB reason and a basis nested 120 deep were
+    /// imported.)
+    #[test]
+    fn server_written_fields_are_bounded() {
+        let nested = format!("{}{}", "[".repeat(120), "]".repeat(120));
+        let long = "x".repeat(MAX_IMPORTED_TEXT + 1);
+        let many = format!(
+            "[{}]",
+            vec![
+                r#"{"id":"0190c1e5-0000-7000-8000-000000000002","title":"t","minutes":5,"actual":true,"distance":0.1}"#;
+                MAX_BASIS + 1
+            ]
+            .join(",")
+        );
+        for bad in [
+            TODO.replace("\"estimate\":null", &format!("\"estimate\":\"{long}\"")),
+            TODO.replace("\"estimate_reason\":null", &format!("\"estimate_reason\":\"{long}\"")),
+            TODO.replace("\"estimate\":null", "\"estimate\":\"a\\u001bb\""),
+            TODO.replace("\"estimate_basis\":[]", &format!("\"estimate_basis\":{nested}")),
+            TODO.replace("\"estimate_basis\":[]", &format!("\"estimate_basis\":{many}")),
+            TODO.replace("\"estimate_basis\":[]", "\"estimate_basis\":[{\"x\":1}]"),
+            TODO.replace("\"estimate_basis\":[]", "\"estimate_basis\":{}"),
+        ] {
+            assert!(
+                parse(format!("{HEADER}\n{bad}\n").as_bytes(), None, None).is_err(),
+                "{}",
+                &bad[..bad.len().min(300)]
+            );
+        }
+        let fine = TODO.replace(
+            "\"estimate_basis\":[]",
+            r#""estimate_basis":[{"id":"0190c1e5-0000-7000-8000-000000000002","title":"Draft","minutes":30,"actual":true,"distance":0.2}]"#,
+        );
+        let ok = parse(format!("{HEADER}\n{fine}\n").as_bytes(), Some("Copy"), None).unwrap();
         assert_eq!((ok.name.as_str(), ok.todos.len()), ("Copy", 1));
     }
 }

@@ -24,7 +24,9 @@
 //! * invitations sent or sent again (each may be a mail to an address the
 //!   owner typed): INVITATION_RATE_PER_HOUR per inviter, four times that a
 //!   day, and twice both per tenant, so that no account or tenant becomes a
-//!   mail relay.
+//!   mail relay;
+//! * imports: one at a time per user and [`IMPORTS_AT_ONCE`] in all, so
+//!   their memory is bounded.
 //!
 //! Keyed state is pruned as it goes, so a flood of keys cannot grow it
 //! without bound.
@@ -68,7 +70,27 @@ pub struct Throttle {
     /// Per inviter and per tenant, each by the hour and by the day.
     invitations: [DefaultKeyedRateLimiter<Uuid>; 4],
     failures: Mutex<HashMap<(String, Option<IpAddr>), Failures>>,
+    /// Users with an import running; at most [`IMPORTS_AT_ONCE`] in all.
+    imports: std::sync::Arc<Mutex<std::collections::HashSet<UserId>>>,
     clock: DefaultClock,
+}
+
+/// Imports running at once, server-wide. Each holds its body (≤ 32 MiB)
+/// and what it parses into while it runs (~100 MiB at the limit), so the
+/// count bounds the memory imports can take.
+pub const IMPORTS_AT_ONCE: usize = 2;
+
+/// A running import: one per user, [`IMPORTS_AT_ONCE`] in all; the slot
+/// frees when this drops.
+pub struct ImportSlot {
+    running: std::sync::Arc<Mutex<std::collections::HashSet<UserId>>>,
+    user: UserId,
+}
+
+impl Drop for ImportSlot {
+    fn drop(&mut self) {
+        self.running.lock().expect("not poisoned").remove(&self.user);
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -115,6 +137,7 @@ impl Throttle {
                 daily(n.saturating_mul(8)),
             ],
             failures: Mutex::new(HashMap::new()),
+            imports: std::sync::Arc::default(),
             clock: DefaultClock::default(),
         }
     }
@@ -222,6 +245,21 @@ impl Throttle {
         self.check(by_user_day, &inviter.0, "invitations")?;
         self.check(by_tenant_hour, &tenant.0, "invitations")?;
         self.check(by_tenant_day, &tenant.0, "invitations")
+    }
+
+    /// A slot for `user` to run an import in, taken before its body is
+    /// read: 429 while one of theirs runs, or while [`IMPORTS_AT_ONCE`] do.
+    pub fn import(&self, user: UserId) -> Result<ImportSlot, ApiError> {
+        let mut running = self.imports.lock().expect("not poisoned");
+        if running.contains(&user) || running.len() >= IMPORTS_AT_ONCE {
+            tracing::info!(limit = "imports", "throttled");
+            return Err(too_many("imports", Duration::from_secs(5)));
+        }
+        running.insert(user);
+        Ok(ImportSlot {
+            running: std::sync::Arc::clone(&self.imports),
+            user,
+        })
     }
 
     /// One event for `key` against `limiter`; 429 once its quota is spent.

@@ -104,7 +104,7 @@ pub struct ImportAnswer {
     request_body(content = String, content_type = "application/x-ndjson", description = "An export (JSON Lines)"),
     responses(
         (status = 201, description = "The new tenant", body = ImportAnswer),
-        (status = 429, description = "Too many tenants created: try again after Retry-After seconds",
+        (status = 429, description = "Too many tenants created, or an import of the caller's (or two of anyone's) still running: try again after Retry-After seconds",
          body = ErrorBody, headers(("retry-after" = u64))),
     )
 )]
@@ -114,6 +114,8 @@ pub async fn import(
     QueryParams(q): QueryParams<ImportQuery>,
     req: Request,
 ) -> Result<(StatusCode, Json<ImportAnswer>), ApiError> {
+    // The slot first: the body is read (and held) only inside it.
+    let _slot = state.throttle.import(session.user_id)?;
     state.throttle.tenant_created(session.user_id)?;
     let body = super::extract::read_body(req, &state).await?;
     let user = state

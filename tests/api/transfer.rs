@@ -10,7 +10,8 @@ use crate::helpers::{aswan_command, run, Backend, TestApp, User};
 backend_tests!(
     a_malformed_line_imports_nothing,
     without_an_owner_here_an_owner_must_be_named,
-    owners_export_and_import_over_http
+    owners_export_and_import_over_http,
+    imports_run_one_per_user_and_follow_the_apis_field_rules
 );
 
 fn export(app: &TestApp, tenant: uuid::Uuid) -> String {
@@ -231,4 +232,102 @@ async fn owners_export_and_import_over_http(backend: Backend) {
     assert!(detail.starts_with("line "), "{detail}");
     let list: Value = eve.client.get("/api/tenants").await.json().await.unwrap();
     assert_eq!(list.as_array().unwrap().len(), 1, "nothing imported");
+}
+
+/// Imports hold a slot from before their body is read: one per user, two in
+/// all (each can take ~100 MiB at the size limit); fields the server writes
+/// follow its own bounds. (Before: no limit, 661 MiB RSS at 6 concurrent
+/// 31 MiB imports; a 1 MB `estimate` and a 120-deep basis were stored.)
+async fn imports_run_one_per_user_and_follow_the_apis_field_rules(backend: Backend) {
+    use std::io::Write;
+    let app = TestApp::spawn(backend).await;
+    let [ada, bob, eve] =
+        <[User; 3]>::try_from(users(&app, &["ada@example.com", "bob@example.com", "eve@example.com"]).await)
+            .ok()
+            .unwrap();
+    let t = ada.tenant("Acme").await;
+    ada.todo(t, "one").await;
+    let body = ada
+        .client
+        .get(&format!("/api/tenants/{t}/export"))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let import = |who: &User, body: String| {
+        who.client
+            .request(reqwest::Method::POST, "/api/tenants/import")
+            .body(body)
+            .send()
+    };
+    // An import whose body is still arriving holds its slot (until the
+    // body read times out or the client goes). A held request that lost the
+    // race for a slot is answered at once: then it is sent again.
+    let hold = |who: &User| {
+        let mut s = std::net::TcpStream::connect(app.addr).unwrap();
+        write!(
+            s,
+            "POST /api/tenants/import HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {}\r\nContent-Length: 100000\r\n\r\n{{",
+            who.token
+        )
+        .unwrap();
+        s.set_nonblocking(true).unwrap();
+        s
+    };
+    let answered = |s: &std::net::TcpStream| matches!(s.peek(&mut [0u8; 1]), Ok(n) if n > 0);
+    // Until `probe` is refused while `who`'s held import is in its slot.
+    async fn refused_while_held(
+        who: &User,
+        hold: &dyn Fn(&User) -> std::net::TcpStream,
+        answered: &dyn Fn(&std::net::TcpStream) -> bool,
+        probe: impl AsyncFn() -> reqwest::Response,
+    ) -> std::net::TcpStream {
+        let mut held = hold(who);
+        for _ in 0..200 {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            if answered(&held) {
+                held = hold(who);
+                continue;
+            }
+            let res = probe().await;
+            if res.status() == StatusCode::TOO_MANY_REQUESTS {
+                assert!(res.headers().contains_key("retry-after"));
+                return held;
+            }
+            assert_eq!(res.status(), StatusCode::CREATED);
+        }
+        panic!("never refused while {}'s import was held", who.email);
+    }
+    let ada_holds = refused_while_held(&ada, &hold, &answered, async || {
+        import(&ada, body.clone()).await.unwrap()
+    })
+    .await;
+    // Another user's import runs beside it; a third is one too many.
+    let bob_holds = refused_while_held(&bob, &hold, &answered, async || {
+        import(&eve, body.clone()).await.unwrap()
+    })
+    .await;
+    drop((ada_holds, bob_holds));
+    crate::helpers::eventually(30, "the slots free when the held imports end", || async {
+        import(&eve, body.clone()).await.unwrap().status() == StatusCode::CREATED
+    })
+    .await;
+
+    // Fields only the server writes follow its bounds.
+    let huge = "x".repeat(1_000_000);
+    let nested = format!("{}{}", "[".repeat(120), "]".repeat(120));
+    let base = body.replace("\"estimate_basis\":[]", "\"estimate_basis\":BASIS");
+    assert!(base.contains("BASIS"), "{base}");
+    for bad in [
+        base.replace("BASIS", &nested),
+        base.replace("BASIS", "[]")
+            .replace("\"estimate_reason\":\"", &format!("\"estimate_reason\":\"{huge}")),
+        base.replace("BASIS", "[]")
+            .replace("\"estimate\":\"", &format!("\"estimate\":\"{huge}")),
+    ] {
+        assert_ne!(bad, base.replace("BASIS", "[]"), "the export has the fields replaced");
+        let res = import(&eve, bad).await.unwrap();
+        let detail = crate::helpers::expect_error(res, StatusCode::UNPROCESSABLE_ENTITY).await;
+        assert!(detail.starts_with("line "), "{detail}");
+    }
 }
