@@ -39,13 +39,16 @@ def record(backend, finding, held, note=""):
 class Server:
     """The release binary on a free port, its log in a file."""
 
-    def __init__(self, binary, workdir, env, nofile=None):
+    def __init__(self, binary, workdir, env, nofile=None, drop_secret=False):
         self.log_path = os.path.join(workdir, f"server-{time.monotonic_ns()}.log")
         self.log = open(self.log_path, "w")
         # Every client here is in 127.0.0.0/8, a few /24s: the per-network
         # cap is lifted but for its own finding (network_cap).
         full = {"PATH": os.environ["PATH"], "BIND": "127.0.0.1:0", "LOG_FORMAT": "text",
                 "JWT_SECRET": SECRET, "EMBEDDING_PROVIDER": "none", "MAX_CONNECTIONS_PER_NETWORK": "100000", **env}
+        if drop_secret:
+            # The signing key generated in DATA_DIR, so DATA_DIR is used.
+            full.pop("JWT_SECRET")
 
         def limit():
             if nofile:
@@ -447,12 +450,6 @@ def low_findings(args, backend, env, workdir):
                          env={"PATH": os.environ["PATH"], "DATABASE_URL": "postgres://u:Sup3rS3cret@h/db"})
     record(backend, "7. --help does not print the password in DATABASE_URL", "Sup3rS3cret" not in out.stdout)
     if backend == "sqlite":
-        ro = Server(args.bin, workdir, {**env, "DATABASE_URL": env["DATABASE_URL"] + "?mode=ro"})
-        try:
-            status = http(ro.base, "GET", "/readyz")[0]
-            record(backend, "7. a read-only database file: /readyz is 503", status == 503, f"status {status}")
-        finally:
-            ro.stop()
         bad = os.path.join(workdir, "corrupt.db")
         with open(bad, "w") as f:
             f.write("not a database " * 100)
@@ -826,9 +823,101 @@ def database_down(args, env, workdir):
     finally:
         server.stop()
 
+def mail_relay(args, backend, env, workdir):
+    """Round 2, 5 and 7: invitations are no mail relay (per inviter and tenant
+    by the hour), "add member" no address sweep (the same budget), names carry
+    no direction controls."""
+    server = Server(args.bin, workdir, env)
+    try:
+        token = sign_up(server.base, "relay@example.com")
+        _, _, tenant = http(server.base, "POST", "/api/tenants", {"name": "Relay"}, token=token)
+        statuses = [http(server.base, "POST", f"/api/tenants/{tenant['id']}/invitations",
+                         {"email": f"victim{i}@example.com"}, token=token)[0] for i in range(30)]
+        record(backend, "round 2: 30 invitations in a row: the hourly budget (20) answers 429 after it",
+               statuses.count(201) == 20 and statuses[20:] == [429] * 10, f"{statuses.count(201)} sent")
+        other = sign_up(server.base, "sweeper@example.com")
+        _, _, t2 = http(server.base, "POST", "/api/tenants", {"name": "Sweep"}, token=other)
+        probes = [http(server.base, "POST", f"/api/tenants/{t2['id']}/members",
+                       {"email": f"who{i}@example.com"}, token=other)[0] for i in range(300)]
+        record(backend, "round 2: 300 add-member probes: at most 20 answered, then 429",
+               probes.count(404) <= 20 and probes.count(429) >= 280, f"{probes.count(404)} answered")
+        status = http(server.base, "POST", "/api/tenants", {"name": "Acme\u202egnp.exe"}, token=token)[0]
+        record(backend, "round 2: U+202E in a tenant name is a 422", status == 422, f"status {status}")
+    finally:
+        server.stop()
+
+
+def round2_lows(args, backend, env, workdir):
+    """Round 2, 7: the low findings."""
+    server = Server(args.bin, workdir, env)
+    try:
+        token = sign_up(server.base, "lows@example.com")
+        _, _, tenant = http(server.base, "POST", "/api/tenants", {"name": "Lows"}, token=token)
+        status = http(server.base, "POST", f"/api/tenants/{tenant['id']}/invitations",
+                      {"email": "x@example.com"}, headers={"Host": "evil.example"}, token=token)[0]
+        record(backend, "round 2: Host: evil.example is a 400 (no link on a forged host)", status == 400,
+               f"status {status}")
+        status = http(server.base, "POST", "/api/sign-up", {"email": "weak@example.com", "password": "password123"})[0]
+        record(backend, "round 2: password123 is refused (20,000-entry list)", status == 422, f"status {status}")
+        # Imports: one per user at a time (a held body keeps its slot), the
+        # API's bounds on server-written fields.
+        held = connect_from("127.0.0.1", server.addr)
+        held.sendall((f"POST /api/tenants/import HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\n"
+                      "Content-Length: 100000\r\n\r\n{").encode())
+        time.sleep(0.5)
+        export = "\n".join([
+            json.dumps({"aswan_export": 1, "tenant": {"name": "Imported"}}),
+            json.dumps({"todo": {"id": "0190c1e5-0000-7000-8000-000000000001", "title": "t", "complete": False,
+                                 "estimate": "x" * 1_000_000, "estimate_status": "ready", "estimate_minutes": 5,
+                                 "estimate_basis": [], "estimate_reason": None, "actual_minutes": None,
+                                 "created_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z"}}),
+        ]).encode()
+        second = http(server.base, "POST", "/api/tenants/import", export, token=token,
+                      headers={"Content-Type": "application/x-ndjson"})[0]
+        held.close()
+        other = sign_up(server.base, "importer@example.com")
+        bad = http(server.base, "POST", "/api/tenants/import", export, token=other,
+                   headers={"Content-Type": "application/x-ndjson"})[0]
+        record(backend, "round 2: a second import of one user's while the first runs: 429; a 1 MB estimate: 422",
+               second == 429 and bad == 422, f"{second}, {bad}")
+        if backend == "sqlite":
+            needle = "erase-me-7731@example.com"
+            gone = sign_up(server.base, needle)
+            status = http(server.base, "DELETE", "/api/me", {"password": PASSWORD}, token=gone)[0]
+    finally:
+        server.stop()
+    if backend == "sqlite":
+        leftovers = []
+        for name in os.listdir(workdir):
+            path = os.path.join(workdir, name)
+            if os.path.isfile(path) and not name.endswith(".log"):
+                with open(path, "rb") as f:
+                    if needle.encode() in f.read():
+                        leftovers.append(name)
+        record(backend, "round 2: a deleted account's email is gone from the SQLite files",
+               status == 204 and not leftovers, f"{status}, in {leftovers}")
+        ro = subprocess.run([args.bin], cwd=workdir, capture_output=True, text=True, timeout=30,
+                            env={"PATH": os.environ["PATH"], "BIND": "127.0.0.1:0", "JWT_SECRET": SECRET,
+                                 **env, "DATABASE_URL": env["DATABASE_URL"] + "?mode=ro"})
+        record(backend, "round 2: a read-only database file is refused at start, naming it",
+               ro.returncode != 0 and "can only be read" in ro.stderr)
+    opened = os.path.join(workdir, "open-data")
+    os.makedirs(opened)
+    os.chmod(opened, 0o777)
+    server = Server(args.bin, workdir, {**env, "DATA_DIR": opened}, drop_secret=True)
+    try:
+        mode = os.stat(opened).st_mode & 0o777
+        record(backend, "round 2: an existing DATA_DIR of mode 777 is closed to 700", mode == 0o700, oct(mode))
+    finally:
+        server.stop()
+    out = subprocess.run([args.bin, "sql", "--help"], capture_output=True, text=True, timeout=30, cwd=workdir,
+                         env={"PATH": os.environ["PATH"]})
+    record(backend, "round 2: `aswan sql --help` says --tenant is a filter, not a boundary",
+           "not a security boundary" in out.stdout)
+
 
 FINDINGS = [idle_sockets, data_dir, throttling, csrf, pagination, aswan_sql, low_findings, disconnect_storm,
-            slow_readers, token_lifecycle, lockout, network_cap]
+            slow_readers, token_lifecycle, lockout, network_cap, mail_relay, round2_lows]
 
 
 def create_pg_database(args, name):
