@@ -27,3 +27,4 @@ cargo bench --bench micro
 command -v valgrind >/dev/null || { apt-get update -qq && apt-get install -y -qq valgrind; }
 python3 bench/profile_list.py --backend sqlite
 python3 bench/footprint.py
+python3 bench/connections.py --bin target/release/aswan

@@ -219,13 +219,20 @@ pub async fn serve(
                 drop((stream, slot, client_slot));
                 return;
             }
-            let mut stream = tokio_io_timeout::TimeoutStream::new(stream);
-            stream.set_write_timeout(Some(write_timeout));
-            let conn = builder
-                .serve_connection_with_upgrades(TokioIo::new(Box::pin(stream)), TowerToHyperService::new(service));
-            if let Err(e) = watcher.watch(conn.into_owned()).await {
-                tracing::debug!(%peer, error = %e, "connection ended with an error");
-            }
+            // The HTTP stage is boxed: until a connection sends something,
+            // its task holds only the small future above (an idle slot
+            // costs ~1 KiB rather than the whole connection state machine;
+            // BENCHMARKS.md, "The connection budget").
+            Box::pin(async move {
+                let mut stream = tokio_io_timeout::TimeoutStream::new(stream);
+                stream.set_write_timeout(Some(write_timeout));
+                let conn = builder
+                    .serve_connection_with_upgrades(TokioIo::new(Box::pin(stream)), TowerToHyperService::new(service));
+                if let Err(e) = watcher.watch(conn.into_owned()).await {
+                    tracing::debug!(%peer, error = %e, "connection ended with an error");
+                }
+            })
+            .await;
             drop((slot, client_slot));
         });
     }
