@@ -46,6 +46,7 @@ impl Cli {
                 .cloned();
             let mut view = clap::Command::new(name)
                 .bin_name(format!("aswan {name}"))
+                .subcommands(sub.get_subcommands().cloned())
                 .args(sub.get_arguments().cloned())
                 .args(settings.map(|a| a.global(false)));
             if let Some(about) = sub.get_long_about().or(sub.get_about()) {
@@ -201,6 +202,7 @@ pub enum Command {
         path: PathBuf,
     },
     /// Manage accounts from the server (for instances without mail).
+    #[command(subcommand_required = true)]
     User {
         #[command(subcommand)]
         action: UserAction,
@@ -309,7 +311,7 @@ pub struct Settings {
     )]
     pub log_level: String,
 
-    /// Base URL of an OpenAI-compatible API (`…/v1`). Unset: estimates are off.
+    /// Base URL of an OpenAI-compatible API (`…/v1`) whose embedding and chat models make the estimates. Unset: the built-in embedding model and estimates from the tenant's own history.
     #[arg(long, global = true, env = "AI_BASE_URL", value_name = "AI_BASE_URL")]
     pub ai_base_url: Option<String>,
 
@@ -383,7 +385,7 @@ pub struct Settings {
     #[arg(long, global = true, env = "SIMILAR_TASKS", value_name = "SIMILAR_TASKS", default_value_t = 3, value_parser = clap::value_parser!(u32).range(0..=50))]
     pub similar_tasks: u32,
 
-    /// Only tasks closer than this cosine distance count as similar (0–2; default 0.45 for local models, 1.0 for vendors).
+    /// Only tasks closer than this cosine distance count as similar (0–2; default 0.50 for local models, 1.0 for vendors).
     #[arg(
         long,
         global = true,
@@ -510,7 +512,8 @@ pub struct Settings {
         global = true,
         env = "TRUSTED_PROXIES",
         value_name = "TRUSTED_PROXIES",
-        value_delimiter = ','
+        value_delimiter = ',',
+        value_parser = parse_ip_net
     )]
     pub trusted_proxies: Vec<ipnet::IpNet>,
 
@@ -560,6 +563,15 @@ pub struct Settings {
     /// Invitations (new or sent again) one account may send per hour, four times as many per day; a tenant takes twice that from all its owners (then 429).
     #[arg(long, global = true, env = "INVITATION_RATE_PER_HOUR", value_name = "INVITATION_RATE_PER_HOUR", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub invitation_rate_per_hour: u32,
+}
+
+/// A network (`10.0.0.0/8`, `fd00::/8`) or a single address (`127.0.0.1`,
+/// `::1`), which is its own /32 or /128.
+fn parse_ip_net(raw: &str) -> Result<ipnet::IpNet, String> {
+    let raw = raw.trim();
+    raw.parse::<ipnet::IpNet>()
+        .or_else(|_| raw.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("{raw:?} is neither an IP address nor a network (e.g. 127.0.0.1 or 10.0.0.0/8)"))
 }
 
 /// An ALLOWED_HOSTS entry: a host name (lowercased), optionally with a
@@ -639,6 +651,31 @@ impl Settings {
             .filter_map(|a| a.get_env())
             .map(|k| k.to_string_lossy().into_owned())
             .collect()
+    }
+
+    /// A DATABASE_URL this server can open names SQLite or PostgreSQL; any
+    /// other scheme is a setting error (exit 2), named without the rest of
+    /// the URL (it may hold a password).
+    pub fn check_database_url(&self) -> Result<(), InvalidSetting> {
+        let Some(url) = &self.database_url else {
+            return Ok(());
+        };
+        let url = url.expose();
+        if ["sqlite:", "postgres://", "postgresql://"]
+            .iter()
+            .any(|p| url.starts_with(p))
+        {
+            return Ok(());
+        }
+        let scheme = url.split_once(':').map_or("(none)", |(scheme, _)| scheme);
+        let scheme: String = scheme
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric() || "+-.".contains(*c))
+            .take(20)
+            .collect();
+        Err(InvalidSetting(format!(
+            "invalid DATABASE_URL: the scheme {scheme:?} is not supported: use sqlite://PATH or postgres://…"
+        )))
     }
 
     /// DATABASE_URL, or by default the SQLite file inside DATA_DIR.
@@ -898,6 +935,56 @@ mod tests {
         assert_eq!(Settings::defaults().bind.port(), 8080);
         assert!(Settings::env_keys().iter().any(|k| k == "DATABASE_URL"));
         assert!(Settings::env_keys().iter().any(|k| k == "AI_BASE_URL"));
+    }
+
+    /// A plain address is a proxy too (its own /32 or /128). (Before: the
+    /// README's own `TRUSTED_PROXIES=127.0.0.1` stopped the server.)
+    #[test]
+    fn trusted_proxies_take_addresses_and_networks() {
+        let cli = Cli::parse_hermetic(["aswan", "--trusted-proxies", "127.0.0.1,::1,10.0.0.0/8"]);
+        let got: Vec<String> = cli.settings.trusted_proxies.iter().map(ToString::to_string).collect();
+        assert_eq!(got, ["127.0.0.1/32", "::1/128", "10.0.0.0/8"]);
+        let err = Cli::hermetic_command()
+            .try_get_matches_from(["aswan", "--trusted-proxies", "proxy.example"])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("neither an IP address nor a network"), "{err}");
+    }
+
+    /// `.env.example` names every setting, and each value it gives is the
+    /// default the binary uses (so uncommenting a line changes nothing but
+    /// what the operator edits). (Before: HNSW_EF_SEARCH was missing and
+    /// SIMILARITY_MAX_DISTANCE's comment gave an old default.)
+    #[test]
+    fn the_env_example_names_every_setting_with_its_default() {
+        use clap::CommandFactory;
+        let example = include_str!("../.env.example");
+        let command = Cli::command();
+        for arg in command.get_arguments() {
+            let Some(key) = arg.get_env().map(|k| k.to_string_lossy().into_owned()) else {
+                continue;
+            };
+            let line = example
+                .lines()
+                .map(|l| l.trim_start_matches("# "))
+                .find(|l| l.starts_with(&format!("{key}=")))
+                .unwrap_or_else(|| panic!("{key} is not in .env.example"));
+            let given = line[key.len() + 1..].split("  ").next().unwrap_or_default().trim();
+            let uncommented = example.lines().any(|l| l.starts_with(&format!("{key}=")));
+            let default: Vec<String> = arg
+                .get_default_values()
+                .iter()
+                .map(|v| v.to_string_lossy().into_owned())
+                .collect();
+            if uncommented {
+                assert_eq!(default, [given.to_owned()], "{key}: .env.example gives {given:?}");
+            }
+        }
+        // The one default that depends on the model, said in the comment.
+        assert!(example.contains(&format!(
+            "default: {:.2} with a local model",
+            crate::ai::LOCAL_MAX_DISTANCE
+        )));
     }
 
     #[test]

@@ -53,6 +53,7 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let settings = cli.settings;
+    settings.check_database_url()?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
             let app = App::build(&settings).await?;
@@ -141,12 +142,23 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 out(&report.to_string())?;
             }
         }
-        Command::Export { tenant } => {
+        Command::Export { tenant: id } => {
             let store = aswan::store::Store::open(settings.database_url().expose(), 2).await?;
             // An operator's tool: the tenant is whatever the operator names
             // (ARCHITECTURE.md, "Isolation", the maintenance door).
             #[allow(clippy::disallowed_methods)]
-            let tenant = store.unchecked_tenant(tenant);
+            let tenant = store.unchecked_tenant(id);
+            match tenant.info().await {
+                Ok(_) => {}
+                Err(aswan::store::StoreError::NotFound) => {
+                    store.close().await;
+                    return Err(InvalidSetting(format!("no tenant has the id {id}")).into());
+                }
+                Err(e) => {
+                    store.close().await;
+                    return Err(e.into());
+                }
+            }
             let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
             let exporting = tokio::spawn(async move { aswan::transfer::export(&tenant, tx).await });
             let bar = indicatif::ProgressBar::new_spinner();
@@ -202,6 +214,14 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Backup { path } => {
+            let folder = path.parent().filter(|p| !p.as_os_str().is_empty());
+            if let Some(folder) = folder.filter(|f| !f.is_dir()) {
+                return Err(InvalidSetting(format!(
+                    "the folder {} does not exist: create it first, or name another",
+                    folder.display()
+                ))
+                .into());
+            }
             let store = aswan::store::Store::open(settings.database_url().expose(), 1).await?;
             let result = store.backup(&path).await;
             store.close().await;
@@ -250,10 +270,21 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let found = store.user_with_password(&email).await;
             let link = match found {
                 Ok(Some(found)) => {
-                    let base = settings
-                        .public_url
-                        .clone()
-                        .unwrap_or_else(|| format!("http://{}", settings.bind));
+                    let base = match &settings.public_url {
+                        Some(url) => url.clone(),
+                        // 0.0.0.0 or [::] is where the server listens, not
+                        // an address a browser can open.
+                        None if settings.bind.ip().is_unspecified() => {
+                            store.close().await;
+                            return Err(InvalidSetting(format!(
+                                "BIND is {}, which no browser can open: set PUBLIC_URL to the address users open (e.g. PUBLIC_URL=http://tasks.internal:{})",
+                                settings.bind,
+                                settings.bind.port()
+                            ))
+                            .into());
+                        }
+                        None => format!("http://{}", settings.bind),
+                    };
                     Some(aswan::http::reset_link(&store, &base, found.user.id, &found.user.email).await)
                 }
                 Ok(None) => None,

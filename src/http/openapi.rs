@@ -58,7 +58,7 @@ pub const COOKIE: &str = "cookie";
             and tenant-scoped ones (`/api/tenants/{tenant_id}/todos`) do the same.\n\n\
             Lists are paged: `?limit=` and `?cursor=`, the next page in a \
             `Link: <…>; rel=\"next\"` header. Every error is `{\"detail\": \"…\"}`.",
-        license(name = "MIT OR Apache-2.0"),
+        license(name = "Apache-2.0"),
     ),
     modifiers(&SecuritySchemes),
     security(("bearer" = []), ("cookie" = [])),

@@ -203,3 +203,78 @@ fn each_command_lists_only_the_settings_it_reads() {
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// An operator's first hour: each stumble is one clear line and exit 2.
+/// (Before: `aswan user --help` hid `reset-password` and a bare `aswan user`
+/// exited 0; a backup into a missing folder said "unable to open database";
+/// exporting an unknown tenant said "not found"; `mysql://` exited 1; with
+/// BIND=0.0.0.0 a reset link pointed at http://0.0.0.0:8080.)
+#[test]
+fn an_operators_first_hour_without_a_stumble() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = aswan(dir.path()).args(["user", "--help"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("reset-password"));
+    let out = aswan(dir.path()).arg("user").output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "a bare `aswan user`");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("subcommand"));
+
+    let out = aswan(dir.path()).arg("migrate").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let one_line = |out: &std::process::Output, code: i32, says: &str| {
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{err}");
+        assert!(err.contains(says), "{err}");
+    };
+    let missing = dir.path().join("no-such-folder/x.db");
+    let out = aswan(dir.path()).arg("backup").arg(&missing).output().unwrap();
+    one_line(&out, 2, "no-such-folder does not exist");
+    let id = "0190c1e5-0000-7000-8000-00000000abcd";
+    let out = aswan(dir.path()).args(["export", "--tenant", id]).output().unwrap();
+    one_line(&out, 2, &format!("no tenant has the id {id}"));
+    let out = aswan(dir.path())
+        .arg("migrate")
+        .env("DATABASE_URL", "mysql://root:Sup3rS3cret@db/aswan")
+        .output()
+        .unwrap();
+    one_line(&out, 2, "\"mysql\" is not supported");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("Sup3rS3cret"));
+
+    // An account to reset, made the usual way.
+    let server = ServerProcess::start(dir.path(), &[]);
+    let res = ureq_post(
+        &server.url("/api/sign-up"),
+        r#"{"email":"ada@example.com","password":"correct horse"}"#,
+    );
+    assert!(res.starts_with("HTTP/1.1 200"), "{res}");
+    drop(server);
+    let out = aswan(dir.path())
+        .args(["user", "reset-password", "ada@example.com"])
+        .env("BIND", "0.0.0.0:8080")
+        .output()
+        .unwrap();
+    one_line(&out, 2, "set PUBLIC_URL");
+    let out = aswan(dir.path())
+        .args(["user", "reset-password", "ada@example.com"])
+        .env("BIND", "0.0.0.0:8080")
+        .env("PUBLIC_URL", "https://tasks.example.com")
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("https://tasks.example.com/reset-password/"));
+}
+
+/// A minimal HTTP POST over a plain socket: the response's text.
+fn ureq_post(url: &str, body: &str) -> String {
+    let rest = url.strip_prefix("http://").unwrap();
+    let (addr, path) = rest.split_once('/').unwrap();
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    write!(
+        s,
+        "POST /{path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).unwrap();
+    answer
+}
