@@ -109,7 +109,10 @@ impl App {
 
     /// The Prometheus listener's router (METRICS_BIND; src/monitoring.rs).
     pub fn metrics_router(&self) -> axum::Router {
-        crate::monitoring::router(self.store.clone(), self.ai.clone())
+        let ai = self.ai.clone();
+        crate::monitoring::router(self.store.clone(), move || {
+            ai.as_ref().is_some_and(|ai| ai.breaker_open())
+        })
     }
 
     pub fn store(&self) -> &Store {

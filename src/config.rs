@@ -951,42 +951,6 @@ mod tests {
         assert!(err.contains("neither an IP address nor a network"), "{err}");
     }
 
-    /// `.env.example` names every setting, and each value it gives is the
-    /// default the binary uses (so uncommenting a line changes nothing but
-    /// what the operator edits). (Before: HNSW_EF_SEARCH was missing and
-    /// SIMILARITY_MAX_DISTANCE's comment gave an old default.)
-    #[test]
-    fn the_env_example_names_every_setting_with_its_default() {
-        use clap::CommandFactory;
-        let example = include_str!("../.env.example");
-        let command = Cli::command();
-        for arg in command.get_arguments() {
-            let Some(key) = arg.get_env().map(|k| k.to_string_lossy().into_owned()) else {
-                continue;
-            };
-            let line = example
-                .lines()
-                .map(|l| l.trim_start_matches("# "))
-                .find(|l| l.starts_with(&format!("{key}=")))
-                .unwrap_or_else(|| panic!("{key} is not in .env.example"));
-            let given = line[key.len() + 1..].split("  ").next().unwrap_or_default().trim();
-            let uncommented = example.lines().any(|l| l.starts_with(&format!("{key}=")));
-            let default: Vec<String> = arg
-                .get_default_values()
-                .iter()
-                .map(|v| v.to_string_lossy().into_owned())
-                .collect();
-            if uncommented {
-                assert_eq!(default, [given.to_owned()], "{key}: .env.example gives {given:?}");
-            }
-        }
-        // The one default that depends on the model, said in the comment.
-        assert!(example.contains(&format!(
-            "default: {:.2} with a local model",
-            crate::ai::LOCAL_MAX_DISTANCE
-        )));
-    }
-
     #[test]
     fn flags_parse() {
         let cli = Cli::parse_hermetic(["aswan", "migrate", "--bind", "0.0.0.0:9000", "--cookie-secure", "true"]);

@@ -1,6 +1,7 @@
 //! Aswan: a self-hostable, multi-tenant task manager with AI time estimates.
 //! ARCHITECTURE.md is the picture of the house; each module owns one room.
 
+pub mod accounts;
 pub mod ai;
 pub mod app;
 pub mod auth;

@@ -26,6 +26,47 @@ pub struct Letter<'a> {
     pub footer: &'a str,
 }
 
+/// The words of each mail Aswan sends. Subjects are fixed text: nothing a
+/// user typed goes into one (it could make a mail read as from someone else).
+impl<'a> Letter<'a> {
+    /// An invitation to `tenant` as `role`, from `inviter`, for `to`.
+    pub fn invitation(inviter: &str, tenant: &str, role: &str, to: &str, link: &'a str) -> Self {
+        Self {
+            subject: "You have an invitation on Aswan".into(),
+            lead: format!(
+                "{inviter} invites you to join {tenant} on Aswan as {role}. Sign in (or sign up) with this address, {to}, then open the link. It works once, for 7 days."
+            ),
+            action: "Join",
+            link,
+            footer: "If you did not expect this, ignore this mail.",
+        }
+    }
+
+    /// A link that confirms that `email` is its owner's.
+    pub fn verification(email: &str, link: &'a str) -> Self {
+        Self {
+            subject: "Confirm your email address for Aswan".into(),
+            lead: format!("Someone (we hope you) signed up to Aswan as {email}."),
+            action: "Confirm this address",
+            link,
+            footer: "If it was not you, ignore this mail: nothing happens without the link.",
+        }
+    }
+
+    /// A link that sets a new password for the account `email`.
+    pub fn password_reset(email: &str, link: &'a str) -> Self {
+        Self {
+            subject: "Reset your Aswan password".into(),
+            lead: format!(
+                "Someone (we hope you) asked to reset the password of the Aswan account {email}. The link works once, for 30 minutes."
+            ),
+            action: "Choose a new password",
+            link,
+            footer: "If it was not you, ignore this mail: your password stays as it is.",
+        }
+    }
+}
+
 impl Mailer {
     /// `None` without SMTP_URL.
     pub fn from_settings(settings: &Settings) -> Result<Option<Self>, InvalidSetting> {

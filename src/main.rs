@@ -285,7 +285,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                         }
                         None => format!("http://{}", settings.bind),
                     };
-                    Some(aswan::http::reset_link(&store, &base, found.user.id, &found.user.email).await)
+                    Some(aswan::accounts::reset_link(&store, &base, found.user.id, &found.user.email).await)
                 }
                 Ok(None) => None,
                 Err(e) => Some(Err(e)),

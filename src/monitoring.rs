@@ -63,12 +63,17 @@ pub fn spawn_upkeep() -> tokio::task::JoinHandle<()> {
 
 /// The metrics listener's router: `GET /metrics`, with the gauges that are
 /// read when scraped (pool, queue, breaker) brought up to date first.
-pub fn router(store: crate::store::Store, ai: Option<std::sync::Arc<crate::ai::Ai>>) -> axum::Router {
+/// `breaker_open` says whether the AI vendor's circuit breaker is open (the
+/// estimates layer owns it; this one only reports).
+pub fn router(
+    store: crate::store::Store,
+    breaker_open: impl Fn() -> bool + Clone + Send + Sync + 'static,
+) -> axum::Router {
     let handle = handle();
     axum::Router::new().route(
         "/metrics",
         axum::routing::get(move || {
-            let (store, ai) = (store.clone(), ai.clone());
+            let (store, breaker_open) = (store.clone(), breaker_open.clone());
             async move {
                 let (open, idle, max) = store.pool_stats();
                 metrics::gauge!("db_pool_connections", "state" => "idle").set(f64::from(idle));
@@ -84,8 +89,7 @@ pub fn router(store: crate::store::Store, ai: Option<std::sync::Arc<crate::ai::A
                     }
                     Err(e) => tracing::warn!(error = %e, "metrics: cannot read the estimate queue"),
                 }
-                let open = ai.as_ref().is_some_and(|ai| ai.breaker_open());
-                metrics::gauge!("ai_breaker_open").set(if open { 1.0 } else { 0.0 });
+                metrics::gauge!("ai_breaker_open").set(if breaker_open() { 1.0 } else { 0.0 });
                 (
                     [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
                     handle.render(),
@@ -95,13 +99,8 @@ pub fn router(store: crate::store::Store, ai: Option<std::sync::Arc<crate::ai::A
     )
 }
 
-/// A vendor call's outcome, by endpoint.
-pub fn vendor_call<T>(endpoint: &'static str, result: &Result<T, crate::ai::VendorError>) {
-    let outcome = match result {
-        Ok(_) => "ok",
-        Err(crate::ai::VendorError::Transient { .. }) => "transient",
-        Err(crate::ai::VendorError::Permanent(_)) => "permanent",
-    };
+/// A vendor call's outcome (`ok`, `transient`, `permanent`), by endpoint.
+pub fn vendor_call(endpoint: &'static str, outcome: &'static str) {
     metrics::counter!("ai_vendor_calls_total", "endpoint" => endpoint, "outcome" => outcome).increment(1);
 }
 

@@ -8,18 +8,7 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::domain::TodoId;
-
-/// A timed task with its estimate, as the accuracy view plots it.
-#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
-pub struct EstimatedActual {
-    pub id: TodoId,
-    pub title: String,
-    pub estimate_minutes: i32,
-    pub actual_minutes: i32,
-    /// When the task was last changed (recorded as done), the x of the trend.
-    pub updated_at: DateTime<Utc>,
-}
+pub use crate::store::EstimatedActual;
 
 /// One group of consecutive tasks in the trend.
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
@@ -107,6 +96,7 @@ pub fn summarise(points: Vec<EstimatedActual>) -> Accuracy {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::TodoId;
 
     fn p(i: i64, estimate: i32, actual: i32) -> EstimatedActual {
         EstimatedActual {

@@ -94,7 +94,7 @@ impl VendorClient {
         dimensions: Option<u32>,
     ) -> Result<Vec<Vec<f32>>, VendorError> {
         let result = self.embed_once(model, inputs, dimensions).await;
-        crate::monitoring::vendor_call("embeddings", &result);
+        crate::monitoring::vendor_call("embeddings", outcome(&result));
         if result.is_ok() {
             crate::monitoring::embedded("vendor", inputs.len());
         }
@@ -142,7 +142,7 @@ impl VendorClient {
     /// One chat completion; the assistant's text.
     pub async fn chat(&self, model: &str, system: &str, user: &str) -> Result<String, VendorError> {
         let result = self.chat_once(model, system, user).await;
-        crate::monitoring::vendor_call("chat", &result);
+        crate::monitoring::vendor_call("chat", outcome(&result));
         result
     }
 
@@ -235,6 +235,15 @@ fn classify(status: StatusCode, body: &str, retry_after: Option<Duration>) -> Ve
             retry_after,
         },
         _ => VendorError::transient(format!("the AI vendor answered {status}")),
+    }
+}
+
+/// A call's outcome as the metrics name it.
+fn outcome<T>(result: &Result<T, VendorError>) -> &'static str {
+    match result {
+        Ok(_) => "ok",
+        Err(VendorError::Transient { .. }) => "transient",
+        Err(VendorError::Permanent(_)) => "permanent",
     }
 }
 

@@ -115,8 +115,8 @@ mod tests {
         assert_eq!(Email::parse("  Ada@Example.COM ").unwrap().as_str(), "ada@example.com");
     }
 
-    /// The look-alikes of the accounts issue: each is refused, or becomes
-    /// the address it imitates.
+    /// Addresses that look like another (case, dots, plus tags, Unicode
+    /// confusables): each is refused, or becomes the address it imitates.
     #[test]
     fn look_alikes_are_refused_or_normalised() {
         for sneaky in [

@@ -128,3 +128,17 @@ mod tests {
         }
     }
 }
+
+/// `{todo_id}` in a path, for the todo routes and the timer started on one.
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct TodoPath {
+    /// The todo's id.
+    pub(super) todo_id: crate::domain::TodoId,
+}
+
+impl TodoPath {
+    pub fn todo_id(&self) -> crate::domain::TodoId {
+        self.todo_id
+    }
+}

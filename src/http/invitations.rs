@@ -147,19 +147,13 @@ async fn deliver(
     if let Some(mailer) = &state.mailer {
         let inviter = state.store.user(ctx.user.0.user_id).await?.ok_or(SESSION_ENDED)?;
         let tenant = ctx.membership.tenant.name.clone();
-        let letter = Letter {
-            // Fixed words: a subject must not carry text an owner typed.
-            subject: "You have an invitation on Aswan".into(),
-            lead: format!(
-                "{} invites you to join {tenant} on Aswan as {}. Sign in (or sign up) with this address, {}, then open the link. It works once, for 7 days.",
-                inviter.name.as_deref().unwrap_or(&inviter.email),
-                invitation.role.as_str(),
-                invitation.email,
-            ),
-            action: "Join",
-            link: &link,
-            footer: "If you did not expect this, ignore this mail.",
-        };
+        let letter = Letter::invitation(
+            inviter.name.as_deref().unwrap_or(&inviter.email),
+            &tenant,
+            invitation.role.as_str(),
+            &invitation.email,
+            &link,
+        );
         match mailer.send(&invitation.email, &letter).await {
             Ok(()) => emailed = true,
             // The invitation stands: the owner can copy the link, or resend.

@@ -12,7 +12,6 @@
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
-use chrono::Duration;
 use serde::Deserialize;
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
@@ -21,16 +20,11 @@ use utoipa_axum::routes;
 use super::edge::ClientIp;
 use super::openapi::ErrorBody;
 use super::{ApiError, AppState, CurrentUser, JsonBody};
-use crate::auth::{hash_password, new_link_secret, secret_hash};
+use crate::auth::{hash_password, secret_hash};
 use crate::domain::{Email, Password};
 use crate::mail::Letter;
 use crate::store::prelude::*;
 use crate::store::{EmailPurpose, User};
-
-/// How long a verification link lasts.
-const VERIFY_FOR: Duration = Duration::days(3);
-/// How long a password reset link lasts.
-pub const RESET_FOR: Duration = Duration::minutes(30);
 
 const BAD_LINK: ApiError = ApiError::NotFound("this link is invalid, used or expired");
 const NO_MAIL: ApiError = ApiError::Conflict("this server sends no mail (SMTP_URL): ask its administrator");
@@ -80,29 +74,11 @@ pub(super) fn send_verification(state: &AppState, headers: &HeaderMap, user: &Us
     };
     let (store, base, user) = (state.store.clone(), link_base(state, headers), user.clone());
     state.background.spawn(async move {
-        let secret = new_link_secret();
-        let expires = crate::store::now() + VERIFY_FOR;
-        let made = store
-            .create_email_token(
-                user.id,
-                EmailPurpose::VerifyEmail,
-                &secret_hash(&secret),
-                &user.email,
-                expires,
-            )
-            .await;
-        if let Err(e) = made {
-            tracing::warn!(error = %e, "could not make a verification link");
-            return;
-        }
-        let link = format!("{base}/verify-email/{secret}");
-        let letter = Letter {
-            subject: "Confirm your email address for Aswan".into(),
-            lead: format!("Someone (we hope you) signed up to Aswan as {}.", user.email),
-            action: "Confirm this address",
-            link: &link,
-            footer: "If it was not you, ignore this mail: nothing happens without the link.",
+        let link = match crate::accounts::verification_link(&store, &base, user.id, &user.email).await {
+            Ok(link) => link,
+            Err(e) => return tracing::warn!(error = %e, "could not make a verification link"),
         };
+        let letter = Letter::verification(&user.email, &link);
         if let Err(e) = mailer.send(&user.email, &letter).await {
             tracing::warn!(error = %e, "could not send a verification mail");
         }
@@ -214,41 +190,16 @@ pub async fn request_reset(
             Err(e) => return tracing::warn!(error = %e, "password reset: lookup failed"),
         };
         let Some(found) = found else { return };
-        let link = match reset_link(&store, &base, found.user.id, &found.user.email).await {
+        let link = match crate::accounts::reset_link(&store, &base, found.user.id, &found.user.email).await {
             Ok(link) => link,
             Err(e) => return tracing::warn!(error = %e, "password reset: could not make a link"),
         };
-        let letter = Letter {
-            subject: "Reset your Aswan password".into(),
-            lead: format!(
-                "Someone (we hope you) asked to reset the password of the Aswan account {}. The link works once, for 30 minutes.",
-                found.user.email
-            ),
-            action: "Choose a new password",
-            link: &link,
-            footer: "If it was not you, ignore this mail: your password stays as it is.",
-        };
+        let letter = Letter::password_reset(&found.user.email, &link);
         if let Err(e) = mailer.send(&found.user.email, &letter).await {
             tracing::warn!(error = %e, "could not send a password reset mail");
         }
     });
     Ok(StatusCode::ACCEPTED)
-}
-
-/// A single-use password reset link for `user` (also `aswan user
-/// reset-password`).
-pub async fn reset_link(
-    store: &crate::store::Store,
-    base: &str,
-    user: crate::domain::UserId,
-    email: &str,
-) -> crate::store::Result<String> {
-    let secret = new_link_secret();
-    let expires = crate::store::now() + RESET_FOR;
-    store
-        .create_email_token(user, EmailPurpose::ResetPassword, &secret_hash(&secret), email, expires)
-        .await?;
-    Ok(format!("{base}/reset-password/{secret}"))
 }
 
 /// Sets a new password with a reset link's secret, in one transaction: every

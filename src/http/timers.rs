@@ -27,7 +27,7 @@ pub fn me_router() -> OpenApiRouter<AppState> {
     path = "/{todo_id}/timer",
     tag = "todos",
     operation_id = "start_timer",
-    params(super::todos::TodoPath),
+    params(super::TodoPath),
     responses(
         (status = 201, description = "The timer, running", body = Timer),
         (status = 404, description = "No such todo in this tenant, or no such tenant for the caller", body = ErrorBody),
@@ -37,7 +37,7 @@ pub fn me_router() -> OpenApiRouter<AppState> {
 pub async fn start(
     State(state): State<AppState>,
     ctx: TenantCtx,
-    ApiPath(path): ApiPath<super::todos::TodoPath>,
+    ApiPath(path): ApiPath<super::TodoPath>,
 ) -> Result<(StatusCode, Json<Timer>), ApiError> {
     let id = path.todo_id();
     let todo = ctx.tenant.todo(id).await?.ok_or(ApiError::NotFound("todo not found"))?;

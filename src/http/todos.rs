@@ -13,7 +13,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::openapi::ErrorBody;
-use super::{pagination, ApiError, ApiPath, AppState, JsonBody, QueryParams, TenantCtx};
+use super::{pagination, ApiError, ApiPath, AppState, JsonBody, QueryParams, TenantCtx, TodoPath};
 use crate::ai::parse::MAX_MINUTES;
 use crate::domain::{TodoFilter, TodoId, TodoTitle};
 use crate::store::prelude::*;
@@ -28,19 +28,6 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_one, patch, delete))
         .routes(routes!(re_estimate))
         .routes(routes!(super::timers::start))
-}
-
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Path)]
-pub struct TodoPath {
-    /// The todo's id.
-    todo_id: TodoId,
-}
-
-impl TodoPath {
-    pub fn todo_id(&self) -> TodoId {
-        self.todo_id
-    }
 }
 
 const NOT_FOUND: ApiError = ApiError::NotFound("todo not found");

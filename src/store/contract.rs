@@ -30,7 +30,7 @@ use crate::domain::{Email, Role, TenantId, TenantName, TodoFilter, TodoId, Token
 #[cfg(doc)]
 use super::{Store, StoreError, TenantStore};
 
-/// Accounts and sessions (global context).
+/// Accounts: users, passwords, verified emails, email links (global context).
 pub trait Accounts {
     /// Creates a user and its password credential atomically.
     /// [`StoreError::Conflict`] when the email is taken; nothing is written then.
@@ -106,6 +106,7 @@ pub trait Timers {
     async fn stop_timer(&self, user: UserId) -> Result<Option<Timer>>;
 }
 
+/// Sessions and personal API tokens: the credentials (global context).
 pub trait Sessions {
     /// Records a sign-in; the session's id is its token's `jti`.
     async fn create_session(&self, session: &NewSession) -> Result<()>;
@@ -271,8 +272,8 @@ pub trait Todos {
     async fn calibration_samples(&self, limit: i64) -> Result<Vec<(i32, i32)>>;
 
     /// The latest `limit` timed todos that had an estimate, most recently
-    /// updated first: what the accuracy view measures (src/ai/accuracy.rs).
-    async fn estimated_actuals(&self, limit: i64) -> Result<Vec<crate::ai::accuracy::EstimatedActual>>;
+    /// updated first: what the accuracy view measures (the accuracy view).
+    async fn estimated_actuals(&self, limit: i64) -> Result<Vec<super::EstimatedActual>>;
 
     /// The open todos' count, how many have an estimate, and its sum.
     async fn open_work(&self) -> Result<OpenWork>;

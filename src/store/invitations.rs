@@ -13,10 +13,6 @@ use super::models::{parse_role, MembershipRow};
 use super::{Membership, Result, Store, StoreError, TenantStore};
 use crate::domain::{Email, Role, UserId};
 
-/// Withdraws the pending invitations to tenant `$1` that `$2` sent (they
-/// stop being an owner there, or leave).
-pub(super) const FORGET_INVITATIONS_BY: &str = "DELETE FROM invitations WHERE tenant_id = $1 AND invited_by = $2";
-
 /// An invitation to make.
 #[derive(Debug, Clone)]
 pub struct NewInvitation {

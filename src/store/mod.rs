@@ -38,6 +38,7 @@ mod postgres;
 mod queue;
 mod release_check;
 mod sessions;
+mod sql;
 mod sqlite;
 mod tenants;
 mod timers;
@@ -49,8 +50,9 @@ pub use contract::{Accounts, Embeddings, EstimateQueue, Jobs, Sessions, TenantAd
 pub use error::StoreError;
 pub use invitations::{Invitation, InvitationPreview, NewInvitation};
 pub use models::{
-    Basis, Cursor, EmailPurpose, EstimateJob, EstimateOutcome, EstimateStatus, Imported, ImportedTodo, Member,
-    Membership, NewTodo, OpenWork, Page, PageRequest, Tenant, TenantImport, Todo, TodoPatch, User, UserWithHash,
+    Basis, Cursor, EmailPurpose, EstimateJob, EstimateOutcome, EstimateStatus, EstimatedActual, Imported, ImportedTodo,
+    Member, Membership, NewTodo, OpenWork, Page, PageRequest, Tenant, TenantImport, Todo, TodoPatch, User,
+    UserWithHash,
 };
 pub use postgres::Distribution;
 pub use sessions::{ApiTokenInfo, NewApiToken, NewSession, SessionInfo};

@@ -563,3 +563,15 @@ mod tests {
         }
     }
 }
+
+/// A timed task with its estimate, as the accuracy view plots it
+/// (src/ai/accuracy.rs reads these).
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct EstimatedActual {
+    pub id: TodoId,
+    pub title: String,
+    pub estimate_minutes: i32,
+    pub actual_minutes: i32,
+    /// When the task was last changed (recorded as done), the x of the trend.
+    pub updated_at: DateTime<Utc>,
+}

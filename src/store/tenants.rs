@@ -13,18 +13,7 @@ use super::{
 };
 use crate::domain::{Email, Role, TenantId, TenantName, UserId};
 
-/// The member query: the shared SELECT; callers append the WHERE at compile
-/// time (SQL text is never formatted at run time).
-macro_rules! member_query {
-    ($where:literal) => {
-        concat!(
-            "SELECT u.id, u.email, u.name, tu.role, tu.created_at
-             FROM tenant_users tu JOIN users u ON u.id = tu.user_id ",
-            $where
-        )
-    };
-}
-pub(super) use member_query;
+use super::sql::member_query;
 
 /// A membership row with when it began (the list's sort key).
 #[derive(sqlx::FromRow)]

@@ -20,10 +20,6 @@ pub struct Timer {
     pub elapsed_seconds: i64,
 }
 
-/// Stops `$2`'s timer if it runs in tenant `$1` (the member is leaving it:
-/// the timer would keep showing a tenant they can no longer open).
-pub(super) const STOP_TIMER_IN_TENANT: &str = "DELETE FROM timers WHERE tenant_id = $1 AND user_id = $2";
-
 #[derive(sqlx::FromRow)]
 struct TimerRow {
     tenant_id: Uuid,

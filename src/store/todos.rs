@@ -263,7 +263,7 @@ impl Todos for TenantStore {
         .await?))
     }
 
-    async fn estimated_actuals(&self, limit: i64) -> Result<Vec<crate::ai::accuracy::EstimatedActual>> {
+    async fn estimated_actuals(&self, limit: i64) -> Result<Vec<super::EstimatedActual>> {
         let rows: Vec<(Uuid, String, i32, i32, DateTime<Utc>)> =
             on!(tenant_read(&self.db, self.tenant), |c| sqlx::query_as(
                 "SELECT id, title, estimate_minutes, actual_minutes, updated_at FROM todos
@@ -277,7 +277,7 @@ impl Todos for TenantStore {
         Ok(rows
             .into_iter()
             .map(
-                |(id, title, estimate_minutes, actual_minutes, updated_at)| crate::ai::accuracy::EstimatedActual {
+                |(id, title, estimate_minutes, actual_minutes, updated_at)| super::EstimatedActual {
                     id: id.into(),
                     title,
                     estimate_minutes,

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Replays every finding of the hostile-traffic issue against the release
+"""Replays every known attack (hostile traffic, rounds 1 and 2) against the release
 binary, on SQLite and on PostgreSQL, and prints a table: finding -> held or
 FAILED. Exits 1 if anything failed.
 

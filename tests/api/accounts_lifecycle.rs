@@ -1,4 +1,4 @@
-//! Accounts people can trust (the accounts issue): invitations instead of
+//! Accounts people can trust: invitations instead of
 //! inherited memberships, look-alike emails, mail through a real SMTP server
 //! on loopback, passwords, sessions, API tokens, deletion, one's own data.
 
@@ -56,7 +56,7 @@ async fn token_of(res: reqwest::Response) -> String {
         .to_owned()
 }
 
-/// The takeover of the accounts issue, without mail: Mallory signs up first
+/// A takeover by pre-registration, without mail: Mallory signs up first
 /// with Alice's address; the owner adds it directly; Mallory used to see the
 /// tenant. Now the direct add is refused (the address is not proven) and
 /// Mallory has nothing.
@@ -96,7 +96,7 @@ async fn a_preregistered_address_inherits_nothing(backend: Backend) {
     assert_eq!(carol.titles(t).await, ["Secret roadmap"]);
 }
 
-/// Each look-alike of the accounts issue is refused, or becomes the address
+/// Each look-alike address is refused, or becomes the address
 /// it imitates (and then meets the existing account).
 async fn look_alike_emails_are_refused_or_folded(backend: Backend) {
     let app = TestApp::spawn(backend).await;

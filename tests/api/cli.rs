@@ -278,3 +278,38 @@ fn ureq_post(url: &str, body: &str) -> String {
     s.read_to_string(&mut answer).unwrap();
     answer
 }
+
+/// `.env.example` names every setting, and each value it gives is the
+/// default the binary uses (so uncommenting a line changes nothing but
+/// what the operator edits). (Before: HNSW_EF_SEARCH was missing and
+/// SIMILARITY_MAX_DISTANCE's comment gave an old default.)
+#[test]
+fn the_env_example_names_every_setting_with_its_default() {
+    let example = include_str!("../../.env.example");
+    let command = aswan::config::Cli::full_command();
+    for arg in command.get_arguments() {
+        let Some(key) = arg.get_env().map(|k| k.to_string_lossy().into_owned()) else {
+            continue;
+        };
+        let line = example
+            .lines()
+            .map(|l| l.trim_start_matches("# "))
+            .find(|l| l.starts_with(&format!("{key}=")))
+            .unwrap_or_else(|| panic!("{key} is not in .env.example"));
+        let given = line[key.len() + 1..].split("  ").next().unwrap_or_default().trim();
+        let uncommented = example.lines().any(|l| l.starts_with(&format!("{key}=")));
+        let default: Vec<String> = arg
+            .get_default_values()
+            .iter()
+            .map(|v| v.to_string_lossy().into_owned())
+            .collect();
+        if uncommented {
+            assert_eq!(default, [given.to_owned()], "{key}: .env.example gives {given:?}");
+        }
+    }
+    // The one default that depends on the model, said in the comment.
+    assert!(example.contains(&format!(
+        "default: {:.2} with a local model",
+        aswan::ai::LOCAL_MAX_DISTANCE
+    )));
+}

@@ -1,4 +1,4 @@
-// How good the estimates are (the UI issue's accuracy view): reached from
+// How good the estimates are (the accuracy view): reached from
 // the workload header, it charts estimated against actual durations (an
 // inline SVG, no chart library from anywhere), gives the median error and
 // lists the worst misses. On a laptop in dark mode and a phone in light mode.

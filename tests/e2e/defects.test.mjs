@@ -1,4 +1,4 @@
-// Defects of the UI issue that lost edits or hid errors, each driven as a
+// Ways the UI once lost edits or hid errors, each driven as a
 // user would (each failed on the code before its fix).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -216,7 +216,7 @@ test('on a phone the members page keeps roles, buttons and emails whole', async 
   }
 });
 
-// Defect 8's remainder and "undo instead of confirm()": n, /, j/k, x, e,
+// The keyboard, and undo instead of confirm(): n, /, j/k, x, e,
 // Delete and ? work from the keyboard alone; deleting and completing show
 // a toast with Undo instead of a confirm() box.
 test('keyboard shortcuts drive the list; delete and complete can be undone', async () => {

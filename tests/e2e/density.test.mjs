@@ -1,4 +1,4 @@
-// The dense list (the UI issue's "a dense, calm list"): one line per task,
+// The dense list: one line per task,
 // 15+ tasks on a laptop screen and 6+ on a phone's, open tasks first and
 // the done ones in a section that folds away (and stays folded).
 import { test, before, after } from 'node:test';

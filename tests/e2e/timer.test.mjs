@@ -1,4 +1,4 @@
-// Timers (the UI issue's "a timer that feeds the estimates"): start one on a
+// Timers, which feed the estimates: start one on a
 // task, it counts live and survives a reload (it is kept by the server);
 // completing the timed task proposes its time as the actual duration; Stop
 // stops it. On a laptop in dark mode and on a phone in light mode.

@@ -1,4 +1,4 @@
-// The workload header (the UI issue's "workload at a glance"): open tasks,
+// The workload header (the workload at a glance): open tasks,
 // the sum of their estimates, how many have none, "what fits in", and the
 // list ordered by estimate; on a laptop in dark mode and on a phone in
 // light mode.

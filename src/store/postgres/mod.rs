@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::console::{check_statement, Dialect};
 use super::models::{MemberRow, SimilarRow};
-use super::tenants::member_query;
+use super::sql::member_query;
 use super::{Member, Result, SqlTable, StoreError, StoreOptions};
 use crate::domain::{Role, TenantId, TodoId, UserId};
 
@@ -277,7 +277,7 @@ impl PgDb {
             .execute(&mut *tx)
             .await?;
         Self::forget_what_only_an_owner_could_do(&mut tx, tenant, user).await?;
-        sqlx::query(super::timers::STOP_TIMER_IN_TENANT)
+        sqlx::query(super::sql::STOP_TIMER_IN_TENANT)
             .bind(tenant.0)
             .bind(user.0)
             .execute(&mut *tx)
@@ -294,7 +294,7 @@ impl PgDb {
         tenant: TenantId,
         user: UserId,
     ) -> Result<()> {
-        sqlx::query(super::invitations::FORGET_INVITATIONS_BY)
+        sqlx::query(super::sql::FORGET_INVITATIONS_BY)
             .bind(tenant.0)
             .bind(user.0)
             .execute(&mut *tx)

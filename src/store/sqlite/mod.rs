@@ -15,7 +15,7 @@ use uuid::Uuid;
 
 use super::console::{check_statement, Dialect};
 use super::models::{MemberRow, SimilarRow};
-use super::tenants::member_query;
+use super::sql::member_query;
 use super::{Member, Result, SqlTable, StoreError, StoreOptions};
 use crate::domain::{Role, TenantId, TodoId, UserId};
 
@@ -303,7 +303,7 @@ impl SqliteDb {
         if changed == 1 && role != Role::Owner {
             // Stepping down (or staying a member): what only an owner could
             // send goes (see the PostgreSQL twin).
-            sqlx::query(crate::store::invitations::FORGET_INVITATIONS_BY)
+            sqlx::query(super::sql::FORGET_INVITATIONS_BY)
                 .bind(tenant.0)
                 .bind(user.0)
                 .execute(&mut *tx)
@@ -332,10 +332,7 @@ impl SqliteDb {
         .await?
         .rows_affected();
         if removed == 1 {
-            for leaving in [
-                crate::store::invitations::FORGET_INVITATIONS_BY,
-                crate::store::timers::STOP_TIMER_IN_TENANT,
-            ] {
+            for leaving in [super::sql::FORGET_INVITATIONS_BY, super::sql::STOP_TIMER_IN_TENANT] {
                 sqlx::query(leaving)
                     .bind(tenant.0)
                     .bind(user.0)
@@ -386,7 +383,7 @@ fn sqlite_value(row: &sqlx::sqlite::SqliteRow, i: usize) -> serde_json::Value {
 
 #[cfg(test)]
 mod tests {
-    /// The performance issue's SQLite memory growth: 32 read connections
+    /// SQLite's memory grew with its read connections: 32 of them
     /// held 192 MiB under load; the pool no longer opens more than the cores
     /// can use.
     #[test]
