@@ -96,7 +96,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let store = aswan::store::Store::open(settings.database_url().expose(), 1).await?;
             // An operator's tool: the tenant is whatever the operator names
             // (ARCHITECTURE.md, "Isolation", the maintenance door).
-            #[allow(clippy::disallowed_methods)]
+            #[expect(clippy::disallowed_methods)]
             let tenant = tenant.map(|t| store.unchecked_tenant(t));
             let result = store.run_sql(tenant.as_ref(), &statement).await;
             store.close().await;
@@ -146,7 +146,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let store = aswan::store::Store::open(settings.database_url().expose(), 2).await?;
             // An operator's tool: the tenant is whatever the operator names
             // (ARCHITECTURE.md, "Isolation", the maintenance door).
-            #[allow(clippy::disallowed_methods)]
+            #[expect(clippy::disallowed_methods)]
             let tenant = store.unchecked_tenant(id);
             match tenant.info().await {
                 Ok(_) => {}

@@ -26,7 +26,7 @@ pub async fn reindex(store: &Store, ai: &Ai, batch: u32, progress: bool) -> anyh
     for tenant in store.tenant_ids().await? {
         // Maintenance visits every tenant: the one door without a
         // membership check (ARCHITECTURE.md, "Isolation").
-        #[allow(clippy::disallowed_methods)]
+        #[expect(clippy::disallowed_methods)]
         let tenant = store.unchecked_tenant(tenant);
         let n = tenant.count_stale_embeddings(model).await?;
         if n > 0 {

@@ -85,8 +85,8 @@ pub struct TokenPath {
     )
 )]
 pub async fn list(ctx: TenantCtx) -> Result<Json<Vec<Invitation>>, ApiError> {
-    ctx.require_owner()?;
-    Ok(Json(ctx.tenant.invitations().await?))
+    let owner = ctx.owner()?;
+    Ok(Json(owner.invitations().await?))
 }
 
 /// Invites an email address with a role (owners). A pending invitation to
@@ -112,12 +112,11 @@ pub async fn invite(
     ctx: TenantCtx,
     JsonBody(body): JsonBody<AddMember>,
 ) -> Result<(StatusCode, Json<SentInvitation>), ApiError> {
-    ctx.require_owner()?;
+    let owner = ctx.owner()?;
     let email = Email::parse(&body.email)?;
     state.throttle.invitation(ctx.user.0.user_id, ctx.tenant.tenant_id())?;
     let secret = new_link_secret();
-    let invitation = ctx
-        .tenant
+    let invitation = owner
         .invite(&NewInvitation {
             email,
             role: body.role,
@@ -181,8 +180,8 @@ async fn deliver(
     )
 )]
 pub async fn revoke(ctx: TenantCtx, ApiPath(p): ApiPath<InvitationPath>) -> Result<StatusCode, ApiError> {
-    ctx.require_owner()?;
-    if ctx.tenant.revoke_invitation(p.invitation_id).await? {
+    let owner = ctx.owner()?;
+    if owner.revoke_invitation(p.invitation_id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound("invitation not found"))
@@ -211,11 +210,10 @@ pub async fn resend(
     ctx: TenantCtx,
     ApiPath(p): ApiPath<InvitationPath>,
 ) -> Result<Json<SentInvitation>, ApiError> {
-    ctx.require_owner()?;
+    let owner = ctx.owner()?;
     state.throttle.invitation(ctx.user.0.user_id, ctx.tenant.tenant_id())?;
     let secret = new_link_secret();
-    let invitation = ctx
-        .tenant
+    let invitation = owner
         .renew_invitation(p.invitation_id, &secret_hash(&secret), crate::store::now() + VALID_FOR)
         .await?
         .ok_or(ApiError::NotFound("invitation not found"))?;

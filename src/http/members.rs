@@ -99,13 +99,13 @@ pub async fn add(
     ctx: TenantCtx,
     JsonBody(body): JsonBody<AddMember>,
 ) -> Result<(StatusCode, Json<Member>), ApiError> {
-    ctx.require_owner()?;
+    let owner = ctx.owner()?;
     let email = Email::parse(&body.email)?;
     // Its answer says whether an account exists: it draws on the same
     // budget as invitations, so it cannot be used to sweep a list of
     // addresses.
     state.throttle.invitation(ctx.user.0.user_id, ctx.tenant.tenant_id())?;
-    let member = ctx.tenant.add_member(&email, body.role).await.map_err(|e| match e {
+    let member = owner.add_member(&email, body.role).await.map_err(|e| match e {
         StoreError::NotFound => ApiError::NotFound("no account with this email: ask them to sign up first"),
         StoreError::Conflict => ApiError::Conflict("already a member of this tenant"),
         StoreError::Refused(_) => {
@@ -136,12 +136,8 @@ pub async fn set_role(
     ApiPath(MemberPath { user_id: user }): ApiPath<MemberPath>,
     JsonBody(body): JsonBody<SetRole>,
 ) -> Result<Json<Member>, ApiError> {
-    ctx.require_owner()?;
-    let member = ctx
-        .tenant
-        .set_member_role(user, body.role)
-        .await
-        .map_err(member_error)?;
+    let owner = ctx.owner()?;
+    let member = owner.set_member_role(user, body.role).await.map_err(member_error)?;
     Ok(Json(member))
 }
 
@@ -164,10 +160,11 @@ pub async fn remove(
     ctx: TenantCtx,
     ApiPath(MemberPath { user_id: user }): ApiPath<MemberPath>,
 ) -> Result<StatusCode, ApiError> {
-    if user != ctx.user.0.user_id {
-        ctx.require_owner()?;
+    if user == ctx.user.0.user_id {
+        ctx.tenant.leave(user).await.map_err(member_error)?;
+    } else {
+        ctx.owner()?.remove_member(user).await.map_err(member_error)?;
     }
-    ctx.tenant.remove_member(user).await.map_err(member_error)?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -10,8 +10,8 @@ use axum::http::request::Parts;
 use super::current_user::{verified_session, SESSION_ENDED};
 use super::extract::not_a_uuid;
 use super::{ApiError, AppState, CurrentUser};
-use crate::domain::{Role, TenantId};
-use crate::store::{Membership, SessionTenant, TenantStore};
+use crate::domain::TenantId;
+use crate::store::{Membership, OwnerTenant, SessionTenant, TenantStore};
 
 pub const TENANT_HEADER: &str = "x-tenant-id";
 
@@ -19,15 +19,16 @@ pub struct TenantCtx {
     pub user: CurrentUser,
     pub membership: Membership,
     pub tenant: TenantStore,
+    /// The owner's handle, when the signed-in user owns the tenant.
+    owner: Option<OwnerTenant>,
 }
 
 impl TenantCtx {
-    /// 403 unless the signed-in user owns the tenant.
-    pub fn require_owner(&self) -> Result<(), ApiError> {
-        match self.membership.role {
-            Role::Owner => Ok(()),
-            Role::Member => Err(ApiError::Forbidden("only the tenant's owners can do this")),
-        }
+    /// The handle that can do what only owners may; 403 for a member.
+    pub fn owner(&self) -> Result<&OwnerTenant, ApiError> {
+        self.owner
+            .as_ref()
+            .ok_or(ApiError::Forbidden("only the tenant's owners can do this"))
     }
 }
 
@@ -50,6 +51,13 @@ impl FromRequestParts<AppState> for TenantCtx {
                 user: CurrentUser(session),
                 membership,
                 tenant,
+                owner: None,
+            }),
+            SessionTenant::Owner(owner, membership) => Ok(Self {
+                user: CurrentUser(session),
+                membership,
+                tenant: TenantStore::clone(&owner),
+                owner: Some(owner),
             }),
         }
     }

@@ -124,9 +124,9 @@ pub async fn get_one(ctx: TenantCtx) -> Json<Membership> {
     )
 )]
 pub async fn rename(ctx: TenantCtx, JsonBody(body): JsonBody<TenantBody>) -> Result<Json<Membership>, ApiError> {
-    ctx.require_owner()?;
+    let owner = ctx.owner()?;
     let name = TenantName::parse(&body.name)?;
-    let tenant = ctx.tenant.rename(&name).await?;
+    let tenant = owner.rename(&name).await?;
     Ok(Json(Membership {
         tenant,
         role: ctx.membership.role,
@@ -173,12 +173,12 @@ pub struct DeleteConfirmation {
     )
 )]
 pub async fn delete(ctx: TenantCtx, JsonBody(body): JsonBody<DeleteConfirmation>) -> Result<StatusCode, ApiError> {
-    ctx.require_owner()?;
+    let owner = ctx.owner()?;
     if body.name.trim() != ctx.membership.tenant.name {
         return Err(ApiError::Unprocessable(
             "name: type the tenant's name exactly to confirm".into(),
         ));
     }
-    ctx.tenant.delete_tenant().await?;
+    owner.delete_tenant().await?;
     Ok(StatusCode::NO_CONTENT)
 }

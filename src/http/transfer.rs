@@ -22,7 +22,7 @@ use utoipa_axum::routes;
 use super::openapi::ErrorBody;
 use super::{ApiError, AppState, CurrentUser, QueryParams, TenantCtx};
 use crate::store::prelude::*;
-use crate::store::Membership;
+use crate::store::{Membership, TenantStore};
 
 /// The largest export accepted for import (32 MiB, ~60,000 todos).
 pub const IMPORT_LIMIT: usize = 32 * 1024 * 1024;
@@ -51,9 +51,8 @@ const JSONL: &str = "application/x-ndjson";
     )
 )]
 pub async fn export(State(state): State<AppState>, ctx: TenantCtx) -> Result<Response, ApiError> {
-    ctx.require_owner()?;
+    let tenant = TenantStore::clone(ctx.owner()?);
     let (tx, rx) = tokio::sync::mpsc::channel::<Vec<u8>>(4);
-    let tenant = ctx.tenant.clone();
     // Tracked, so that shutdown waits for it before the store closes.
     state.background.spawn(async move {
         if let Err(e) = crate::transfer::export(&tenant, tx).await {
@@ -139,8 +138,8 @@ pub async fn import(
             .store
             .tenant_for_session(imported.tenant.id, session.user_id, session.jti)
             .await?;
-        if let crate::store::SessionTenant::Member(tenant, _) = door {
-            ai.embed_imported(tenant);
+        if let Some(tenant) = door.tenant() {
+            ai.embed_imported(tenant.clone());
         }
     }
     Ok((

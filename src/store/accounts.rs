@@ -10,7 +10,7 @@ use uuid::Uuid;
 use super::backend::on;
 use super::models::MembershipRow;
 use super::sessions::end_credentials_in;
-use super::{Accounts, EmailPurpose, Membership, Result, Store, StoreError, TenantAdmin, User, UserWithHash};
+use super::{Accounts, EmailPurpose, Membership, OwnerAdmin, Result, Store, StoreError, User, UserWithHash};
 use crate::domain::{Email, TenantId, UserId};
 
 /// A password credential's payload, Nile's shape: `{"crypt", "hash"}`.
@@ -273,7 +273,9 @@ impl Accounts for Store {
         // consistent tenants and the account, and trying again finishes.
         let mut deleted = Vec::with_capacity(alone.len());
         for (tenant,) in alone {
-            self.tenant_handle(tenant.into()).delete_tenant().await?;
+            super::OwnerTenant::for_deletion(self.tenant_handle(tenant.into()))
+                .delete_tenant()
+                .await?;
             deleted.push(tenant.into());
         }
         // The account goes only if, now, it is still not the last owner of a

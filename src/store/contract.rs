@@ -181,16 +181,27 @@ pub trait Tenants {
     async fn accept_invitation(&self, token_hash: &str, user: UserId, email: &str) -> Result<Membership>;
 }
 
-/// The tenant itself and its members.
+/// The tenant itself and its members, as any member sees them.
 pub trait TenantAdmin {
     /// The tenant itself. [`StoreError::NotFound`] if it is gone.
     async fn info(&self) -> Result<Tenant>;
 
-    /// Renames the tenant. [`StoreError::NotFound`] if it is gone.
-    async fn rename(&self, name: &TenantName) -> Result<Tenant>;
-
     /// The members, oldest membership first (ties by email), a page at a time.
     async fn members(&self, page: PageRequest<String>) -> Result<Page<Member, String>>;
+
+    /// Ends `user`'s own membership (the caller passes the signed-in user):
+    /// as [`OwnerAdmin::remove_member`], the last owner cannot go.
+    async fn leave(&self, user: UserId) -> Result<()>;
+}
+
+/// What only an owner may do to a tenant: implemented by [`OwnerTenant`]
+/// alone, which the session door hands out only to an owner (a member's
+/// [`TenantStore`] has none of these methods).
+///
+/// [`OwnerTenant`]: super::OwnerTenant
+pub trait OwnerAdmin {
+    /// Renames the tenant. [`StoreError::NotFound`] if it is gone.
+    async fn rename(&self, name: &TenantName) -> Result<Tenant>;
 
     /// Adds the user with this email, directly: only an account whose email
     /// is verified (else anyone could pre-register someone's address and
@@ -202,10 +213,12 @@ pub trait TenantAdmin {
 
     /// [`StoreError::NotFound`] if `user` is not a member of this tenant;
     /// [`StoreError::LastOwner`] if this would leave the tenant without an
-    /// owner, also when two such changes race (one of them wins).
+    /// owner, also when two such changes race (one of them wins). An owner
+    /// who steps down takes back the invitations they sent.
     async fn set_member_role(&self, user: UserId, role: Role) -> Result<Member>;
 
-    /// As [`TenantAdmin::set_member_role`]: the last owner cannot go.
+    /// As [`OwnerAdmin::set_member_role`]: the last owner cannot go. The
+    /// member's pending invitations and their timer here go with them.
     async fn remove_member(&self, user: UserId) -> Result<()>;
 
     /// Deletes the tenant and everything in it (todos, their embeddings and

@@ -46,7 +46,9 @@ mod todos;
 mod transfer;
 
 pub use console::SqlTable;
-pub use contract::{Accounts, Embeddings, EstimateQueue, Jobs, Sessions, TenantAdmin, Tenants, Timers, Todos};
+pub use contract::{
+    Accounts, Embeddings, EstimateQueue, Jobs, OwnerAdmin, Sessions, TenantAdmin, Tenants, Timers, Todos,
+};
 pub use error::StoreError;
 pub use invitations::{Invitation, InvitationPreview, NewInvitation};
 pub use models::{
@@ -78,7 +80,9 @@ pub const JOB_LEASE: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Every trait of the contract, for `use crate::store::prelude::*`.
 pub mod prelude {
-    pub use super::{Accounts, Embeddings, EstimateQueue, Jobs, Sessions, TenantAdmin, Tenants, Timers, Todos};
+    pub use super::{
+        Accounts, Embeddings, EstimateQueue, Jobs, OwnerAdmin, Sessions, TenantAdmin, Tenants, Timers, Todos,
+    };
 }
 
 /// The global handle. Cheap to clone (pools inside). Opaque: which backend
@@ -327,6 +331,9 @@ impl Store {
         Ok(match (live, membership) {
             (false, _) => SessionTenant::Ended,
             (true, None) => SessionTenant::NotMember,
+            (true, Some(m)) if m.role == crate::domain::Role::Owner => {
+                SessionTenant::Owner(OwnerTenant(self.tenant_handle(tenant)), m)
+            }
             (true, Some(m)) => SessionTenant::Member(self.tenant_handle(tenant), m),
         })
     }
@@ -352,7 +359,51 @@ pub enum SessionTenant {
     Ended,
     /// The user is not a member (or the tenant does not exist).
     NotMember,
+    /// A member: the tenant's data, nothing only owners may do.
     Member(TenantStore, Membership),
+    /// An owner: the same, and what only owners may do.
+    Owner(OwnerTenant, Membership),
+}
+
+impl SessionTenant {
+    /// The tenant's handle, for a member or an owner.
+    pub fn tenant(&self) -> Option<&TenantStore> {
+        match self {
+            Self::Member(tenant, _) => Some(tenant),
+            Self::Owner(owner, _) => Some(owner),
+            Self::Ended | Self::NotMember => None,
+        }
+    }
+}
+
+/// A tenant's handle in an owner's hands: every [`TenantStore`] method
+/// (it derefs to one) and [`OwnerAdmin`]'s. Made only by the store, for a
+/// session whose membership it read as an owner's (and for its own
+/// whole-account deletions).
+///
+/// A member's handle cannot do what only owners may:
+///
+/// ```compile_fail
+/// use aswan::store::prelude::*;
+/// async fn rename(member: aswan::store::TenantStore, name: aswan::domain::TenantName) {
+///     member.rename(&name).await.unwrap();
+/// }
+/// ```
+#[derive(Clone)]
+pub struct OwnerTenant(TenantStore);
+
+impl OwnerTenant {
+    /// A deleted account's tenants where it was alone go whole with it.
+    pub(super) fn for_deletion(tenant: TenantStore) -> Self {
+        Self(tenant)
+    }
+}
+
+impl std::ops::Deref for OwnerTenant {
+    type Target = TenantStore;
+    fn deref(&self) -> &TenantStore {
+        &self.0
+    }
 }
 
 /// A claimed estimate job with the handle of the tenant it belongs to.

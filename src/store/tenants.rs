@@ -8,8 +8,8 @@ use uuid::Uuid;
 use super::backend::{on, Db};
 use super::models::{MemberRow, MembershipRow};
 use super::{
-    Cursor, Imported, Invitation, InvitationPreview, Member, Membership, NewInvitation, Page, PageRequest, Result,
-    Store, StoreError, Tenant, TenantAdmin, TenantImport, TenantStore, Tenants,
+    Cursor, Imported, Invitation, InvitationPreview, Member, Membership, NewInvitation, OwnerAdmin, OwnerTenant, Page,
+    PageRequest, Result, Store, StoreError, Tenant, TenantAdmin, TenantImport, TenantStore, Tenants,
 };
 use crate::domain::{Email, Role, TenantId, TenantName, UserId};
 
@@ -112,17 +112,6 @@ impl TenantAdmin for TenantStore {
         tenant.ok_or(StoreError::NotFound)
     }
 
-    async fn rename(&self, name: &TenantName) -> Result<Tenant> {
-        let tenant: Option<Tenant> = on!(write(&self.db), |c| sqlx::query_as(
-            "UPDATE tenants SET name = $2 WHERE id = $1 RETURNING id, name"
-        )
-        .bind(self.tenant.0)
-        .bind(name.as_str())
-        .fetch_optional(&mut *c)
-        .await?);
-        tenant.ok_or(StoreError::NotFound)
-    }
-
     async fn members(&self, page: PageRequest<String>) -> Result<Page<Member, String>> {
         let (at, key) = page.after.map(|c| (c.at, c.key)).unzip();
         let rows: Vec<MemberRow> = on!(read(&self.db), |c| sqlx::query_as(member_query!(
@@ -147,8 +136,28 @@ impl TenantAdmin for TenantStore {
         })
     }
 
+    async fn leave(&self, user: UserId) -> Result<()> {
+        match &self.db {
+            Db::Sqlite(s) => s.remove_member(self.tenant, user).await,
+            Db::Postgres(p) => p.remove_member(self.tenant, user).await,
+        }
+    }
+}
+
+impl OwnerAdmin for OwnerTenant {
+    async fn rename(&self, name: &TenantName) -> Result<Tenant> {
+        let tenant: Option<Tenant> = on!(write(&self.0.db), |c| sqlx::query_as(
+            "UPDATE tenants SET name = $2 WHERE id = $1 RETURNING id, name"
+        )
+        .bind(self.0.tenant.0)
+        .bind(name.as_str())
+        .fetch_optional(&mut *c)
+        .await?);
+        tenant.ok_or(StoreError::NotFound)
+    }
+
     async fn add_member(&self, email: &Email, role: Role) -> Result<Member> {
-        let row: MemberRow = on!(write(&self.db), |c| {
+        let row: MemberRow = on!(write(&self.0.db), |c| {
             let user: Option<(Uuid, bool)> =
                 sqlx::query_as("SELECT id, email_verified_at IS NOT NULL FROM users WHERE email = $1")
                     .bind(email.as_str())
@@ -161,7 +170,7 @@ impl TenantAdmin for TenantStore {
                 ));
             }
             sqlx::query("INSERT INTO tenant_users (tenant_id, user_id, role, created_at) VALUES ($1, $2, $3, $4)")
-                .bind(self.tenant.0)
+                .bind(self.0.tenant.0)
                 .bind(user)
                 .bind(role.as_str())
                 .bind(super::now())
@@ -169,7 +178,7 @@ impl TenantAdmin for TenantStore {
                 .await
                 .map_err(StoreError::conflict_on_unique)?;
             sqlx::query_as(member_query!("WHERE tu.tenant_id = $1 AND tu.user_id = $2"))
-                .bind(self.tenant.0)
+                .bind(self.0.tenant.0)
                 .bind(user)
                 .fetch_one(&mut *c)
                 .await?
@@ -178,16 +187,16 @@ impl TenantAdmin for TenantStore {
     }
 
     async fn set_member_role(&self, user: UserId, role: Role) -> Result<Member> {
-        match &self.db {
-            Db::Sqlite(s) => s.set_member_role(self.tenant, user, role).await,
-            Db::Postgres(p) => p.set_member_role(self.tenant, user, role).await,
+        match &self.0.db {
+            Db::Sqlite(s) => s.set_member_role(self.0.tenant, user, role).await,
+            Db::Postgres(p) => p.set_member_role(self.0.tenant, user, role).await,
         }
     }
 
     async fn remove_member(&self, user: UserId) -> Result<()> {
-        match &self.db {
-            Db::Sqlite(s) => s.remove_member(self.tenant, user).await,
-            Db::Postgres(p) => p.remove_member(self.tenant, user).await,
+        match &self.0.db {
+            Db::Sqlite(s) => s.remove_member(self.0.tenant, user).await,
+            Db::Postgres(p) => p.remove_member(self.0.tenant, user).await,
         }
     }
 
@@ -195,24 +204,24 @@ impl TenantAdmin for TenantStore {
         // In the tenant's context (its rows are reachable only there), then
         // the tenant itself, whose deletion takes memberships and
         // invitations with it: one transaction.
-        on!(tenant_write(&self.db, self.tenant), |c| {
+        on!(tenant_write(&self.0.db, self.0.tenant), |c| {
             for sql in [
                 "DELETE FROM estimate_jobs WHERE tenant_id = $1",
                 "DELETE FROM todos WHERE tenant_id = $1",
                 "DELETE FROM tenants WHERE id = $1",
             ] {
-                sqlx::query(sql).bind(self.tenant.0).execute(&mut *c).await?;
+                sqlx::query(sql).bind(self.0.tenant.0).execute(&mut *c).await?;
             }
         });
         Ok(())
     }
 
     async fn invite(&self, invitation: &NewInvitation) -> Result<Invitation> {
-        self.invite_email(invitation).await
+        self.0.invite_email(invitation).await
     }
 
     async fn invitations(&self) -> Result<Vec<Invitation>> {
-        self.pending_invitations().await
+        self.0.pending_invitations().await
     }
 
     async fn renew_invitation(
@@ -221,10 +230,10 @@ impl TenantAdmin for TenantStore {
         token_hash: &str,
         expires_at: DateTime<Utc>,
     ) -> Result<Option<Invitation>> {
-        self.renew(id, token_hash, expires_at).await
+        self.0.renew(id, token_hash, expires_at).await
     }
 
     async fn revoke_invitation(&self, id: Uuid) -> Result<bool> {
-        self.revoke(id).await
+        self.0.revoke(id).await
     }
 }
