@@ -14,7 +14,7 @@ use utoipa_axum::routes;
 use super::openapi::ErrorBody;
 use super::{ApiError, ApiPath, AppState, CurrentUser, TenantCtx};
 use crate::store::prelude::*;
-use crate::store::Timer;
+use crate::store::{StoreError, Timer};
 
 /// `/api/me/timer`.
 pub fn me_router() -> OpenApiRouter<AppState> {
@@ -35,19 +35,18 @@ pub fn me_router() -> OpenApiRouter<AppState> {
     )
 )]
 pub async fn start(
-    State(state): State<AppState>,
     ctx: TenantCtx,
     ApiPath(path): ApiPath<super::TodoPath>,
 ) -> Result<(StatusCode, Json<Timer>), ApiError> {
-    let id = path.todo_id();
-    let todo = ctx.tenant.todo(id).await?.ok_or(ApiError::NotFound("todo not found"))?;
-    if todo.complete {
-        return Err(ApiError::Conflict("the task is done: reopen it to time it"));
-    }
-    let timer = state
-        .store
-        .start_timer(ctx.user.0.user_id, ctx.tenant.tenant_id(), id)
-        .await?;
+    let timer = ctx
+        .tenant
+        .start_timer(ctx.user.0.user_id, path.todo_id())
+        .await
+        .map_err(|e| match e {
+            StoreError::NotFound => ApiError::NotFound("todo not found"),
+            StoreError::Refused(_) => ApiError::Conflict("the task is done: reopen it to time it"),
+            e => e.into(),
+        })?;
     Ok((StatusCode::CREATED, Json(timer)))
 }
 

@@ -90,15 +90,9 @@ pub trait Accounts {
     async fn user_emails(&self) -> Result<Vec<(UserId, String)>>;
 }
 
-/// Sign-in sessions and personal API tokens (global context). Either is a
-/// credential; a credential is live while its row is: not revoked, not
-/// expired, its user still there.
-/// Timers (src/store/timers.rs): one running timer per user.
+/// A user's running timer (global context; src/store/timers.rs): one per
+/// user, started through the tenant handle ([`TodoTimers`]).
 pub trait Timers {
-    /// Starts `user`'s timer on `todo` of `tenant` now, replacing any
-    /// running one (one timer per user).
-    async fn start_timer(&self, user: UserId, tenant: TenantId, todo: TodoId) -> Result<Timer>;
-
     /// `user`'s running timer, if any.
     async fn running_timer(&self, user: UserId) -> Result<Option<Timer>>;
 
@@ -106,7 +100,19 @@ pub trait Timers {
     async fn stop_timer(&self, user: UserId) -> Result<Option<Timer>>;
 }
 
-/// Sessions and personal API tokens: the credentials (global context).
+/// Starting a timer on one of the tenant's todos.
+pub trait TodoTimers {
+    /// Starts `user`'s timer on `todo` now, replacing any running one (one
+    /// timer per user), in one transaction with the check of the todo:
+    /// [`StoreError::NotFound`] if this tenant has no such todo,
+    /// [`StoreError::Refused`] if it is done. Deleting the todo stops every
+    /// timer on it.
+    async fn start_timer(&self, user: UserId, todo: TodoId) -> Result<Timer>;
+}
+
+/// Sign-in sessions and personal API tokens (global context). Either is a
+/// credential; a credential is live while its row is: not revoked, not
+/// expired, its user still there.
 pub trait Sessions {
     /// Records a sign-in; the session's id is its token's `jti`.
     async fn create_session(&self, session: &NewSession) -> Result<()>;

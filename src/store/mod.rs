@@ -47,7 +47,7 @@ mod transfer;
 
 pub use console::SqlTable;
 pub use contract::{
-    Accounts, Embeddings, EstimateQueue, Jobs, OwnerAdmin, Sessions, TenantAdmin, Tenants, Timers, Todos,
+    Accounts, Embeddings, EstimateQueue, Jobs, OwnerAdmin, Sessions, TenantAdmin, Tenants, Timers, TodoTimers, Todos,
 };
 pub use error::StoreError;
 pub use invitations::{Invitation, InvitationPreview, NewInvitation};
@@ -81,7 +81,8 @@ pub const JOB_LEASE: std::time::Duration = std::time::Duration::from_secs(60);
 /// Every trait of the contract, for `use crate::store::prelude::*`.
 pub mod prelude {
     pub use super::{
-        Accounts, Embeddings, EstimateQueue, Jobs, OwnerAdmin, Sessions, TenantAdmin, Tenants, Timers, Todos,
+        Accounts, Embeddings, EstimateQueue, Jobs, OwnerAdmin, Sessions, TenantAdmin, Tenants, Timers, TodoTimers,
+        Todos,
     };
 }
 

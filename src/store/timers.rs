@@ -1,13 +1,14 @@
-//! Timers: the [`Timers`] contract. One running timer per user, on a task of
-//! one of their tenants (the caller checks the task through the tenant
-//! handle before starting one); a row while it runs, gone once stopped.
+//! Timers: the [`Timers`] and [`TodoTimers`] contracts. One running timer
+//! per user, on a task of one of their tenants, started through that
+//! tenant's handle (the task checked in the same transaction); a row while
+//! it runs, gone once stopped (or when its task or the membership goes).
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use uuid::Uuid;
 
 use super::backend::on;
-use super::{Result, Store, Timers};
+use super::{Result, Store, StoreError, TenantStore, Timers, TodoTimers};
 use crate::domain::{TenantId, TodoId, UserId};
 
 /// A running (or just stopped) timer.
@@ -38,23 +39,38 @@ impl TimerRow {
     }
 }
 
-impl Timers for Store {
-    async fn start_timer(&self, user: UserId, tenant: TenantId, todo: TodoId) -> Result<Timer> {
+impl TodoTimers for TenantStore {
+    async fn start_timer(&self, user: UserId, todo: TodoId) -> Result<Timer> {
         let now = super::now();
-        let row: TimerRow = on!(write_one(&self.db), |c| sqlx::query_as(
-            "INSERT INTO timers (user_id, tenant_id, todo_id, started_at) VALUES ($1, $2, $3, $4)
-             ON CONFLICT (user_id) DO UPDATE SET tenant_id = $2, todo_id = $3, started_at = $4
-             RETURNING tenant_id, todo_id, started_at",
-        )
-        .bind(user.0)
-        .bind(tenant.0)
-        .bind(todo.0)
-        .bind(now)
-        .fetch_one(&mut *c)
-        .await?);
+        let row: TimerRow = on!(tenant_write(&self.db, self.tenant), |c| {
+            let complete: Option<(bool,)> =
+                sqlx::query_as("SELECT complete FROM todos WHERE tenant_id = $1 AND id = $2")
+                    .bind(self.tenant.0)
+                    .bind(todo.0)
+                    .fetch_optional(&mut *c)
+                    .await?;
+            match complete {
+                None => return Err(StoreError::NotFound),
+                Some((true,)) => return Err(StoreError::Refused("the task is done".into())),
+                Some((false,)) => {}
+            }
+            sqlx::query_as(
+                "INSERT INTO timers (user_id, tenant_id, todo_id, started_at) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (user_id) DO UPDATE SET tenant_id = $2, todo_id = $3, started_at = $4
+                 RETURNING tenant_id, todo_id, started_at",
+            )
+            .bind(user.0)
+            .bind(self.tenant.0)
+            .bind(todo.0)
+            .bind(now)
+            .fetch_one(&mut *c)
+            .await?
+        });
         Ok(row.at(now))
     }
+}
 
+impl Timers for Store {
     async fn running_timer(&self, user: UserId) -> Result<Option<Timer>> {
         let row: Option<TimerRow> = on!(read(&self.db), |c| sqlx::query_as(
             "SELECT tenant_id, todo_id, started_at FROM timers WHERE user_id = $1"

@@ -240,14 +240,20 @@ impl Todos for TenantStore {
     }
 
     async fn delete_todo(&self, id: TodoId) -> Result<bool> {
-        let deleted = on!(tenant_write(&self.db, self.tenant), |c| sqlx::query(
-            "DELETE FROM todos WHERE tenant_id = $1 AND id = $2"
-        )
-        .bind(self.tenant.0)
-        .bind(id.0)
-        .execute(&mut *c)
-        .await?
-        .rows_affected());
+        // The todo and the timers running on it, together.
+        let deleted = on!(tenant_write(&self.db, self.tenant), |c| {
+            sqlx::query("DELETE FROM timers WHERE tenant_id = $1 AND todo_id = $2")
+                .bind(self.tenant.0)
+                .bind(id.0)
+                .execute(&mut *c)
+                .await?;
+            sqlx::query("DELETE FROM todos WHERE tenant_id = $1 AND id = $2")
+                .bind(self.tenant.0)
+                .bind(id.0)
+                .execute(&mut *c)
+                .await?
+                .rows_affected()
+        });
         Ok(deleted == 1)
     }
 

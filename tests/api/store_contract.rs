@@ -31,6 +31,7 @@ contract_tests!(
     ended_credentials_are_pruned_and_live_ones_stay,
     email_links_are_single_use_and_expire,
     a_password_changes_with_every_credential_at_once,
+    a_reset_that_fails_part_way_changes_nothing,
     an_unverified_account_cannot_be_added_directly,
     invitations_go_only_to_their_address_and_once,
     deleting_a_tenant_takes_everything_in_it,
@@ -305,6 +306,78 @@ async fn ended_credentials_are_pruned_and_live_ones_stay(backend: Backend) {
         .await
         .unwrap()
         .is_some());
+}
+
+/// A reset whose step that ends the sessions fails (a trigger injects the
+/// failure) leaves the old password, the sessions and the link as they
+/// were: the use case is one transaction. (Before: four transactions; a
+/// failure after the second left the new password set and the old sessions
+/// alive.)
+async fn a_reset_that_fails_part_way_changes_nothing(backend: Backend) {
+    use sqlx::{Connection, Executor};
+    let f = fixture(backend).await;
+    let ada = unverified(&f.store, "ada@x.io").await;
+    let one = session(&f.store, ada).await;
+    let before = f.store.password_hash(ada).await.unwrap();
+    let hour = Utc::now() + chrono::Duration::hours(1);
+    f.store
+        .create_email_token(ada, EmailPurpose::ResetPassword, "r1", "ada@x.io", hour)
+        .await
+        .unwrap();
+    let (inject, remove): (&[&str], &[&str]) = match backend {
+        Backend::Sqlite => (
+            &["CREATE TRIGGER inject BEFORE UPDATE ON sessions BEGIN SELECT RAISE(ABORT, 'injected'); END"],
+            &["DROP TRIGGER inject"],
+        ),
+        Backend::Postgres | Backend::Citus => (
+            &[
+                "CREATE FUNCTION public.inject() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'injected'; END $$",
+                "CREATE TRIGGER inject BEFORE UPDATE ON auth.sessions FOR EACH STATEMENT EXECUTE FUNCTION public.inject()",
+            ],
+            &["DROP TRIGGER inject ON auth.sessions"],
+        ),
+    };
+    let run = |statements: &'static [&'static str]| {
+        let url = f.url.clone();
+        async move {
+            match backend {
+                Backend::Sqlite => {
+                    let mut c = sqlx::SqliteConnection::connect(&url).await.unwrap();
+                    for sql in statements {
+                        c.execute(*sql).await.unwrap();
+                    }
+                }
+                Backend::Postgres | Backend::Citus => {
+                    let mut c = sqlx::PgConnection::connect(&url).await.unwrap();
+                    for sql in statements {
+                        c.execute(*sql).await.unwrap();
+                    }
+                }
+            }
+        }
+    };
+    run(inject).await;
+    assert!(
+        f.store.reset_password("r1", "new-hash").await.is_err(),
+        "the injected failure"
+    );
+    assert_eq!(
+        f.store.password_hash(ada).await.unwrap(),
+        before,
+        "the old password stays"
+    );
+    assert!(f.store.credential_is_live(one, ada).await.unwrap(), "the session stays");
+    assert!(
+        f.store
+            .email_link_is_live("r1", EmailPurpose::ResetPassword)
+            .await
+            .unwrap(),
+        "the link was not used up"
+    );
+    assert!(!f.store.user(ada).await.unwrap().unwrap().email_verified);
+    run(remove).await;
+    assert_eq!(f.store.reset_password("r1", "new-hash").await.unwrap(), Some(ada));
+    assert!(!f.store.credential_is_live(one, ada).await.unwrap());
 }
 
 /// A reset and a change are one transaction each: the password, every

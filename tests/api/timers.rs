@@ -8,7 +8,10 @@ use serde_json::{json, Value};
 use crate::contract_tests;
 use crate::helpers::{id_of, Backend, TestApp};
 
-contract_tests!(one_timer_per_user_started_on_a_task_and_stopped_with_its_time);
+contract_tests!(
+    one_timer_per_user_started_on_a_task_and_stopped_with_its_time,
+    deleting_a_task_stops_its_timers
+);
 
 async fn one_timer_per_user_started_on_a_task_and_stopped_with_its_time(backend: Backend) {
     let app = TestApp::spawn(backend).await;
@@ -84,4 +87,45 @@ async fn one_timer_per_user_started_on_a_task_and_stopped_with_its_time(backend:
     assert_eq!(stopped["todo_id"], b["id"]);
     assert!(stopped["elapsed_seconds"].as_i64().unwrap() >= 1, "{stopped}");
     assert_eq!(ada.client.get("/api/me/timer").await.status(), StatusCode::NO_CONTENT);
+}
+
+/// Deleting a task stops the timers running on it, in the same transaction
+/// (the timer is started through the tenant handle, with the task checked
+/// in its transaction). (Before: the timer outlived its task, pointing at a
+/// todo that no longer existed.)
+async fn deleting_a_task_stops_its_timers(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let ada = app.user("ada@example.com").await;
+    let bob = app.user("bob@example.com").await;
+    let t = ada.tenant("Acme").await;
+    ada.add_member(t, &bob, "member").await;
+    let doomed = ada.todo(t, "Doomed").await;
+    let kept = ada.todo(t, "Kept").await;
+    for (who, todo) in [(&ada, &doomed), (&bob, &doomed)] {
+        let res = who
+            .client
+            .post(&format!("/api/tenants/{t}/todos/{}/timer", id_of(todo)), json!({}))
+            .await;
+        assert_eq!(res.status(), StatusCode::CREATED);
+    }
+    let res = ada
+        .client
+        .delete(&format!("/api/tenants/{t}/todos/{}", id_of(&doomed)))
+        .await;
+    assert!(res.status().is_success(), "{}", res.status());
+    for who in [&ada, &bob] {
+        assert_eq!(who.client.get("/api/me/timer").await.status(), StatusCode::NO_CONTENT);
+    }
+    // A timer elsewhere is not touched.
+    let res = ada
+        .client
+        .post(&format!("/api/tenants/{t}/todos/{}/timer", id_of(&kept)), json!({}))
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let res = bob
+        .client
+        .delete(&format!("/api/tenants/{t}/todos/{}", id_of(&doomed)))
+        .await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert_eq!(ada.client.get("/api/me/timer").await.status(), StatusCode::OK);
 }
