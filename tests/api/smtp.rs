@@ -58,24 +58,41 @@ impl SmtpSink {
     pub async fn start() -> Self {
         let python = tokio::task::spawn_blocking(python).await.unwrap();
         let maildir = tempfile::tempdir().unwrap();
-        let port = {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            l.local_addr().unwrap().port()
-        };
-        let child = Command::new(python)
-            .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c"])
-            .args(["aiosmtpd.handlers.Mailbox"])
-            .arg(maildir.path().join("box"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("aiosmtpd starts");
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-            assert!(Instant::now() < deadline, "aiosmtpd did not listen on {port}");
-            tokio::time::sleep(Duration::from_millis(50)).await;
+        // A free port is chosen here and bound by aiosmtpd a moment later: a
+        // parallel test may take it between the two. Then our child exits
+        // (the port is taken) while the port answers (the other's sink), and
+        // this test would read another test's mail: so the child must still
+        // be running once the port answers, else another port is tried.
+        for _ in 0..10 {
+            let port = {
+                let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+                l.local_addr().unwrap().port()
+            };
+            let mut child = Command::new(&python)
+                .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}"), "-c"])
+                .args(["aiosmtpd.handlers.Mailbox"])
+                .arg(maildir.path().join("box"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("aiosmtpd starts");
+            let deadline = Instant::now() + Duration::from_secs(20);
+            let mut listening = false;
+            while child.try_wait().unwrap().is_none() && Instant::now() < deadline {
+                if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    listening = child.try_wait().unwrap().is_none();
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            if listening {
+                return Self { port, maildir, child };
+            }
+            let _ = child.kill();
+            let _ = child.wait();
         }
-        Self { port, maildir, child }
+        panic!("aiosmtpd did not listen on a port of its own");
     }
 
     pub fn url(&self) -> String {
