@@ -245,17 +245,9 @@ fn recall_at_3(items: &[EvalItem], distances: &[Vec<f32>]) -> f64 {
     total / items.len() as f64
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
-    if v.is_empty() {
-        return f64::NAN;
-    }
-    v.sort_by(f64::total_cmp);
-    let mid = v.len() / 2;
-    if v.len() % 2 == 0 {
-        (v[mid - 1] + v[mid]) / 2.0
-    } else {
-        v[mid]
-    }
+/// The median, NaN for none (the report prints it as such).
+fn median(values: Vec<f64>) -> f64 {
+    crate::ai::stats::median(values).unwrap_or(f64::NAN)
 }
 
 fn ape(estimate: f64, truth: u32) -> f64 {

@@ -38,18 +38,7 @@ pub struct Accuracy {
 /// Tasks per trend group.
 pub const TREND_GROUP: usize = 10;
 
-fn median(mut v: Vec<f64>) -> Option<f64> {
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    Some(if n % 2 == 0 {
-        (v[n / 2 - 1] + v[n / 2]) / 2.0
-    } else {
-        v[n / 2]
-    })
-}
+use super::stats::median;
 
 fn error_percent(p: &EstimatedActual) -> f64 {
     f64::from((p.actual_minutes - p.estimate_minutes).abs()) / f64::from(p.actual_minutes.max(1)) * 100.0

@@ -32,7 +32,7 @@ impl Calibration {
     /// Learns from (actual minutes, model minutes) pairs, newest first.
     /// `None` when there are too few, or the model is not off by enough.
     pub fn learn(pairs: &[(i32, i32)]) -> Option<Self> {
-        let mut logs: Vec<f64> = pairs
+        let logs: Vec<f64> = pairs
             .iter()
             .filter(|(actual, model)| *actual > 0 && *model > 0)
             .map(|(actual, model)| (f64::from(*actual) / f64::from(*model)).ln())
@@ -41,12 +41,7 @@ impl Calibration {
         if n < MIN_SAMPLES {
             return None;
         }
-        logs.sort_by(f64::total_cmp);
-        let median = if n % 2 == 0 {
-            (logs[n / 2 - 1] + logs[n / 2]) / 2.0
-        } else {
-            logs[n / 2]
-        };
+        let median = super::stats::median(logs)?;
         let shrunk = median * n as f64 / (n as f64 + PRIOR_TASKS);
         let factor = shrunk.exp();
         ((factor - 1.0).abs() >= DEAD_BAND).then_some(Self { factor, samples: n })

@@ -13,6 +13,7 @@ pub mod parse;
 mod pipeline;
 pub mod prompt;
 pub mod reindex;
+pub mod stats;
 mod worker;
 
 use std::sync::Arc;
