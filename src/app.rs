@@ -30,7 +30,10 @@ impl App {
         // The recorder first, so that nothing recorded at start is lost.
         crate::monitoring::handle();
         // Settings first: a bad one must not leave a database behind.
-        let ai = Ai::from_settings(settings)?;
+        // One tracker for all work that outlives its request (writes whose
+        // client hung up, mail, last-use times, background estimates).
+        let tracker = tokio_util::task::TaskTracker::new();
+        let ai = Ai::from_settings_tracked(settings, tracker.clone())?;
         let header_read_timeout = positive_seconds("HEADER_READ_TIMEOUT", settings.header_read_timeout)?;
         let body_read_timeout = positive_seconds("BODY_READ_TIMEOUT", settings.body_read_timeout)?;
         let response_write_timeout = positive_seconds("RESPONSE_WRITE_TIMEOUT", settings.response_write_timeout)?;
@@ -85,7 +88,7 @@ impl App {
         if mailer.is_none() {
             tracing::info!("SMTP_URL is not set: no mail; invitation links are shown to copy");
         }
-        let background = http::Background::new(settings.max_connections as usize);
+        let background = http::Background::on(tracker, settings.max_connections as usize);
         let state = AppState::new(store.clone(), tokens, ai.clone(), edge, throttle, mailer, background);
         let limits = server::Limits {
             max_connections: server::fit_to_file_limit(settings.max_connections),
@@ -148,17 +151,13 @@ impl App {
                 worker.abort();
             }
         }
-        // Writes whose client hung up, and the mail and last-use times that
-        // requests left behind, finish before the store closes.
+        // Writes whose client hung up, the mail, last-use times and
+        // background estimates that requests left behind: one tracker,
+        // finished before the store closes (an estimate cut off keeps its
+        // job queued).
         let left = deadline.saturating_duration_since(tokio::time::Instant::now());
         if !self.state.drain_background(left).await {
             tracing::warn!("work left behind by requests still running at shutdown: cut off");
-        }
-        if let Some(ai) = &self.ai {
-            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
-            if !ai.drain(left).await {
-                tracing::warn!("background estimates still running at shutdown: their jobs stay queued");
-            }
         }
         self.store.close().await;
         served?;

@@ -93,8 +93,16 @@ fn invalid(message: impl Into<String>) -> InvalidSetting {
 
 impl Ai {
     /// `None` when estimates are off (EMBEDDING_PROVIDER=none). With no
-    /// AI_BASE_URL: the built-in model and the history estimator.
+    /// AI_BASE_URL: the built-in model and the history estimator. Work it
+    /// starts in the background has a tracker of its own (the commands).
     pub fn from_settings(s: &Settings) -> anyhow::Result<Option<Arc<Self>>> {
+        Self::from_settings_tracked(s, TaskTracker::new())
+    }
+
+    /// As [`Ai::from_settings`], its background work (inline estimates past
+    /// their wait, re-embeds, follow-ups) on `tasks`: the server's one
+    /// tracker, which shutdown waits for before the store closes.
+    pub fn from_settings_tracked(s: &Settings, tasks: TaskTracker) -> anyhow::Result<Option<Arc<Self>>> {
         let base = s.ai_base_url.as_deref().filter(|b| !b.trim().is_empty());
         let provider = s.embedding_provider.unwrap_or(if base.is_some() {
             EmbeddingProvider::Openai
@@ -177,7 +185,7 @@ impl Ai {
             config,
             breaker,
             wake: Notify::new(),
-            tasks: TaskTracker::new(),
+            tasks,
         })))
     }
 
@@ -246,13 +254,6 @@ impl Ai {
                 tracing::warn!(tenant_id = %tenant.tenant_id(), error = %e, "imported todos not embedded: run aswan reindex");
             }
         });
-    }
-
-    /// Waits up to `limit` for the background work started by requests;
-    /// `false` if some was still running (its jobs stay queued, safe).
-    pub async fn drain(&self, limit: Duration) -> bool {
-        self.tasks.close();
-        tokio::time::timeout(limit, self.tasks.wait()).await.is_ok()
     }
 
     /// Embeds a search query (query form) for semantic search.

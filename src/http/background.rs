@@ -8,7 +8,8 @@
 //! its own: a hang-up drops only the wait for the answer, and the write is
 //! all done or, if it fails, all undone, exactly as if the client had stayed.
 //! The same tracker holds the other work a request leaves behind (mail, the
-//! last-use time of a credential); the server waits for it at shutdown
+//! last-use time of a credential, an export's producer, and the estimates'
+//! background work, which shares it); the server waits for it at shutdown
 //! before it closes the store.
 
 use std::future::Future;
@@ -36,8 +37,14 @@ pub struct Background {
 
 impl Background {
     pub fn new(max_writes: usize) -> Self {
+        Self::on(TaskTracker::new(), max_writes)
+    }
+
+    /// On `tasks`, the tracker the estimates' background work shares (the
+    /// server has one, drained once at shutdown).
+    pub fn on(tasks: TaskTracker, max_writes: usize) -> Self {
         Self {
-            tasks: TaskTracker::new(),
+            tasks,
             writes: Arc::new(Semaphore::new(max_writes.max(1))),
         }
     }

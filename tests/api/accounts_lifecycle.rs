@@ -21,6 +21,7 @@ backend_tests!(
     the_server_prints_a_reset_link_without_mail,
     migrate_reports_old_addresses_that_would_collide,
     ended_sessions_and_tokens_are_pruned_by_the_server,
+    mail_asked_for_just_before_shutdown_is_still_sent,
 );
 
 /// An app that sends mail to `smtp`, with links to PUBLIC_URL.
@@ -645,4 +646,23 @@ async fn ended_sessions_and_tokens_are_pruned_by_the_server(backend: Backend) {
         StatusCode::OK,
         "the live session stays"
     );
+}
+
+/// A reset mail asked for a moment before the server stops is still sent:
+/// it is work on the server's one background tracker, which shutdown waits
+/// for before it closes the store (a detached task would find the store
+/// closed, and the mail would be lost without a word).
+async fn mail_asked_for_just_before_shutdown_is_still_sent(backend: Backend) {
+    let smtp = SmtpSink::start().await;
+    let mut app = with_mail(backend, &smtp).await;
+    app.user("ada@example.com").await;
+    smtp.wait_for("ada@example.com", "Confirm your email").await;
+    let res = app
+        .anon()
+        .post("/api/password-reset", json!({ "email": "ada@example.com" }))
+        .await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    app.stop().await;
+    let mail = smtp.wait_for("ada@example.com", "Reset your Aswan password").await;
+    assert!(mail.text.contains("http://aswan.test/reset-password/"));
 }
