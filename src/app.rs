@@ -8,7 +8,7 @@ use tokio::net::TcpListener;
 
 use crate::ai::{spawn_worker, Ai};
 use crate::auth::Tokens;
-use crate::config::{positive_seconds, InvalidSetting, Settings};
+use crate::config::{InvalidSetting, Settings};
 use crate::http::{self, AppState, Edge, Throttle};
 use crate::server;
 use crate::store::{EfSearch, Store, StoreError, StoreOptions};
@@ -34,10 +34,10 @@ impl App {
         // client hung up, mail, last-use times, background estimates).
         let tracker = tokio_util::task::TaskTracker::new();
         let ai = Ai::from_settings_tracked(settings, tracker.clone())?;
-        let header_read_timeout = positive_seconds("HEADER_READ_TIMEOUT", settings.header_read_timeout)?;
-        let body_read_timeout = positive_seconds("BODY_READ_TIMEOUT", settings.body_read_timeout)?;
-        let response_write_timeout = positive_seconds("RESPONSE_WRITE_TIMEOUT", settings.response_write_timeout)?;
-        let acquire_timeout = positive_seconds("DB_ACQUIRE_TIMEOUT", settings.db_acquire_timeout)?;
+        let header_read_timeout = settings.header_read_timeout;
+        let body_read_timeout = settings.body_read_timeout;
+        let response_write_timeout = settings.response_write_timeout;
+        let acquire_timeout = settings.db_acquire_timeout;
         if settings.uses_data_dir() {
             settings.prepare_data_dir()?;
         }

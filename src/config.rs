@@ -5,6 +5,7 @@ use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::time::Duration;
 
 use anyhow::Context;
 use base64::Engine;
@@ -400,9 +401,10 @@ pub struct Settings {
         global = true,
         env = "ESTIMATE_INLINE_TIMEOUT",
         value_name = "ESTIMATE_INLINE_TIMEOUT",
-        default_value_t = 3.0
+        default_value = "3",
+        value_parser = seconds
     )]
-    pub estimate_inline_timeout: f64,
+    pub estimate_inline_timeout: Duration,
 
     /// Seconds one vendor request may take.
     #[arg(
@@ -410,9 +412,10 @@ pub struct Settings {
         global = true,
         env = "AI_REQUEST_TIMEOUT",
         value_name = "AI_REQUEST_TIMEOUT",
-        default_value_t = 30.0
+        default_value = "30",
+        value_parser = positive_seconds_setting
     )]
-    pub ai_request_timeout: f64,
+    pub ai_request_timeout: Duration,
 
     /// Attempts before an estimate is marked failed.
     #[arg(long, global = true, env = "ESTIMATE_MAX_ATTEMPTS", value_name = "ESTIMATE_MAX_ATTEMPTS", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=100))]
@@ -424,9 +427,10 @@ pub struct Settings {
         global = true,
         env = "ESTIMATE_RETRY_BASE",
         value_name = "ESTIMATE_RETRY_BASE",
-        default_value_t = 2.0
+        default_value = "2",
+        value_parser = positive_seconds_setting
     )]
-    pub estimate_retry_base: f64,
+    pub estimate_retry_base: Duration,
 
     /// Consecutive vendor failures that open the circuit breaker.
     #[arg(long, global = true, env = "AI_BREAKER_THRESHOLD", value_name = "AI_BREAKER_THRESHOLD", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=1000))]
@@ -438,9 +442,10 @@ pub struct Settings {
         global = true,
         env = "AI_BREAKER_COOLDOWN",
         value_name = "AI_BREAKER_COOLDOWN",
-        default_value_t = 30.0
+        default_value = "30",
+        value_parser = positive_seconds_setting
     )]
-    pub ai_breaker_cooldown: f64,
+    pub ai_breaker_cooldown: Duration,
 
     /// Log format.
     #[arg(long, global = true, env = "LOG_FORMAT", value_name = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
@@ -468,9 +473,10 @@ pub struct Settings {
         global = true,
         env = "HEADER_READ_TIMEOUT",
         value_name = "HEADER_READ_TIMEOUT",
-        default_value_t = 10.0
+        default_value = "10",
+        value_parser = positive_seconds_setting
     )]
-    pub header_read_timeout: f64,
+    pub header_read_timeout: Duration,
 
     /// Seconds the server waits for a client to take more of an answer; a client that stops reading is disconnected after it.
     #[arg(
@@ -478,9 +484,10 @@ pub struct Settings {
         global = true,
         env = "RESPONSE_WRITE_TIMEOUT",
         value_name = "RESPONSE_WRITE_TIMEOUT",
-        default_value_t = 10.0
+        default_value = "10",
+        value_parser = positive_seconds_setting
     )]
-    pub response_write_timeout: f64,
+    pub response_write_timeout: Duration,
 
     /// Seconds a request body may take to arrive in full (else 408).
     #[arg(
@@ -488,9 +495,10 @@ pub struct Settings {
         global = true,
         env = "BODY_READ_TIMEOUT",
         value_name = "BODY_READ_TIMEOUT",
-        default_value_t = 15.0
+        default_value = "15",
+        value_parser = positive_seconds_setting
     )]
-    pub body_read_timeout: f64,
+    pub body_read_timeout: Duration,
 
     /// PostgreSQL's HNSW search width for similar tasks (`hnsw.ef_search`): 40, 64, 100, 200, 400, 800 or 1000. Wider finds more of the true neighbours in large tenants, at some latency (BENCHMARKS.md, "Vector search").
     #[arg(long, global = true, env = "HNSW_EF_SEARCH", value_name = "HNSW_EF_SEARCH", default_value_t = crate::store::EfSearch::DEFAULT, value_parser = ef_search_width)]
@@ -502,9 +510,10 @@ pub struct Settings {
         global = true,
         env = "DB_ACQUIRE_TIMEOUT",
         value_name = "DB_ACQUIRE_TIMEOUT",
-        default_value_t = 3.0
+        default_value = "3",
+        value_parser = positive_seconds_setting
     )]
-    pub db_acquire_timeout: f64,
+    pub db_acquire_timeout: Duration,
 
     /// Reverse proxies whose X-Forwarded-For / -Host / -Proto are believed: comma-separated IPs or CIDRs (e.g. `127.0.0.1,10.0.0.0/8`).
     #[arg(
@@ -768,14 +777,22 @@ fn varied_enough(secret: &str) -> bool {
     distinct.len() >= 8
 }
 
-/// A number of seconds for `key`, which must be a positive, finite number.
-pub fn positive_seconds(key: &str, value: f64) -> Result<std::time::Duration, InvalidSetting> {
-    match std::time::Duration::try_from_secs_f64(value) {
-        Ok(d) if !d.is_zero() => Ok(d),
-        _ => Err(InvalidSetting(format!(
-            "invalid {key}: {value} is not a positive number of seconds"
-        ))),
-    }
+/// A duration setting in seconds (`2.5`), zero allowed: parsed once, at
+/// the edge, into a `Duration`.
+fn seconds(raw: &str) -> Result<Duration, String> {
+    raw.trim()
+        .parse::<f64>()
+        .ok()
+        .and_then(|s| Duration::try_from_secs_f64(s).ok())
+        .ok_or_else(|| format!("{raw:?} is not a number of seconds"))
+}
+
+/// As [`seconds`], and more than zero (a timeout of nothing is a mistake).
+fn positive_seconds_setting(raw: &str) -> Result<Duration, String> {
+    seconds(raw)
+        .ok()
+        .filter(|d| !d.is_zero())
+        .ok_or_else(|| format!("{raw:?} is not a positive number of seconds"))
 }
 
 /// The shortest JWT signing key accepted (HS256 wants at least its hash size).
@@ -949,6 +966,28 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("neither an IP address nor a network"), "{err}");
+    }
+
+    /// Time settings are parsed once, into durations: fractions allowed,
+    /// zero only where it means something (not waiting for an estimate).
+    #[test]
+    fn time_settings_are_durations() {
+        let cli = Cli::parse_hermetic(["aswan", "--body-read-timeout", "2.5", "--estimate-inline-timeout", "0"]);
+        assert_eq!(cli.settings.body_read_timeout, Duration::from_millis(2500));
+        assert_eq!(cli.settings.estimate_inline_timeout, Duration::ZERO);
+        assert_eq!(Settings::defaults().header_read_timeout, Duration::from_secs(10));
+        for bad in [
+            ["--header-read-timeout", "0"],
+            ["--db-acquire-timeout=-1", ""],
+            ["--ai-request-timeout", "soon"],
+        ] {
+            let args = ["aswan", bad[0], bad[1]].into_iter().filter(|a| !a.is_empty());
+            let err = Cli::hermetic_command()
+                .try_get_matches_from(args)
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("number of seconds"), "{err}");
+        }
     }
 
     #[test]

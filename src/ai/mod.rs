@@ -82,11 +82,6 @@ pub struct Ai {
     tasks: TaskTracker,
 }
 
-fn seconds(key: &str, value: f64) -> Result<Duration, InvalidSetting> {
-    Duration::try_from_secs_f64(value)
-        .map_err(|_| invalid(format!("invalid {key}: {value} is not a number of seconds")))
-}
-
 fn invalid(message: impl Into<String>) -> InvalidSetting {
     InvalidSetting(message.into())
 }
@@ -119,13 +114,7 @@ impl Ai {
             return Ok(None);
         }
         let client = base
-            .map(|base| {
-                VendorClient::new(
-                    base,
-                    s.ai_api_key.clone(),
-                    seconds("AI_REQUEST_TIMEOUT", s.ai_request_timeout)?,
-                )
-            })
+            .map(|base| VendorClient::new(base, s.ai_api_key.clone(), s.ai_request_timeout))
             .transpose()?;
         let embedder = match provider {
             EmbeddingProvider::Openai => {
@@ -171,14 +160,11 @@ impl Ai {
         let config = AiConfig {
             similar_tasks: i64::from(s.similar_tasks),
             max_distance,
-            inline_timeout: seconds("ESTIMATE_INLINE_TIMEOUT", s.estimate_inline_timeout)?,
+            inline_timeout: s.estimate_inline_timeout,
             max_attempts: i32::try_from(s.estimate_max_attempts)?,
-            retry_base: seconds("ESTIMATE_RETRY_BASE", s.estimate_retry_base)?,
+            retry_base: s.estimate_retry_base,
         };
-        let breaker = breaker::Breaker::new(
-            s.ai_breaker_threshold,
-            seconds("AI_BREAKER_COOLDOWN", s.ai_breaker_cooldown)?,
-        );
+        let breaker = breaker::Breaker::new(s.ai_breaker_threshold, s.ai_breaker_cooldown);
         Ok(Some(Arc::new(Self {
             embedder,
             estimator,

@@ -265,7 +265,10 @@ async fn permanent_faults_fail_with_a_reason_and_are_not_retried(backend: Backen
 /// until its lease ran out).
 async fn shutdown_waits_for_an_inline_estimate_past_its_timeout(backend: Backend) {
     let ai = FakeAi::start().await;
-    let app = TestApp::spawn_with_ai(backend, &ai, |s| s.estimate_inline_timeout = 0.1).await;
+    let app = TestApp::spawn_with_ai(backend, &ai, |s| {
+        s.estimate_inline_timeout = std::time::Duration::from_millis(100)
+    })
+    .await;
     let ada = app.user("ada@example.com").await;
     let t = ada.tenant("Acme").await;
     ai.set_chat(Behaviour::Delay(Duration::from_millis(1500)));
@@ -282,7 +285,10 @@ async fn shutdown_waits_for_an_inline_estimate_past_its_timeout(backend: Backend
 
 async fn a_slow_vendor_answers_pending_then_ready(backend: Backend) {
     let ai = FakeAi::start().await;
-    let app = TestApp::spawn_with_ai(backend, &ai, |s| s.estimate_inline_timeout = 0.2).await;
+    let app = TestApp::spawn_with_ai(backend, &ai, |s| {
+        s.estimate_inline_timeout = std::time::Duration::from_millis(200)
+    })
+    .await;
     let ada = app.user("ada@example.com").await;
     let t = ada.tenant("Acme").await;
     ai.set_chat(Behaviour::Delay(Duration::from_millis(1500)));
@@ -377,7 +383,7 @@ async fn the_circuit_breaker_stops_calling_a_dead_vendor(backend: Backend) {
     let ai = FakeAi::start().await;
     let app = TestApp::spawn_with_ai(backend, &ai, |s| {
         s.ai_breaker_threshold = 2;
-        s.ai_breaker_cooldown = 600.0;
+        s.ai_breaker_cooldown = std::time::Duration::from_secs(600);
     })
     .await;
     let ada = app.user("ada@example.com").await;

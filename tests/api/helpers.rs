@@ -7,6 +7,7 @@
 //! `TEST_LOG=1` shows the servers' logs (in-process and child processes).
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use aswan::{App, Settings};
 use reqwest::{Method, Response, StatusCode};
@@ -240,10 +241,10 @@ pub fn configure_ai(s: &mut Settings, base_url: &str) {
     s.ai_model = "fake-chat".into();
     s.embedding_model = "fake-embed".into();
     s.embedding_dimensions = Some(crate::fake_ai::DIMS as u32);
-    s.estimate_inline_timeout = 5.0;
-    s.estimate_retry_base = 0.05;
-    s.ai_request_timeout = 5.0;
-    s.ai_breaker_cooldown = 0.2;
+    s.estimate_inline_timeout = Duration::from_secs(5);
+    s.estimate_retry_base = Duration::from_millis(50);
+    s.ai_request_timeout = Duration::from_secs(5);
+    s.ai_breaker_cooldown = Duration::from_millis(200);
 }
 
 /// Polls `check` every 50 ms until it holds; panics after `secs` seconds.

@@ -930,7 +930,10 @@ async fn an_unreachable_database_is_503() {
         u.to_string()
     };
     let dir = tempfile::tempdir().unwrap();
-    let app = TestApp::spawn_configured(Backend::Postgres, via_proxy, dir, |s| s.db_acquire_timeout = 1.0).await;
+    let app = TestApp::spawn_configured(Backend::Postgres, via_proxy, dir, |s| {
+        s.db_acquire_timeout = Duration::from_secs(1)
+    })
+    .await;
     let ada = app.user("ada@example.com").await;
     assert_eq!(ada.client.get("/api/tenants").await.status(), StatusCode::OK);
     proxy.stop();
