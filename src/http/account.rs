@@ -252,7 +252,7 @@ pub async fn create_token(
     // Where emails are verified, an account that has not proven its address
     // (perhaps made by someone else in its owner's name) gets no credential
     // that would outlive a password reset by the address's real owner.
-    if state.mailer.is_some() && !account(&state, &session).await?.email_verified {
+    if !crate::accounts::address_is_proven(state.mailer.is_some(), &account(&state, &session).await?) {
         return Err(ApiError::Forbidden(
             "verify your email address first (see the mail we sent), then make a token",
         ));

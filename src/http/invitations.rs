@@ -24,6 +24,7 @@ use super::members::AddMember;
 use super::openapi::ErrorBody;
 use super::recovery::link_base;
 use super::{ApiError, ApiPath, AppState, CurrentUser, JsonBody, TenantCtx};
+use crate::accounts::NotAccepted;
 use crate::auth::{new_link_secret, secret_hash};
 use crate::domain::Email;
 use crate::mail::Letter;
@@ -266,24 +267,18 @@ pub async fn accept(
 ) -> Result<Json<Membership>, ApiError> {
     let user = state.store.user(session.user_id).await?.ok_or(SESSION_ENDED)?;
     state.throttle.account(&user.email)?;
-    // Where emails are verified, only a proven address may take what was
-    // sent to it.
-    if state.mailer.is_some() && !user.email_verified {
-        return Err(ApiError::Forbidden(
-            "verify your email address first (see the mail we sent), then open the invitation again",
-        ));
-    }
-    let membership = state
-        .store
-        .accept_invitation(&secret_hash(token.trim()), user.id, &user.email)
+    let membership = crate::accounts::accept_invitation(&state.store, state.mailer.is_some(), &user, &token)
         .await
         .map_err(|e| match e {
-            StoreError::NotFound => NO_INVITATION,
-            StoreError::Refused(_) => {
+            NotAccepted::Unproven => ApiError::Forbidden(
+                "verify your email address first (see the mail we sent), then open the invitation again",
+            ),
+            NotAccepted::NoInvitation => NO_INVITATION,
+            NotAccepted::OtherAddress => {
                 ApiError::Forbidden("this invitation was sent to another address: sign in with that one")
             }
-            StoreError::Conflict => ApiError::Conflict("you are already a member of this tenant"),
-            e => e.into(),
+            NotAccepted::AlreadyMember => ApiError::Conflict("you are already a member of this tenant"),
+            NotAccepted::Store(e) => e.into(),
         })?;
     Ok(Json(membership))
 }
