@@ -140,7 +140,7 @@ mod tests {
             header_read_timeout: Duration::from_secs(5),
             response_write_timeout: Duration::from_secs(5),
         };
-        let server = tokio::spawn(crate::server::serve(
+        let server = crate::server::serve(
             listener,
             router,
             limits,
@@ -148,7 +148,24 @@ mod tests {
                 let _ = stopped.await;
             },
             Duration::from_secs(1),
-        ));
+        );
+        // The server and the client side by side in this task: nothing is
+        // left running when the test returns.
+        let (served, second_step_ran) = tokio::join!(server, client_hangs_up(addr, method, &steps, &background, stop));
+        served.unwrap();
+        second_step_ran
+    }
+
+    /// Sends `method`, waits for its first step, hangs up, lets the second
+    /// step go, waits for the background, stops the server: whether the
+    /// second step ran.
+    async fn client_hangs_up(
+        addr: std::net::SocketAddr,
+        method: &str,
+        steps: &Steps,
+        background: &Background,
+        stop: tokio::sync::oneshot::Sender<()>,
+    ) -> bool {
         let path = if method == "GET" { "/read" } else { "/" };
         let mut client = tokio::net::TcpStream::connect(addr).await.unwrap();
         client
@@ -166,7 +183,6 @@ mod tests {
         steps.gate.notify_one();
         assert!(background.drain(Duration::from_secs(5)).await, "the background drains");
         let _ = stop.send(());
-        server.await.unwrap().unwrap();
         steps.second.load(Ordering::SeqCst) == 1
     }
 

@@ -92,12 +92,7 @@ impl Edge {
         if host == "localhost" || host.ends_with(".localhost") {
             return true;
         }
-        let public = self
-            .public_origin
-            .as_deref()
-            .and_then(|o| reqwest::Url::parse(o).ok())
-            .and_then(|u| u.host_str().map(str::to_ascii_lowercase));
-        if public.as_deref() == Some(host.as_str()) {
+        if self.public_origin.as_deref().and_then(origin_host) == Some(host.as_str()) {
             return true;
         }
         self.allowed_hosts
@@ -108,6 +103,17 @@ impl Edge {
                 }
                 None => host == *allowed,
             })
+    }
+}
+
+/// The host of an origin as [`normalise_origin`] and PUBLIC_URL's parser
+/// write it (`https://tasks.example.com:8443`, lower case): a slice, so the
+/// check on every request parses no URL.
+fn origin_host(origin: &str) -> Option<&str> {
+    let authority = origin.split_once("://")?.1;
+    match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next(),
+        None => authority.split(':').next(),
     }
 }
 
@@ -232,6 +238,14 @@ mod tests {
         headers.insert("x-forwarded-host", "tasks.example.com".parse().unwrap());
         assert!(edge.host_allowed(&headers, Some("10.0.0.1:4000".parse().unwrap())));
         assert!(edge.host_allowed(&HeaderMap::new(), None), "HTTP/1.0 without Host");
+    }
+
+    #[test]
+    fn an_origins_host_is_read_without_parsing_a_url() {
+        assert_eq!(origin_host("https://tasks.example.com"), Some("tasks.example.com"));
+        assert_eq!(origin_host("http://tasks.example.com:8443"), Some("tasks.example.com"));
+        assert_eq!(origin_host("http://[::1]:8080"), Some("::1"));
+        assert_eq!(origin_host("no scheme"), None);
     }
 
     #[test]
