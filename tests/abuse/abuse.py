@@ -111,6 +111,14 @@ def sign_up(base, email, **extra):
     return body["access_token"]
 
 
+def owner_of(base, email, name):
+    """Signs `email` up and makes it a tenant: (its token, the tenant's id)."""
+    token = sign_up(base, email)
+    status, _, tenant = http(base, "POST", "/api/tenants", {"name": name}, token=token)
+    assert status == 200, (status, tenant)
+    return token, tenant["id"]
+
+
 def connect_from(source, addr, timeout=5):
     s = socket.socket()
     s.bind((source, 0))
@@ -324,9 +332,8 @@ def pagination(args, backend, env, workdir):
     """5. A 10,000-todo tenant answers a small first page."""
     server = Server(args.bin, workdir, env)
     try:
-        token = sign_up(server.base, "big@example.com")
-        _, _, tenant = http(server.base, "POST", "/api/tenants", {"name": "Big"}, token=token)
-        path = f"/api/tenants/{tenant['id']}/todos"
+        token, tenant_id = owner_of(server.base, "big@example.com", "Big")
+        path = f"/api/tenants/{tenant_id}/todos"
         t0 = time.time()
         with ThreadPoolExecutor(8) as pool:
             codes = list(pool.map(lambda i: http(server.base, "POST", path, {"title": f"todo {i}"}, token=token)[0],
@@ -829,15 +836,13 @@ def mail_relay(args, backend, env, workdir):
     no direction controls."""
     server = Server(args.bin, workdir, env)
     try:
-        token = sign_up(server.base, "relay@example.com")
-        _, _, tenant = http(server.base, "POST", "/api/tenants", {"name": "Relay"}, token=token)
-        statuses = [http(server.base, "POST", f"/api/tenants/{tenant['id']}/invitations",
+        token, tenant_id = owner_of(server.base, "relay@example.com", "Relay")
+        statuses = [http(server.base, "POST", f"/api/tenants/{tenant_id}/invitations",
                          {"email": f"victim{i}@example.com"}, token=token)[0] for i in range(30)]
         record(backend, "round 2: 30 invitations in a row: the hourly budget (20) answers 429 after it",
                statuses.count(201) == 20 and statuses[20:] == [429] * 10, f"{statuses.count(201)} sent")
-        other = sign_up(server.base, "sweeper@example.com")
-        _, _, t2 = http(server.base, "POST", "/api/tenants", {"name": "Sweep"}, token=other)
-        probes = [http(server.base, "POST", f"/api/tenants/{t2['id']}/members",
+        other, t2 = owner_of(server.base, "sweeper@example.com", "Sweep")
+        probes = [http(server.base, "POST", f"/api/tenants/{t2}/members",
                        {"email": f"who{i}@example.com"}, token=other)[0] for i in range(300)]
         record(backend, "round 2: 300 add-member probes: at most 20 answered, then 429",
                probes.count(404) <= 20 and probes.count(429) >= 280, f"{probes.count(404)} answered")
@@ -851,9 +856,8 @@ def round2_lows(args, backend, env, workdir):
     """Round 2, 7: the low findings."""
     server = Server(args.bin, workdir, env)
     try:
-        token = sign_up(server.base, "lows@example.com")
-        _, _, tenant = http(server.base, "POST", "/api/tenants", {"name": "Lows"}, token=token)
-        status = http(server.base, "POST", f"/api/tenants/{tenant['id']}/invitations",
+        token, tenant_id = owner_of(server.base, "lows@example.com", "Lows")
+        status = http(server.base, "POST", f"/api/tenants/{tenant_id}/invitations",
                       {"email": "x@example.com"}, headers={"Host": "evil.example"}, token=token)[0]
         record(backend, "round 2: Host: evil.example is a 400 (no link on a forged host)", status == 400,
                f"status {status}")
